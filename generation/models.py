@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def _take_upload_to(instance: Take, filename: str) -> str:
+    return f"takes/{instance.shot.sequence_id}/{secrets.token_hex(8)}-{filename}"
+
+
+class Take(models.Model):
+    """One Runway task for one shot. A shot can have many takes; the shot names the chosen one."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"  # reserved, waiting for its turn (stitching, concurrency)
+        SUBMITTING = "submitting", "Submitting"  # committed before the Runway call
+        PENDING = "pending", "Pending"
+        THROTTLED = "throttled", "Waiting for a Runway slot"
+        RUNNING = "running", "Generating"
+        DOWNLOADING = "downloading", "Saving"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    IN_FLIGHT = (Status.PENDING, Status.THROTTLED, Status.RUNNING)
+    FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    shot = models.ForeignKey("projects.Shot", on_delete=models.CASCADE, related_name="takes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="takes")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    # The Runway request body without its images, which are sent from the files below.
+    endpoint = models.CharField(max_length=20, default="image_to_video")
+    request = models.JSONField(default=dict)
+    notices = models.JSONField(default=list, blank=True)
+    input_first_frame = models.FileField(upload_to=_take_upload_to, blank=True)
+    input_last_frame = models.FileField(upload_to=_take_upload_to, blank=True)
+    runway_task_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    progress = models.FloatField(default=0)
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=1000, blank=True)
+    estimated_credits = models.PositiveIntegerField(default=0)
+    cost_credits = models.PositiveIntegerField(null=True, blank=True)
+    output = models.FileField(upload_to=_take_upload_to, blank=True)
+    last_frame = models.FileField(upload_to=_take_upload_to, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    # How many automatic retakes came before this one (after INTERNAL.* failures).
+    attempt = models.PositiveSmallIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "next_poll_at"])]
+
+    def __str__(self) -> str:
+        return f"Take {self.pk} of {self.shot}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class CreditBudget(models.Model):
+    """A user's monthly credit limit. The period is the calendar month in UTC, computed, never stored."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_budget")
+    monthly_limit = models.PositiveIntegerField(default=0, help_text="Credits per calendar month (UTC).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Budget of {self.user}"
+
+
+class LedgerEntry(models.Model):
+    """Append-only record of every credit held, settled, released or granted."""
+
+    class Kind(models.TextChoices):
+        HOLD = "hold", "Hold"
+        SETTLE = "settle", "Settle"
+        RELEASE = "release", "Release"
+        GRANT = "grant", "Grant"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    credits = models.IntegerField()
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
+    )
+    take = models.ForeignKey(Take, on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries")
+    # A settle or release names the hold it closes.
+    hold = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="closures")
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            # A hold is settled at most once and released at most once: calling either twice
+            # cannot write a second row, whatever the callers' timing.
+            models.UniqueConstraint(fields=["hold", "kind"], name="one_closure_of_each_kind_per_hold"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["settle", "release"], hold__isnull=False)
+                | Q(~Q(kind__in=["settle", "release"]), hold__isnull=True),
+                name="closures_name_their_hold",
+            ),
+            models.CheckConstraint(
+                condition=Q(credits__gte=0) | Q(kind="grant"), name="only_grants_may_be_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.credits} for {self.user}"

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from generation import catalog
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ProjectQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def role_of(self, user) -> str | None:
+        membership = self.memberships.filter(user=user).first()
+        return membership.role if membership else None
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")
+        ]
+        ordering = ["project", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.EDITOR)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+
+class ReferenceSet(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reference_sets")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _reference_upload_to(instance: ReferenceImage, filename: str) -> str:
+    return f"references/{instance.reference_set.project_id}/{secrets.token_hex(8)}.{filename.rsplit('.', 1)[-1]}"
+
+
+def _thumbnail_upload_to(instance: ReferenceImage, filename: str) -> str:
+    return f"references/{instance.reference_set.project_id}/thumbs/{secrets.token_hex(8)}.jpg"
+
+
+class ReferenceImage(models.Model):
+    reference_set = models.ForeignKey(ReferenceSet, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to=_reference_upload_to, width_field="width", height_field="height")
+    thumbnail = models.ImageField(upload_to=_thumbnail_upload_to, blank=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    original_name = models.CharField(max_length=255, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name or f"image {self.pk}"
+
+
+class Sequence(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Generating"
+        ASSEMBLING = "assembling", "Assembling"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sequences")
+    title = models.CharField(max_length=200)
+    model = models.CharField(
+        max_length=40,
+        choices=[(m.id, m.label) for m in catalog.MODELS.values()],
+        default=catalog.DEFAULT_MODEL,
+    )
+    ratio = models.CharField(max_length=20, default="1280:720")
+    is_stitched = models.BooleanField(default=True)
+    has_audio = models.BooleanField(default=True)
+    reference_set = models.ForeignKey(
+        ReferenceSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="sequences"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    status_message = models.CharField(max_length=500, blank=True)
+    # Who pressed Generate: their budget pays for every take of this run.
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    film = models.FileField(upload_to="films/", blank=True)
+    poster = models.FileField(upload_to="films/", blank=True)
+    film_duration = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def video_model(self) -> catalog.VideoModel:
+        return catalog.MODELS[self.model]
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED, self.Status.DRAFT)
+
+
+class Shot(models.Model):
+    class FirstFrame(models.TextChoices):
+        PREVIOUS = "previous", "Last frame of the previous shot"
+        REFERENCE = "reference", "A reference image"
+        NONE = "none", "None (text only)"
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="shots")
+    position = models.PositiveIntegerField(default=0)
+    prompt = models.TextField(max_length=catalog.PROMPT_MAX_LENGTH)
+    duration = models.PositiveSmallIntegerField(default=5)
+    seed = models.PositiveBigIntegerField(null=True, blank=True)
+    first_frame = models.CharField(max_length=10, choices=FirstFrame.choices, default=FirstFrame.PREVIOUS)
+    first_frame_image = models.ForeignKey(
+        ReferenceImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_frame_image = models.ForeignKey(
+        ReferenceImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    chosen_take = models.ForeignKey(
+        "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set when an earlier shot's chosen take changed after this shot was generated from it.
+    is_stale = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return f"Shot {self.position + 1}: {self.prompt[:40]}"
+
+
+class ShareLinkQuerySet(models.QuerySet):
+    def active(self) -> ShareLinkQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def _new_token() -> str:
+    # 32 bytes = 256 bits, URL-safe.
+    return secrets.token_urlsafe(32)
+
+
+class ShareLink(models.Model):
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    download_count = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Share link for {self.sequence}"
+
+    @property
+    def is_active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

@@ -1,0 +1,198 @@
+"""Settings for videogen, read from the environment (and an optional .env file).
+
+Every variable is listed with its default in .env.example and README.md. With no environment at
+all the app runs in DEBUG on SQLite, the django-q2 ORM broker and the built-in Runway simulator.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+else:
+    SECRET_KEY = env("SECRET_KEY", default="")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "projects",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "videogen.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "generation.context_processors.runway",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "videogen.wsgi.application"
+
+# SQLite is the zero-setup default. The web process and qcluster share it, so writers wait
+# (timeout) instead of failing, and every transaction takes the write lock up front (IMMEDIATE)
+# so that a read-then-write inside one transaction cannot interleave with another writer.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    )
+    # Tests use a file (not :memory:) so that threads, qcluster and simulator processes share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("TEST_DATABASE_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Uploaded reference images are read into memory up to this size, then spooled to disk.
+DATA_UPLOAD_MAX_NUMBER_FILES = 50
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+REFERENCE_IMAGE_MAX_BYTES = env.int("REFERENCE_IMAGE_MAX_BYTES", default=40 * 1024 * 1024)
+REFERENCE_IMAGE_MAX_PIXELS = env.int("REFERENCE_IMAGE_MAX_PIXELS", default=40_000_000)
+
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")
+
+# Background work: django-q2. The ORM broker needs nothing installed; REDIS_URL switches to Redis.
+# `retry` must exceed `timeout` (and the longest task: a download or an assembly), or a slow task
+# is handed to a second worker while the first still runs.
+Q_CLUSTER = {
+    "name": "videogen",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=900),
+    "retry": env.int("Q_RETRY", default=1200),
+    "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
+    "ack_failures": True,
+    "save_limit": 500,
+    "catch_up": False,
+    "poll": 0.2,
+    "label": "Background tasks",
+}
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT.")
+
+# Runway. Without RUNWAY_API_KEY the app talks to the built-in simulator (generation/simulator),
+# which `make run` starts on RUNWAY_SIMULATOR_PORT; the code path is the same, only URL and key differ.
+RUNWAY_API_KEY = env("RUNWAY_API_KEY", default="")
+RUNWAY_SIMULATED = not RUNWAY_API_KEY
+RUNWAY_SIMULATOR_PORT = env.int("RUNWAY_SIMULATOR_PORT", default=8001)
+if RUNWAY_SIMULATED:
+    # Any key of Runway's shape is accepted by the simulator.
+    RUNWAY_API_KEY = "key_" + "0" * 128
+    RUNWAY_API_BASE = env(
+        "RUNWAY_API_BASE", default=f"http://127.0.0.1:{RUNWAY_SIMULATOR_PORT}"
+    )
+else:
+    RUNWAY_API_BASE = env("RUNWAY_API_BASE", default="https://api.dev.runwayml.com")
+RUNWAY_SIMULATOR_FAST = env.bool("RUNWAY_SIMULATOR_FAST", default=False)
+RUNWAY_MODEL = env("RUNWAY_MODEL", default="gen4_turbo")
+# Runway asks clients not to poll a task more often than every 5 s.
+RUNWAY_POLL_INTERVAL = env.float("RUNWAY_POLL_INTERVAL", default=5.0)
+# Used when /v1/organization gives no per-model concurrency.
+RUNWAY_MAX_CONCURRENCY = env.int("RUNWAY_MAX_CONCURRENCY", default=2)
+RUNWAY_CONNECT_TIMEOUT = env.float("RUNWAY_CONNECT_TIMEOUT", default=5.0)
+RUNWAY_READ_TIMEOUT = env.float("RUNWAY_READ_TIMEOUT", default=60.0)
+RUNWAY_MAX_RETRIES = env.int("RUNWAY_MAX_RETRIES", default=4)
+# How many automatic new takes a shot gets after INTERNAL.* failures.
+RUNWAY_INTERNAL_RETAKES = env.int("RUNWAY_INTERNAL_RETAKES", default=2)
+FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}
