@@ -69,7 +69,9 @@ class Take(models.Model):
 class CreditBudget(models.Model):
     """A user's monthly credit limit. The period is the calendar month in UTC, computed, never stored."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_budget")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_budget"
+    )
     monthly_limit = models.PositiveIntegerField(default=0, help_text="Credits per calendar month (UTC).")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,13 +88,17 @@ class LedgerEntry(models.Model):
         RELEASE = "release", "Release"
         GRANT = "grant", "Grant"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     credits = models.IntegerField()
     project = models.ForeignKey(
         "projects.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
     )
-    take = models.ForeignKey(Take, on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries")
+    take = models.ForeignKey(
+        Take, on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
+    )
     # A settle or release names the hold it closes.
     hold = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="closures")
     reason = models.CharField(max_length=500)

@@ -20,9 +20,7 @@ class ProjectQuerySet(models.QuerySet):
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ProjectQuerySet.as_manager()
@@ -45,16 +43,12 @@ class Membership(models.Model):
         VIEWER = "viewer", "Viewer"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
         ordering = ["project", "user__username"]
 
     def __str__(self) -> str:
@@ -82,7 +76,9 @@ class ReferenceSet(models.Model):
 
 
 def _reference_upload_to(instance: ReferenceImage, filename: str) -> str:
-    return f"references/{instance.reference_set.project_id}/{secrets.token_hex(8)}.{filename.rsplit('.', 1)[-1]}"
+    return (
+        f"references/{instance.reference_set.project_id}/{secrets.token_hex(8)}.{filename.rsplit('.', 1)[-1]}"
+    )
 
 
 def _thumbnail_upload_to(instance: ReferenceImage, filename: str) -> str:
@@ -137,9 +133,7 @@ class Sequence(models.Model):
     film = models.FileField(upload_to="films/", blank=True)
     poster = models.FileField(upload_to="films/", blank=True)
     film_duration = models.FloatField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -77,9 +77,7 @@ WSGI_APPLICATION = "videogen.wsgi.application"
 # so that a read-then-write inside one transaction cannot interleave with another writer.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "transaction_mode": "IMMEDIATE"}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
     # Tests use a file (not :memory:) so that threads, qcluster and simulator processes share it.
     DATABASES["default"]["TEST"] = {
         "NAME": env("TEST_DATABASE_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))
@@ -125,9 +123,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REFERENCE_IMAGE_MAX_BYTES = env.int("REFERENCE_IMAGE_MAX_BYTES", default=40 * 1024 * 1024)
 REFERENCE_IMAGE_MAX_PIXELS = env.int("REFERENCE_IMAGE_MAX_PIXELS", default=40_000_000)
 
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")
 
 # Background work: django-q2. The ORM broker needs nothing installed; REDIS_URL switches to Redis.
@@ -161,9 +157,7 @@ RUNWAY_SIMULATOR_PORT = env.int("RUNWAY_SIMULATOR_PORT", default=8001)
 if RUNWAY_SIMULATED:
     # Any key of Runway's shape is accepted by the simulator.
     RUNWAY_API_KEY = "key_" + "0" * 128
-    RUNWAY_API_BASE = env(
-        "RUNWAY_API_BASE", default=f"http://127.0.0.1:{RUNWAY_SIMULATOR_PORT}"
-    )
+    RUNWAY_API_BASE = env("RUNWAY_API_BASE", default=f"http://127.0.0.1:{RUNWAY_SIMULATOR_PORT}")
 else:
     RUNWAY_API_BASE = env("RUNWAY_API_BASE", default="https://api.dev.runwayml.com")
 RUNWAY_SIMULATOR_FAST = env.bool("RUNWAY_SIMULATOR_FAST", default=False)

@@ -1,0 +1,214 @@
+import csv
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from generation import credits
+from generation.models import CreditBudget, LedgerEntry, Take
+
+
+def _sum_subquery(queryset) -> Coalesce:
+    total = queryset.order_by().values("user").annotate(total=Sum("credits")).values("total")
+    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+
+
+class GrantForm(forms.Form):
+    credits = forms.IntegerField(help_text="Credits to add this month (negative to take away).")
+    reason = forms.CharField(max_length=500)
+
+
+@admin.register(CreditBudget)
+class CreditBudgetAdmin(admin.ModelAdmin):
+    list_display = ["user", "monthly_limit", "granted", "used", "held", "available", "updated_at"]
+    list_editable = ["monthly_limit"]
+    search_fields = ["user__username", "user__email"]
+    readonly_fields = ["updated_at"]
+    actions = ["grant_credits"]
+    autocomplete_fields = ["user"]
+
+    def get_queryset(self, request: HttpRequest):
+        start, end = credits.month_start(), credits.next_month_start()
+        this_month = LedgerEntry.objects.filter(
+            user=OuterRef("user"), created_at__gte=start, created_at__lt=end
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user")
+            .annotate(
+                granted_sum=_sum_subquery(this_month.filter(kind=LedgerEntry.Kind.GRANT)),
+                used_sum=_sum_subquery(this_month.filter(kind=LedgerEntry.Kind.SETTLE)),
+                held_sum=_sum_subquery(credits.open_holds().filter(user=OuterRef("user"))),
+            )
+            .annotate(available_sum=F("monthly_limit") + F("granted_sum") - F("used_sum") - F("held_sum"))
+        )
+
+    @admin.display(description="Granted this month", ordering="granted_sum")
+    def granted(self, obj: CreditBudget) -> int:
+        return obj.granted_sum
+
+    @admin.display(description="Used this month", ordering="used_sum")
+    def used(self, obj: CreditBudget) -> int:
+        return obj.used_sum
+
+    @admin.display(description="Held now", ordering="held_sum")
+    def held(self, obj: CreditBudget) -> int:
+        return obj.held_sum
+
+    @admin.display(description="Available", ordering="available_sum")
+    def available(self, obj: CreditBudget) -> int:
+        return obj.available_sum
+
+    @admin.action(description="Grant credits to the selected users")
+    def grant_credits(self, request: HttpRequest, queryset):
+        if "apply" in request.POST:
+            form = GrantForm(request.POST)
+            if form.is_valid():
+                for budget in queryset:
+                    credits.grant(
+                        budget.user,
+                        credits=form.cleaned_data["credits"],
+                        reason=form.cleaned_data["reason"],
+                        by=request.user,
+                    )
+                self.message_user(
+                    request,
+                    f"Granted {form.cleaned_data['credits']} credits to {queryset.count()} user(s).",
+                    messages.SUCCESS,
+                )
+                return None
+        else:
+            form = GrantForm()
+        return render(
+            request,
+            "admin/generation/grant_credits.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "budgets": queryset,
+                "opts": self.model._meta,
+            },
+        )
+
+
+class MonthFilter(admin.SimpleListFilter):
+    title = "month"
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        start = credits.month_start()
+        months = []
+        for _ in range(12):
+            months.append((start.strftime("%Y-%m"), start.strftime("%B %Y")))
+            start = credits.month_start(start - dt.timedelta(days=1))
+        return months
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            year, month = (int(part) for part in self.value().split("-"))
+            start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(created_at__gte=start, created_at__lt=credits.next_month_start(start))
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "kind", "credits", "project", "take", "reason"]
+    list_filter = [
+        "kind",
+        MonthFilter,
+        ("user", admin.RelatedOnlyFieldListFilter),
+        ("project", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["user__username", "reason", "project__name", "take__runway_task_id"]
+    list_select_related = ["user", "project", "take"]
+    date_hierarchy = "created_at"
+    actions = ["export_csv"]
+
+    # The ledger is append-only: rows are written by generation.credits, never edited here.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Export the selected entries as CSV")
+    def export_csv(self, request: HttpRequest, queryset) -> HttpResponse:
+        writer = csv.writer(_Echo())
+        header = [
+            "id",
+            "created_at",
+            "user",
+            "kind",
+            "credits",
+            "project",
+            "take",
+            "runway_task_id",
+            "hold",
+            "reason",
+        ]
+
+        def rows():
+            yield writer.writerow(header)
+            for e in (
+                queryset.select_related("user", "project", "take").order_by("created_at", "pk").iterator()
+            ):
+                yield writer.writerow(
+                    [
+                        e.pk,
+                        e.created_at.isoformat(),
+                        e.user.username,
+                        e.kind,
+                        e.credits,
+                        e.project.name if e.project else "",
+                        e.take_id or "",
+                        e.take.runway_task_id if e.take and e.take.runway_task_id else "",
+                        e.hold_id or "",
+                        e.reason,
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="ledger.csv"'
+        return response
+
+
+@admin.register(Take)
+class TakeAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "shot",
+        "user",
+        "status",
+        "runway_task_id",
+        "estimated_credits",
+        "cost_credits",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["runway_task_id", "shot__prompt", "user__username"]
+    list_select_related = ["shot", "user"]
+    # Everything on a take is written by the pipeline.
+    readonly_fields = [f.name for f in Take._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

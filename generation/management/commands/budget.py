@@ -1,0 +1,37 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation import credits
+
+
+class Command(BaseCommand):
+    help = "Show a user's credits this month, set their monthly limit, or grant credits."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--limit", type=int, help="Set the monthly limit in credits.")
+        parser.add_argument("--grant", type=int, help="Grant credits for this month (negative takes away).")
+        parser.add_argument("--reason", help="Why the credits are granted (required with --grant).")
+
+    def handle(
+        self, *args, username: str, limit: int | None, grant: int | None, reason: str | None, **options
+    ) -> None:
+        try:
+            user = get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user named {username!r}.") from None
+        if limit is not None:
+            if limit < 0:
+                raise CommandError("--limit must be zero or more.")
+            credits.set_monthly_limit(user, credits=limit)
+            self.stdout.write(f"Monthly limit of {username} set to {limit} credits.")
+        if grant is not None:
+            if not reason or not reason.strip():
+                raise CommandError("--grant needs --reason TEXT.")
+            credits.grant(user, credits=grant, reason=reason)
+            self.stdout.write(f"Granted {grant} credits to {username}: {reason}")
+        summary = credits.month_summary(user)
+        self.stdout.write(
+            f"{username}, {summary.period_start:%B %Y}: limit {summary.limit}, granted {summary.granted}, "
+            f"used {summary.used}, held {summary.held}, available {summary.available}"
+        )
