@@ -50,6 +50,10 @@ class Take(models.Model):
     # How many automatic retakes came before this one (after INTERNAL.* failures).
     attempt = models.PositiveSmallIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    # A worker that downloads the output holds the take until then; a lapsed claim is taken over.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    download_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -133,6 +133,8 @@ class Sequence(models.Model):
     film = models.FileField(upload_to="films/", blank=True)
     poster = models.FileField(upload_to="films/", blank=True)
     film_duration = models.FloatField(null=True, blank=True)
+    # The worker assembling the film holds the sequence until then; a lapsed claim is taken over.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
