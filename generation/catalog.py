@@ -2,11 +2,25 @@
 
 Facts come from ../shared/runway-api.md (Runway's SDK 5.24.0 and OpenAPI schema). Prices are
 credits per output second (1 credit = $0.01); a task's own `estimatedCost` / `cost` from Runway
-is the authority when present, these numbers are for estimates before submitting.
+is the authority when present, these numbers are for estimates before submitting. No other module
+holds a price: ask `estimate()` or `build_request()`.
+
+`build_request()` turns a request in any vocabulary (web form, the old product guide's CLI flags,
+Python) into a body Runway accepts, explaining each translation in a notice:
+- the guide's model names: `gen4` -> gen4.5, `veo3` (retired) -> veo3.1;
+- `--width/--height` -> the model's ratio nearest in shape (then in size), e.g. 1920x1080 on Gen-4 ->
+  1280:720; a change of orientation (a square video on Veo) is refused instead;
+- a duration the model cannot make -> the nearest allowed one, a tie going to the longer clip
+  (Veo: 5 -> 6, 7 -> 8); no duration -> the guide's 5 s snapped the same way (Gen-4 5 s, Veo 6 s);
+- no ratio and no size -> 1280:720, which every model makes.
+Requests that cannot be translated (text-only on gen4_turbo, a last frame on Gen-4) raise
+`UnsupportedRequest` with a message naming what would work.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 IMAGE_TO_VIDEO = "image_to_video"
@@ -126,3 +140,380 @@ ALIASES: dict[str, tuple[str, str]] = {
 PROMPT_MAX_LENGTH = 1000
 SEED_MAX = 4294967295
 DATA_URI_MAX_CHARS = 5 * 1024 * 1024
+
+# Retired or never-video names with no automatic replacement: name -> what to choose instead.
+RETIRED: dict[str, str] = {
+    "gen3a_turbo": "Runway retired gen3a_turbo; choose gen4_turbo (image-to-video) or gen4.5.",
+    "gen4_aleph": "gen4_aleph (video editing) was retired; choose gen4_turbo, gen4.5, veo3.1 or veo3.1_fast.",
+}
+
+DEFAULT_RATIO = "1280:720"  # every model serves it on every endpoint
+# The old guide's default clip length. A model that cannot make it gets its nearest allowed length.
+GUIDE_DEFAULT_DURATION = 5
+
+
+class UnsupportedRequest(ValueError):
+    """A request no model setting can honour. The message says what would work instead."""
+
+
+@dataclass(frozen=True)
+class BuiltRequest:
+    model: VideoModel
+    endpoint: str  # IMAGE_TO_VIDEO or TEXT_TO_VIDEO
+    # The Runway JSON body without promptImage: the caller adds the images.
+    body: dict
+    notices: tuple[str, ...]
+    estimated_credits: int
+    has_first_frame: bool
+    has_last_frame: bool
+
+    @property
+    def duration(self) -> int:
+        return self.body["duration"]
+
+    @property
+    def ratio(self) -> str:
+        return self.body["ratio"]
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """How a list of the guide's "reference images" maps onto a model's first and last frame.
+
+    images[0] becomes the first frame; images[1] the last frame when has_last_frame; the rest are unused.
+    """
+
+    has_first_frame: bool
+    has_last_frame: bool
+    unused: int
+    notices: tuple[str, ...]
+
+
+def _join_or(words: list[str] | tuple[str, ...]) -> str:
+    words = list(words)
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _ids(predicate: Callable[[VideoModel], bool]) -> list[str]:
+    return [m.id for m in MODELS.values() if predicate(m)]
+
+
+def resolve_model(name: str | None) -> tuple[VideoModel, list[str]]:
+    """Find a model by id or by the old guide's name; None or blank means DEFAULT_MODEL.
+
+    Returns the model and the notices explaining any renaming. Unknown names raise UnsupportedRequest
+    listing the valid ids.
+    """
+    key = (name or "").strip().lower()
+    if not key:
+        return MODELS[DEFAULT_MODEL], []
+    if key in MODELS:
+        return MODELS[key], []
+    if key in ALIASES:
+        target, why = ALIASES[key]
+        return MODELS[target], [why]
+    if key in RETIRED:
+        raise UnsupportedRequest(RETIRED[key])
+    raise UnsupportedRequest(
+        f"Unknown model '{name}'. Choose {_join_or(list(MODELS))} "
+        f"(the old names {' and '.join(ALIASES)} are accepted too)."
+    )
+
+
+def nearest_duration(model: VideoModel, duration: float) -> int:
+    """The allowed duration closest to `duration`; a tie goes to the longer clip (nobody gets less)."""
+    return min(model.durations, key=lambda d: (abs(d - duration), -d))
+
+
+def default_duration(model: VideoModel) -> int:
+    """The duration used when none is given: the guide's 5 s, or the model's nearest (6 s on Veo)."""
+    return nearest_duration(model, GUIDE_DEFAULT_DURATION)
+
+
+def _parse_ratio(ratio: str) -> tuple[int, int]:
+    w, h = ratio.split(":")
+    return int(w), int(h)
+
+
+def _orientation(width: int, height: int) -> str:
+    if width == height:
+        return "square"
+    return "landscape" if width > height else "portrait"
+
+
+def _endpoint_words(endpoint: str) -> str:
+    return "image-to-video" if endpoint == IMAGE_TO_VIDEO else "text-to-video"
+
+
+def _ratio_alternatives(matches: Callable[[str], bool], *, has_image: bool) -> str:
+    """Where the ratios `matches` accepts are made, e.g. '960:960 on gen4.5 with a first-frame image'.
+
+    Only the endpoint the request would use counts as "as is"; text-to-video may also be offered the
+    image-to-video ratios, with the image they need named.
+    """
+    parts = []
+    for ratio in dict.fromkeys(r for m in MODELS.values() for r in m.all_ratios() if matches(r)):
+        as_is = [
+            m.id
+            for m in MODELS.values()
+            if ratio in m.ratios.get(IMAGE_TO_VIDEO if has_image else TEXT_TO_VIDEO, ())
+        ]
+        with_image = [
+            m.id for m in MODELS.values() if ratio in m.ratios.get(IMAGE_TO_VIDEO, ()) and m.id not in as_is
+        ]
+        if as_is:
+            parts.append(f"{ratio} on {_join_or(as_is)}")
+        if with_image and not has_image:
+            parts.append(f"{ratio} on {_join_or(with_image)} with a first-frame image")
+    return "; ".join(parts)
+
+
+def nearest_ratio(model: VideoModel, endpoint: str, width: int, height: int) -> str:
+    """The model's ratio closest in shape to width x height (then closest in size) on this endpoint.
+
+    Raises UnsupportedRequest when the closest shape would turn the video on its side or out of square
+    (a square video on Veo, a portrait size where only landscape exists): that is a different film,
+    not a translation.
+    """
+    if endpoint not in model.ratios:
+        raise UnsupportedRequest(f"{model.id} does not do {_endpoint_words(endpoint)}.")
+    if width <= 0 or height <= 0:
+        raise UnsupportedRequest(f"Width and height must be positive, got {width}x{height}.")
+    wanted = math.log(width / height)
+    area = width * height
+
+    def distance(ratio: str) -> tuple[float, float]:
+        rw, rh = _parse_ratio(ratio)
+        return (round(abs(math.log(rw / rh) - wanted), 9), abs(math.log(rw * rh / area)))
+
+    best = min(model.ratios[endpoint], key=distance)
+    shape = _orientation(width, height)
+    if _orientation(*_parse_ratio(best)) != shape:
+        has_image = endpoint == IMAGE_TO_VIDEO
+        others = _ratio_alternatives(lambda r: _orientation(*_parse_ratio(r)) == shape, has_image=has_image)
+        raise UnsupportedRequest(
+            f"{model.id} {_endpoint_words(endpoint)} makes no {shape} video "
+            f"(it makes {', '.join(model.ratios[endpoint])}). For a {shape} clip use {others}."
+        )
+    return best
+
+
+def _size_notice(model: VideoModel, width: int, height: int, ratio: str) -> str | None:
+    rw, rh = _parse_ratio(ratio)
+    if (rw, rh) == (width, height):
+        return None
+    if rw * height == rh * width:
+        if rw * rh < width * height:
+            why = f"{model.label} has no {min(width, height)}p"
+        else:
+            why = f"{model.label} has no {width}x{height} size"
+        return f"{why}; using {ratio}, the same shape."
+    return f"{model.label} has no {width}x{height} shape; using {ratio}, the closest shape it makes."
+
+
+def _prompt_length(text: str) -> int:
+    # Runway counts promptText length in UTF-16 code units, so an emoji counts as two.
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _check_frames(model: VideoModel, *, has_first_frame: bool, has_last_frame: bool) -> None:
+    if has_last_frame and not model.has_last_frame:
+        raise UnsupportedRequest(
+            f"{model.id} cannot end on a chosen last frame; choose "
+            f"{_join_or(_ids(lambda m: m.has_last_frame))} for a last frame, or leave the last frame out."
+        )
+    if has_last_frame and not has_first_frame:
+        raise UnsupportedRequest("A last frame needs a first frame too; add a first-frame image.")
+    if not has_first_frame and model.is_image_required:
+        raise UnsupportedRequest(
+            f"{model.id} needs a first-frame image; add an image or choose "
+            f"{_join_or(_ids(lambda m: TEXT_TO_VIDEO in m.ratios))} for text-to-video."
+        )
+
+
+def _check_prompt(model: VideoModel, endpoint: str, text: str) -> None:
+    if not text:
+        if endpoint == TEXT_TO_VIDEO:
+            raise UnsupportedRequest("Text-to-video needs a prompt; write one, or add a first-frame image.")
+        if model.is_prompt_text_required_for_image:
+            raise UnsupportedRequest(
+                f"{model.id} needs a prompt even with an image; write one, or choose "
+                f"{_join_or(_ids(lambda m: not m.is_prompt_text_required_for_image))} "
+                "to animate an image without one."
+            )
+    length = _prompt_length(text)
+    if length > PROMPT_MAX_LENGTH:
+        raise UnsupportedRequest(
+            f"The prompt is {length} characters long; Runway takes at most {PROMPT_MAX_LENGTH} "
+            f"(emoji count as two). Shorten it by {length - PROMPT_MAX_LENGTH}."
+        )
+
+
+def _choose_ratio(
+    model: VideoModel, endpoint: str, *, ratio: str | None, width: int | None, height: int | None
+) -> tuple[str, list[str]]:
+    allowed = model.ratios[endpoint]
+    ratio = (ratio or "").strip() or None  # a blank form field means "not given"
+    if ratio is not None and (width is not None or height is not None):
+        raise UnsupportedRequest("Give either a ratio or a width and height, not both.")
+    if ratio is not None:
+        if ratio not in allowed:
+            others = _ratio_alternatives(lambda r: r == ratio, has_image=endpoint == IMAGE_TO_VIDEO)
+            hint = f" Or try {others}." if others else ""
+            raise UnsupportedRequest(
+                f"{model.id} {_endpoint_words(endpoint)} does not make {ratio}; "
+                f"choose one of {', '.join(allowed)}.{hint}"
+            )
+        return ratio, []
+    if width is None and height is None:
+        return DEFAULT_RATIO, []
+    if width is None or height is None:
+        raise UnsupportedRequest("Give both a width and a height, or neither.")
+    for value in (width, height):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UnsupportedRequest(
+                f"Width and height must be positive whole numbers of pixels, got {value!r}."
+            )
+    chosen = nearest_ratio(model, endpoint, width, height)
+    notice = _size_notice(model, width, height, chosen)
+    return chosen, [notice] if notice else []
+
+
+def _choose_duration(model: VideoModel, duration: float | int | None) -> tuple[int, list[str]]:
+    if duration is None:
+        return default_duration(model), []
+    if isinstance(duration, bool) or not isinstance(duration, int | float) or not math.isfinite(duration):
+        raise UnsupportedRequest(f"The duration must be a number of seconds, got {duration!r}.")
+    if duration <= 0:
+        raise UnsupportedRequest(f"The duration must be more than 0 seconds, got {duration:g}.")
+    chosen = nearest_duration(model, duration)
+    if chosen == duration:
+        return chosen, []
+    low, high = model.durations[0], model.durations[-1]
+    if model.durations == tuple(range(low, high + 1)):
+        allowed = f"clips of {low} to {high} whole seconds"
+    else:
+        allowed = f"{_join_or([str(d) for d in model.durations])} s clips"
+    return chosen, [f"{model.label} makes {allowed}, not {duration:g} s; using {chosen} s."]
+
+
+def build_request(
+    *,
+    model: str | None,
+    prompt_text: str,
+    duration: float | int | None = None,
+    ratio: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    seed: int | None = None,
+    has_first_frame: bool = False,
+    has_last_frame: bool = False,
+    audio: bool = True,
+) -> BuiltRequest:
+    """Turn a request in any vocabulary (web form, the old guide's CLI flags, Python) into a Runway body.
+
+    Translations (old model names, a width/height, an impossible duration) are made and explained in
+    `notices`; a request that cannot be translated raises UnsupportedRequest naming what would work.
+    Defaults: ratio 1280:720; duration 5 s on Gen-4 and 6 s on Veo (see default_duration). The prompt
+    is stripped of surrounding whitespace; an empty prompt on an image model that allows it is left out.
+    Pure: no I/O, same answer every time.
+    """
+    video_model, notices = resolve_model(model)
+    _check_frames(video_model, has_first_frame=has_first_frame, has_last_frame=has_last_frame)
+    endpoint = IMAGE_TO_VIDEO if has_first_frame else TEXT_TO_VIDEO
+    text = (prompt_text or "").strip()
+    _check_prompt(video_model, endpoint, text)
+    chosen_ratio, ratio_notices = _choose_ratio(
+        video_model, endpoint, ratio=ratio, width=width, height=height
+    )
+    chosen_duration, duration_notices = _choose_duration(video_model, duration)
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX
+    ):
+        raise UnsupportedRequest(f"The seed must be a whole number from 0 to {SEED_MAX}, got {seed!r}.")
+
+    body: dict = {"model": video_model.id}
+    if text:
+        body["promptText"] = text
+    body["ratio"] = chosen_ratio
+    body["duration"] = chosen_duration
+    if seed is not None:
+        body["seed"] = seed
+    if video_model.has_audio:
+        # Veo rejects unknown keys, Gen-4 has no sound: audio goes only where it means something.
+        body["audio"] = bool(audio)
+    return BuiltRequest(
+        model=video_model,
+        endpoint=endpoint,
+        body=body,
+        notices=tuple(notices + ratio_notices + duration_notices),
+        estimated_credits=video_model.estimate(duration=chosen_duration, audio=audio),
+        has_first_frame=has_first_frame,
+        has_last_frame=has_last_frame,
+    )
+
+
+def plan_images(model: str | None, image_count: int) -> ImagePlan:
+    """Map the old guide's list of images (`-i a.jpg,b.jpg,c.jpg`) onto first and last frames.
+
+    Runway has no "reference images" for video: the first image becomes the first frame; on models
+    with a last frame (Veo) the second becomes the last frame; the rest are unused, with a notice.
+    """
+    video_model, _ = resolve_model(model)
+    if image_count <= 0:
+        return ImagePlan(has_first_frame=False, has_last_frame=False, unused=0, notices=())
+    used = min(image_count, 2 if video_model.has_last_frame else 1)
+    unused = image_count - used
+    notices: list[str] = []
+    if video_model.has_last_frame and image_count >= 2:
+        notices.append(
+            f"{video_model.label} takes no reference images; the first image is the first frame "
+            "and the second is the last frame."
+        )
+    if unused:
+        if video_model.has_last_frame:
+            why = f"{video_model.label} takes a first and a last frame only"
+        else:
+            why = (
+                f"{video_model.label} takes one image, the first frame "
+                f"({_join_or(_ids(lambda m: m.has_last_frame))} also take a last frame)"
+            )
+        notices.append(f"{why}; {unused} image{'s' if unused > 1 else ''} not used.")
+    return ImagePlan(has_first_frame=True, has_last_frame=used == 2, unused=unused, notices=tuple(notices))
+
+
+def estimate(model: str, duration: int, audio: bool = True) -> int:
+    """Credits Runway is expected to charge for one clip: seconds x credits/s (Veo is cheaper silent).
+
+    Accepts the guide's model names and snaps an impossible duration like build_request does, so the
+    figure is the price of what would actually be submitted.
+    """
+    video_model, _ = resolve_model(model)
+    return video_model.estimate(duration=nearest_duration(video_model, duration), audio=audio)
+
+
+def describe_models() -> list[dict]:
+    """One plain dict per model for `--list-models`, pages and JSON: what it does and what it costs."""
+    rows = []
+    for m in MODELS.values():
+        rows.append(
+            {
+                "id": m.id,
+                "label": m.label,
+                "family": m.family,
+                "is_default": m.id == DEFAULT_MODEL,
+                "aliases": [alias for alias, (target, _) in ALIASES.items() if target == m.id],
+                "durations": list(m.durations),
+                "default_duration": default_duration(m),
+                "ratios": {endpoint: list(ratios) for endpoint, ratios in m.ratios.items()},
+                "credits_per_second": m.credits_per_second,
+                "credits_per_second_silent": m.credits_per_second_silent,
+                "has_text_to_video": TEXT_TO_VIDEO in m.ratios,
+                "has_image_to_video": IMAGE_TO_VIDEO in m.ratios,
+                "has_last_frame": m.has_last_frame,
+                "has_audio": m.has_audio,
+            }
+        )
+    return rows
