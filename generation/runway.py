@@ -1,0 +1,689 @@
+"""The one HTTP client for Runway's developer API (and the CDN that serves its outputs).
+
+No other module calls Runway. Facts about the wire protocol come from ../shared/runway-api.md:
+version header, error bodies, task shapes, the two-step ephemeral upload, and the retry policy of
+Runway's own SDK (retry connection errors, timeouts, 408/409/429/5xx with capped exponential
+backoff and jitter, honouring Retry-After up to 60 s), which this client mirrors.
+
+Settings (RUNWAY_API_BASE, RUNWAY_API_KEY, RUNWAY_CONNECT_TIMEOUT, RUNWAY_READ_TIMEOUT,
+RUNWAY_MAX_RETRIES) are read at call time unless given to the constructor, so the same client
+serves the real API and the simulator and tests can override settings.
+
+The API key is a secret: it is sent only in the Authorization header of API calls (never to the
+upload or download hosts) and is scrubbed from every message this module builds.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import io
+import logging
+import math
+import mimetypes
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+from PIL import Image, ImageOps
+
+from generation import catalog
+
+logger = logging.getLogger(__name__)
+
+RUNWAY_VERSION = "2024-11-06"
+ENDPOINTS = (catalog.IMAGE_TO_VIDEO, catalog.TEXT_TO_VIDEO)
+FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+# Backoff as Runway's SDK does it: min(0.5 * 2^n, 8) seconds, times a jitter factor in 0.75-1.0.
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 8.0
+# A server-requested wait is honoured only when it is positive and at most this long; a longer one
+# (e.g. a daily quota) would block a worker for nothing, so the ordinary backoff is used instead.
+RETRY_AFTER_MAX = 60.0
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+# Aspect limits Runway enforces on input images (width / height).
+MIN_ASPECT = 0.5
+MAX_ASPECT = 2.0
+JPEG_QUALITIES = (95, 90, 85, 80, 75, 70, 60, 50, 40)
+_DATA_URI_PREFIX_JPEG = "data:image/jpeg;base64,"
+
+_KEY_PATTERN = re.compile(r"key_[0-9A-Za-z]{8,}")
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class RunwayError(Exception):
+    """A Runway call failed. `retryable` says whether trying the same call later may succeed."""
+
+    default_retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = self.default_retryable if retryable is None else retryable
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, retryable={self.retryable!r})"
+        )
+
+
+class RunwayAuthError(RunwayError):
+    """The API key was rejected (401) or is not allowed to do this (403)."""
+
+
+class RunwayCreditsError(RunwayError):
+    """The Runway organisation has run out of credits (distinct from a user's budget here)."""
+
+
+class RunwayValidationError(RunwayError):
+    """Runway rejected the request body; `issues` holds Runway's per-field complaints."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        issues: list[dict[str, Any]] | None = None,
+        status: int | None = 400,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, status=status, retryable=retryable)
+        self.issues = issues or []
+
+
+class RunwayTaskNotFound(RunwayError):
+    """Runway has no such task: deleted, cancelled, or never created with this key's organisation."""
+
+
+class RunwayRateLimited(RunwayError):
+    """Runway kept answering 429 (daily generation cap or rate limit) after all retries."""
+
+    default_retryable = True
+
+
+class RunwayUnavailable(RunwayError):
+    """Runway could not be reached or kept failing (5xx, timeouts) after all retries."""
+
+    default_retryable = True
+
+
+class RunwayDownloadError(RunwayError):
+    """An output could not be downloaded completely. Re-GET the task for a fresh URL and try again."""
+
+    default_retryable = True
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    id: str
+    estimated_credits: int | None
+
+
+@dataclass(frozen=True)
+class TaskState:
+    id: str
+    status: str  # "PENDING" | "THROTTLED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" (or a new one)
+    progress: float | None
+    output: list[str]
+    failure: str | None
+    failure_code: str | None
+    cost_credits: int | None
+    estimated_credits: int | None
+    created_at: str | None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskState:
+        """Parse a task object; tolerant of missing cost fields, extra fields and unknown statuses."""
+        if not isinstance(data, Mapping) or not data.get("id") or not data.get("status"):
+            raise RunwayError("Runway returned a task without an id or status.", retryable=True)
+        output = data.get("output")
+        progress = data.get("progress")
+        return cls(
+            id=str(data["id"]),
+            status=str(data["status"]),
+            progress=float(progress) if _is_number(progress) else None,
+            output=[u for u in output if isinstance(u, str)] if isinstance(output, list) else [],
+            failure=_str_or_none(data.get("failure")),
+            failure_code=_str_or_none(data.get("failureCode")),
+            cost_credits=_credits(data.get("cost")),
+            estimated_credits=_credits(data.get("estimatedCost")),
+            created_at=_str_or_none(data.get("createdAt")),
+        )
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    max_concurrent: int | None  # None: Runway states no limit
+    max_daily: int | None
+    daily_generations: int
+
+
+@dataclass(frozen=True)
+class Organization:
+    credit_balance: int
+    max_monthly_credit_spend: int | None
+    models: dict[str, ModelLimits]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Organization:
+        if not isinstance(data, Mapping) or not _is_number(data.get("creditBalance")):
+            raise RunwayError("Runway returned an organization without a credit balance.", retryable=True)
+        tier = data.get("tier") if isinstance(data.get("tier"), Mapping) else {}
+        usage = data.get("usage") if isinstance(data.get("usage"), Mapping) else {}
+        tier_models = tier.get("models") if isinstance(tier.get("models"), Mapping) else {}
+        usage_models = usage.get("models") if isinstance(usage.get("models"), Mapping) else {}
+        models: dict[str, ModelLimits] = {}
+        for name in [*tier_models, *(m for m in usage_models if m not in tier_models)]:
+            limits = tier_models.get(name) if isinstance(tier_models.get(name), Mapping) else {}
+            used = usage_models.get(name) if isinstance(usage_models.get(name), Mapping) else {}
+            models[str(name)] = ModelLimits(
+                max_concurrent=_int_or_none(limits.get("maxConcurrentGenerations")),
+                max_daily=_int_or_none(limits.get("maxDailyGenerations")),
+                daily_generations=_int_or_none(used.get("dailyGenerations")) or 0,
+            )
+        return cls(
+            credit_balance=int(data["creditBalance"]),
+            max_monthly_credit_spend=_int_or_none(tier.get("maxMonthlyCreditSpend")),
+            models=models,
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if _is_number(value) else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _credits(cost: Any) -> int | None:
+    # Runway types credits as "number"; round up so that an estimate is never below the real hold.
+    if isinstance(cost, Mapping) and _is_number(cost.get("credits")):
+        return math.ceil(cost["credits"])
+    return None
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class RunwayClient:
+    """Runway's API over `requests`, with retries, timeouts and typed errors.
+
+    Every method either returns parsed data or raises a `RunwayError` subclass; `requests`
+    exceptions never escape. Methods are safe to call again after a failure (GET and DELETE are
+    idempotent; a retried create after a lost answer can, as with Runway's SDK, create a second task).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        max_retries: int | None = None,
+        session: requests.Session | None = None,
+        backoff_base: float = BACKOFF_BASE,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+        self._max_retries = max_retries
+        self._session = session or requests.Session()
+        self.backoff_base = backoff_base
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"RunwayClient(base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return (self._base_url or settings.RUNWAY_API_BASE).rstrip("/")
+
+    @property
+    def max_retries(self) -> int:
+        return max(0, self._max_retries if self._max_retries is not None else settings.RUNWAY_MAX_RETRIES)
+
+    def _key(self) -> str:
+        return self._api_key if self._api_key is not None else settings.RUNWAY_API_KEY
+
+    # -- API calls --
+
+    def create_task(self, endpoint: str, body: dict) -> CreatedTask:
+        """Start a generation task at POST /v1/<endpoint>; returns its id and Runway's maximum cost."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"Unknown Runway endpoint {endpoint!r}; expected one of {', '.join(ENDPOINTS)}.")
+        data = self._api("POST", f"/v1/{endpoint}", json=body)
+        if not isinstance(data, Mapping) or not data.get("id"):
+            raise RunwayError("Runway accepted the task but its answer had no task id.", retryable=False)
+        return CreatedTask(id=str(data["id"]), estimated_credits=_credits(data.get("estimatedCost")))
+
+    def get_task(self, task_id: str) -> TaskState:
+        return TaskState.from_json(self._api("GET", f"/v1/tasks/{quote(task_id, safe='')}", task_id=task_id))
+
+    def cancel_task(self, task_id: str) -> None:
+        """Cancel a running task or delete a finished one. A task that is already gone is not an error."""
+        try:
+            self._api("DELETE", f"/v1/tasks/{quote(task_id, safe='')}", task_id=task_id)
+        except RunwayTaskNotFound:
+            pass
+
+    def organization(self) -> Organization:
+        return Organization.from_json(self._api("GET", "/v1/organization"))
+
+    def upload_ephemeral(self, filename: str, data: bytes) -> str:
+        """Upload a file for use as a media URI; returns its runway:// URI (valid for 24 h)."""
+        slot = self._api("POST", "/v1/uploads", json={"filename": filename, "type": "ephemeral"})
+        if not isinstance(slot, Mapping) or not slot.get("uploadUrl") or not slot.get("runwayUri"):
+            raise RunwayError("Runway's upload slot had no uploadUrl or runwayUri.", retryable=True)
+        fields = slot.get("fields") if isinstance(slot.get("fields"), Mapping) else {}
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        # A presigned POST wants every policy field before the file part; requests keeps list order.
+        parts: list[tuple[str, tuple[str | None, Any] | tuple[str, bytes, str]]] = [
+            (str(k), (None, str(v))) for k, v in fields.items()
+        ]
+        parts.append(("file", (filename, data, content_type)))
+        host = urlsplit(str(slot["uploadUrl"])).netloc
+        response = self._send(
+            "POST", str(slot["uploadUrl"]), files=parts, authenticated=False, what=f"upload to {host}"
+        )
+        with response:
+            if response.status_code >= 400:
+                raise RunwayError(
+                    f"The upload host {host} refused the file ({response.status_code}); try again.",
+                    status=response.status_code,
+                    retryable=response.status_code in RETRY_STATUSES or response.status_code == 403,
+                )
+        return str(slot["runwayUri"])
+
+    def download_output(
+        self, url: str, fileobj: BinaryIO, *, chunk_size: int = 1 << 20, max_bytes: int | None = None
+    ) -> int:
+        """Stream an output URL into a binary file object in chunks; return the bytes written.
+
+        Raises RunwayDownloadError when the link has expired (403/404/410), the host keeps
+        failing, or the body is cut short (compared with Content-Length). Where `fileobj` is
+        seekable, a failed download leaves it as it was; otherwise the caller discards it.
+        """
+        host = urlsplit(url).netloc or "the output host"
+        what = f"download from {host}"
+        try:
+            response = self._send(
+                "GET",
+                url,
+                authenticated=False,
+                stream=True,
+                what=what,
+                headers={"Accept-Encoding": "identity"},
+            )
+        except RunwayError as exc:
+            raise RunwayDownloadError(
+                f"Could not download the output: {exc.message}", status=exc.status
+            ) from exc
+        with response:
+            status = response.status_code
+            if status in (401, 403, 404, 410):
+                raise RunwayDownloadError(
+                    f"The output link has expired or is gone ({status}); "
+                    "fetch the task again for a fresh link.",
+                    status=status,
+                )
+            if status != 200:
+                raise RunwayDownloadError(f"The output host {host} answered {status}.", status=status)
+            expected = _int_header(response.headers.get("Content-Length"))
+            if max_bytes is not None and expected is not None and expected > max_bytes:
+                raise RunwayDownloadError(
+                    f"The output is {expected} bytes, more than the {max_bytes} allowed.",
+                    status=status,
+                    retryable=False,
+                )
+            start = fileobj.tell() if _seekable(fileobj) else None
+            written = 0
+            try:
+                for chunk in response.iter_content(chunk_size):
+                    if not chunk:
+                        continue
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        raise RunwayDownloadError(
+                            f"The output is larger than the {max_bytes} bytes allowed.",
+                            status=status,
+                            retryable=False,
+                        )
+                    fileobj.write(chunk)
+                encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+                if expected is not None and not encoded and written != expected:
+                    raise RunwayDownloadError(
+                        f"The download was cut short: {written} of {expected} bytes; try again.",
+                        status=status,
+                    )
+            except RunwayDownloadError:
+                _rewind(fileobj, start)
+                raise
+            except requests.RequestException as exc:
+                _rewind(fileobj, start)
+                got = f"{written} of {expected}" if expected is not None else str(written)
+                raise RunwayDownloadError(
+                    f"The download was cut short after {got} bytes ({type(exc).__name__}); try again.",
+                    status=status,
+                ) from exc
+        return written
+
+    # -- transport --
+
+    def _api(self, method: str, path: str, *, json: Any = None, task_id: str | None = None) -> Any:
+        what = f"{method} {path}"
+        response = self._send(method, self.base_url + path, json=json, authenticated=True, what=what)
+        with response:
+            if response.status_code >= 400:
+                raise self._error_for(response, what=what, task_id=task_id)
+            if response.status_code == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise RunwayError(
+                    f"Runway answered {what} with something that is not JSON; check RUNWAY_API_BASE.",
+                    status=response.status_code,
+                    retryable=True,
+                ) from None
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        authenticated: bool,
+        what: str,
+        json: Any = None,
+        files: Any = None,
+        stream: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """Send one request with bounded retries; return the last response, whatever its status.
+
+        Raises RunwayUnavailable when the host cannot be reached (after retries) and RunwayError
+        for a URL that cannot be requested at all.
+        """
+        all_headers = (
+            {"Accept": "application/json", "X-Runway-Version": RUNWAY_VERSION} if authenticated else {}
+        )
+        if authenticated:
+            all_headers["Authorization"] = f"Bearer {self._key()}"
+        all_headers.update(headers or {})
+        timeout = (float(settings.RUNWAY_CONNECT_TIMEOUT), float(settings.RUNWAY_READ_TIMEOUT))
+        retries = self.max_retries
+        for attempt in range(retries + 1):
+            try:
+                response = self._session.request(
+                    method, url, headers=all_headers, json=json, files=files, timeout=timeout, stream=stream
+                )
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                problem = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
+                if attempt == retries:
+                    raise RunwayUnavailable(
+                        self._scrub(
+                            f"Runway is unreachable: {what} {problem} after {attempt + 1} attempt(s) "
+                            f"({urlsplit(url).netloc}); try again later."
+                        )
+                    ) from exc
+                self._wait(attempt, retries, None, what=what, reason=problem)
+                continue
+            except requests.RequestException as exc:
+                raise RunwayError(
+                    self._scrub(f"Cannot send {what}: {type(exc).__name__}; check RUNWAY_API_BASE."),
+                    retryable=False,
+                ) from exc
+            if attempt == retries or not _should_retry(response):
+                return response
+            response.close()
+            self._wait(
+                attempt, retries, response.headers, what=what, reason=f"answered {response.status_code}"
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(
+        self, attempt: int, retries: int, headers: Mapping[str, str] | None, *, what: str, reason: str
+    ) -> None:
+        delay = _retry_after(headers)
+        if delay is None:
+            delay = min(self.backoff_base * 2.0**attempt, BACKOFF_MAX) * (1 - 0.25 * random.random())
+        logger.warning("Runway %s %s; retry %d of %d in %.2f s", what, reason, attempt + 1, retries, delay)
+        (self._sleep or time.sleep)(delay)
+
+    def _error_for(self, response: requests.Response, *, what: str, task_id: str | None) -> RunwayError:
+        status = response.status_code
+        body = _json_or_none(response)
+        text = body.get("error") if isinstance(body, Mapping) and isinstance(body.get("error"), str) else ""
+        issues = (
+            [i for i in body.get("issues", []) if isinstance(i, Mapping)] if isinstance(body, Mapping) else []
+        )
+        said = f" (Runway said: {text})" if text else ""
+        if status == 401:
+            return RunwayAuthError("Runway rejected the API key; check RUNWAY_API_KEY.", status=status)
+        if status == 403:
+            return RunwayAuthError(
+                self._scrub(
+                    f"Runway refused {what} for this API key{said}; "
+                    "check RUNWAY_API_KEY and its organisation."
+                ),
+                status=status,
+            )
+        if status == 404 and task_id is not None:
+            return RunwayTaskNotFound(
+                self._scrub(f"Runway has no task {task_id}: it was deleted, cancelled or never created."),
+                status=status,
+            )
+        if status == 400 and not issues and "credit" in text.lower():
+            return RunwayCreditsError(
+                self._scrub(
+                    f"The Runway account is out of credits; buy credits at Runway, then try again.{said}"
+                ),
+                status=status,
+            )
+        if status in (400, 422):
+            return RunwayValidationError(self._scrub(_summarise(text, issues)), issues=issues, status=status)
+        if status == 429:
+            return RunwayRateLimited(
+                self._scrub(
+                    f"Runway's rate or daily generation limit was reached{said}; try again later "
+                    "(the daily limit is a rolling 24 hours)."
+                ),
+                status=status,
+            )
+        if status == 413:
+            return RunwayValidationError(
+                "Runway refused the request as too large; send big images as uploads, not data URIs.",
+                status=status,
+            )
+        if status in RETRY_STATUSES:
+            return RunwayUnavailable(
+                self._scrub(f"Runway kept failing: {what} answered {status}{said}; try again later."),
+                status=status,
+            )
+        return RunwayError(
+            self._scrub(f"Runway answered {what} with {status}{said}; check RUNWAY_API_BASE."), status=status
+        )
+
+    def _scrub(self, text: str) -> str:
+        key = self._key()
+        if key:
+            text = text.replace(key, "[redacted]")
+        return _KEY_PATTERN.sub("[redacted]", text)
+
+
+def _should_retry(response: requests.Response) -> bool:
+    # Runway's SDK lets the server decide with this non-standard header; so do we.
+    header = response.headers.get("x-should-retry", "").lower()
+    if header in ("true", "false"):
+        return header == "true"
+    return response.status_code in RETRY_STATUSES
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """The server's requested wait in seconds, if it gave a sensible one (0 < wait <= 60)."""
+    if not headers:
+        return None
+    wait: float | None = None
+    try:
+        if headers.get("retry-after-ms"):
+            wait = float(headers["retry-after-ms"]) / 1000
+        elif headers.get("retry-after"):
+            value = headers["retry-after"]
+            try:
+                wait = float(value)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                wait = when.timestamp() - time.time()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if wait is None or not math.isfinite(wait) or not 0 < wait <= RETRY_AFTER_MAX:
+        return None
+    return wait
+
+
+def _summarise(text: str, issues: list[Mapping[str, Any]]) -> str:
+    if not issues:
+        return f"Runway rejected the request: {text or 'no reason given'}."
+    parts = []
+    for issue in issues:
+        path = issue.get("path")
+        where = ".".join(str(p) for p in path) if isinstance(path, list) and path else "request"
+        parts.append(f"{where}: {issue.get('message') or issue.get('code') or 'invalid'}")
+    return "Runway rejected the request: " + "; ".join(parts) + "."
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _int_header(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _seekable(fileobj: IO[bytes]) -> bool:
+    try:
+        return bool(fileobj.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _rewind(fileobj: IO[bytes], start: int | None) -> None:
+    if start is None:
+        return
+    fileobj.seek(start)
+    fileobj.truncate()
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def prepare_image(source: str | Path | IO[bytes], *, fit: str = "pad", max_side: int = 2048) -> bytes:
+    """Normalise an image for Runway and return it as JPEG bytes.
+
+    Applies the EXIF orientation, converts to RGB (transparency over white), caps the long side at
+    `max_side`, then brings width/height within 0.5-2.0 by letterboxing in black (`fit="pad"`)
+    or by a centre crop (`fit="crop"`). JPEG quality steps down until the data URI fits under
+    catalog.DATA_URI_MAX_CHARS; if even the lowest quality does not fit, the smallest encoding is
+    returned and `image_uri` sends it as an upload. Pillow's errors propagate for unreadable files.
+    """
+    if fit not in ("pad", "crop"):
+        raise ValueError(f"fit must be 'pad' or 'crop', not {fit!r}.")
+    with Image.open(source) as opened:
+        # Let the JPEG decoder scale down by a power of two while decoding: much faster on big photos.
+        scale = min(1.0, max_side / max(opened.size))
+        opened.draft("RGB", (math.ceil(opened.width * scale), math.ceil(opened.height * scale)))
+        image = ImageOps.exif_transpose(opened)
+        image = _to_rgb(image)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    image = _fit_aspect(image, fit=fit)
+    limit = catalog.DATA_URI_MAX_CHARS - len(_DATA_URI_PREFIX_JPEG)
+    encoded = b""
+    for quality in JPEG_QUALITIES:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=quality, optimize=True)
+        encoded = buffer.getvalue()
+        if _base64_len(len(encoded)) <= limit:
+            break
+    return encoded
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image.copy()
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _fit_aspect(image: Image.Image, *, fit: str) -> Image.Image:
+    width, height = image.size
+    if MIN_ASPECT <= width / height <= MAX_ASPECT:
+        return image
+    too_wide = width / height > MAX_ASPECT
+    if fit == "crop":
+        if too_wide:
+            new_width = math.floor(height * MAX_ASPECT)
+            left = (width - new_width) // 2
+            return image.crop((left, 0, left + new_width, height))
+        new_height = math.floor(width / MIN_ASPECT)
+        top = (height - new_height) // 2
+        return image.crop((0, top, width, top + new_height))
+    size = (width, math.ceil(width / MAX_ASPECT)) if too_wide else (math.ceil(height * MIN_ASPECT), height)
+    canvas = Image.new("RGB", size, (0, 0, 0))
+    canvas.paste(image, ((size[0] - width) // 2, (size[1] - height) // 2))
+    return canvas
+
+
+def _base64_len(n: int) -> int:
+    return 4 * math.ceil(n / 3)
+
+
+def _image_mime(data: bytes) -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+def image_uri(data: bytes, *, client: RunwayClient | None = None, filename: str = "image.jpg") -> str:
+    """A URI Runway accepts for these image bytes: a data URI when it fits under Runway's limit,
+    otherwise an ephemeral upload's runway:// URI (which calls Runway)."""
+    prefix = f"data:{_image_mime(data)};base64,"
+    if len(prefix) + _base64_len(len(data)) <= catalog.DATA_URI_MAX_CHARS:
+        return prefix + base64.b64encode(data).decode("ascii")
+    return (client or RunwayClient()).upload_ephemeral(filename, data)
