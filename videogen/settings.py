@@ -130,7 +130,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")
 # `retry` must exceed `timeout` (and the longest task: a download or an assembly), or a slow task
 # is handed to a second worker while the first still runs.
 Q_CLUSTER = {
-    "name": "videogen",
+    "name": env("Q_NAME", default="videogen"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=900),
     "retry": env.int("Q_RETRY", default=1200),
@@ -172,6 +172,12 @@ RUNWAY_MAX_RETRIES = env.int("RUNWAY_MAX_RETRIES", default=4)
 # How many automatic new takes a shot gets after INTERNAL.* failures.
 RUNWAY_INTERNAL_RETAKES = env.int("RUNWAY_INTERNAL_RETAKES", default=2)
 FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
+# How long a worker may hold a download or an assembly before another may take it over.
+PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=Q_CLUSTER["timeout"])
+# Run pipeline tasks in-process instead of through the queue (the image2video command does).
+PIPELINE_INLINE = env.bool("PIPELINE_INLINE", default=False)
+# How often the poller looks for work whose worker died.
+PIPELINE_RECOVER_INTERVAL = env.float("PIPELINE_RECOVER_INTERVAL", default=30.0)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,0 +1,343 @@
+"""The Python surface of the original product, run through the same pipeline and ledger as the app.
+
+    from generation.api import generate_video, generate_video_sequence_with_runway_stitching
+
+Both create a project of the paying user ("Command line"), a sequence and its shots, hold the
+estimate, run the pipeline in this process (no qcluster needed) and write `runway_clip_N.mp4`
+files, plus the assembled film, into the output directory. Without RUNWAY_API_KEY an embedded
+Runway simulator serves the requests, as in the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.utils import override_settings
+
+from generation import catalog, credits, pipeline
+from projects.images import save_reference_image
+from projects.models import Membership, Project, ReferenceSet, Sequence, Shot
+
+CLI_PROJECT = "Command line"
+
+
+class JobError(Exception):
+    """A job the command line refuses or that failed, with a message a user can act on."""
+
+
+@dataclass
+class JobResult:
+    sequence: Sequence
+    clips: list[Path]
+    film: Path | None
+    notices: list[str] = field(default_factory=list)
+    estimated_credits: int = 0
+
+
+def default_user():
+    """The only superuser, for jobs that name no user."""
+    superusers = list(get_user_model().objects.filter(is_superuser=True, is_active=True)[:2])
+    if len(superusers) != 1:
+        raise JobError(
+            "Say whose budget pays with --user USERNAME "
+            f"(there {'is no superuser' if not superusers else 'are several superusers'})."
+        )
+    return superusers[0]
+
+
+def _project_for(user) -> Project:
+    project = Project.objects.filter(
+        name=CLI_PROJECT, memberships__user=user, memberships__role="owner"
+    ).first()
+    if project is None:
+        project = Project.objects.create(name=CLI_PROJECT, created_by=user)
+        Membership.objects.create(project=project, user=user, role=Membership.Role.OWNER)
+    return project
+
+
+def build_job(
+    *,
+    user,
+    prompts: list[str],
+    images: list[Path],
+    model: str | None,
+    duration: float | None,
+    width: int | None,
+    height: int | None,
+    seed: int | None,
+    stitch: bool,
+    audio: bool = True,
+) -> tuple[Sequence, list[str]]:
+    """Translate the old product's arguments into a sequence, with the notices of every translation.
+
+    Raises catalog.UnsupportedRequest (with what would work) or JobError; writes nothing then.
+    """
+    if not prompts:
+        raise JobError("Give a prompt, or several with -p.")
+    video_model, notices = catalog.resolve_model(model)
+    image_plan = catalog.plan_images(video_model.id, len(images))
+    notices += image_plan.notices
+    built = [
+        catalog.build_request(
+            model=video_model.id,
+            prompt_text=prompt,
+            duration=duration,
+            width=width,
+            height=height,
+            seed=seed,
+            has_first_frame=image_plan.has_first_frame or (stitch and index > 0),
+            has_last_frame=image_plan.has_last_frame and (not stitch or index + 1 < len(images)),
+            audio=audio,
+        )
+        for index, prompt in enumerate(prompts)
+    ]
+    for request in built:
+        notices += [n for n in request.notices if n not in notices]
+    files = []
+    for path in images:
+        try:
+            files.append(SimpleUploadedFile(path.name, path.read_bytes()))
+        except OSError as exc:
+            raise JobError(f"Cannot read image {path}: {exc.strerror}.") from exc
+    project = _project_for(user)
+    reference_set = None
+    references = []
+    if files:
+        reference_set = ReferenceSet.objects.create(
+            project=project, name=", ".join(p.name for p in images)[:200]
+        )
+        references = [save_reference_image(reference_set, f) for f in files]
+    sequence = Sequence.objects.create(
+        project=project,
+        title=prompts[0][:80],
+        model=video_model.id,
+        ratio=built[0].ratio,
+        is_stitched=stitch,
+        has_audio=audio,
+        reference_set=reference_set,
+        created_by=user,
+    )
+    for index, (prompt, request) in enumerate(zip(prompts, built, strict=True)):
+        if stitch:
+            # S1 starts on R1, each next shot on the previous shot's last frame; on Veo S(i) ends on R(i+1).
+            first = Shot.FirstFrame.PREVIOUS if index > 0 or references else Shot.FirstFrame.NONE
+            first_image = references[0] if index == 0 and references else None
+            last_image = (
+                references[index + 1] if video_model.has_last_frame and index + 1 < len(references) else None
+            )
+        else:
+            first = Shot.FirstFrame.REFERENCE if references else Shot.FirstFrame.NONE
+            first_image = references[0] if references else None
+            last_image = references[1] if image_plan.has_last_frame else None
+        Shot.objects.create(
+            sequence=sequence,
+            position=index,
+            prompt=prompt,
+            duration=request.duration,
+            seed=seed,
+            first_frame=first,
+            first_frame_image=first_image,
+            last_frame_image=last_image,
+        )
+    return sequence, notices
+
+
+@contextlib.contextmanager
+def runway_for_job() -> Iterator[None]:
+    """Run the pipeline in this process, against Runway or, without a key, an embedded simulator."""
+    with contextlib.ExitStack() as stack:
+        overrides = {"PIPELINE_INLINE": True}
+        if settings.RUNWAY_SIMULATED:
+            from generation.simulator.server import SimulatorServer
+
+            server = SimulatorServer.for_settings()
+            overrides["RUNWAY_API_BASE"] = server.start()
+            stack.callback(server.stop)
+        stack.enter_context(override_settings(**overrides))
+        yield
+
+
+def run_sequence(
+    sequence: Sequence, *, user, progress: Callable[[str], None], timeout: float = 3 * 3600
+) -> Sequence:
+    """Start a sequence and drive it to a final state in this process (polling and recovering)."""
+    pipeline.start_sequence(sequence, user=user)
+    interval = settings.RUNWAY_POLL_INTERVAL if not settings.RUNWAY_SIMULATED else 0.5
+    deadline = time.monotonic() + timeout
+    last_report = ""
+    next_recover = 0.0
+    while True:
+        now = time.monotonic()
+        pipeline.poll_once()
+        if now >= next_recover:
+            pipeline.recover()
+            next_recover = now + max(interval * 4, 2.0)
+        sequence.refresh_from_db()
+        report = _progress_line(sequence)
+        if report != last_report:
+            progress(report)
+            last_report = report
+        if sequence.status in (Sequence.Status.DONE, Sequence.Status.FAILED, Sequence.Status.CANCELLED):
+            return sequence
+        if now > deadline:
+            pipeline.cancel_sequence(sequence)
+            raise JobError("Gave up waiting for Runway; the sequence was cancelled and its credits released.")
+        time.sleep(interval)
+
+
+def _progress_line(sequence: Sequence) -> str:
+    parts = []
+    for shot in sequence.shots.order_by("position"):
+        take = shot.takes.order_by("-pk").first()
+        if take is None:
+            parts.append(f"clip {shot.position + 1}: waiting")
+        elif take.status == take.Status.RUNNING:
+            parts.append(
+                f"clip {shot.position + 1}: {take.get_status_display().lower()} {int(take.progress * 100)}%"
+            )
+        else:
+            parts.append(f"clip {shot.position + 1}: {take.get_status_display().lower()}")
+    return f"[{sequence.get_status_display()}] " + ", ".join(parts)
+
+
+def export_outputs(
+    sequence: Sequence, output_dir: Path, *, film_name: str | None
+) -> tuple[list[Path], Path | None]:
+    """Copy the chosen clips as runway_clip_N.mp4 (as the old product named them) and the film."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for shot in sequence.shots.order_by("position").select_related("chosen_take"):
+        path = output_dir / f"runway_clip_{shot.position + 1}.mp4"
+        with shot.chosen_take.output.open("rb") as src, path.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        clips.append(path)
+    film = None
+    if film_name and sequence.film:
+        film = output_dir / film_name
+        with sequence.film.open("rb") as src, film.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    return clips, film
+
+
+def run_job(
+    *,
+    prompts: list[str],
+    images: list[Path] | None = None,
+    model: str | None = None,
+    duration: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    seed: int | None = None,
+    stitch: bool = False,
+    audio: bool = True,
+    user=None,
+    output_dir: Path | str = ".",
+    film_name: str | None = "runway_final.mp4",
+    progress: Callable[[str], None] = lambda line: None,
+    confirm: Callable[[int, credits.MonthSummary], bool] | None = None,
+) -> JobResult:
+    """Build, estimate, hold, generate and export. Raises JobError, catalog.UnsupportedRequest or
+    credits.InsufficientCredits with a message a user can act on."""
+    user = user or default_user()
+    if isinstance(user, str):
+        user = get_user_model().objects.filter(username=user).first()
+        if user is None:
+            raise JobError("No such user; pass --user with an existing username.")
+    sequence, notices = build_job(
+        user=user,
+        prompts=prompts,
+        images=[Path(p) for p in images or []],
+        model=model,
+        duration=duration,
+        width=width,
+        height=height,
+        seed=seed,
+        stitch=stitch,
+        audio=audio,
+    )
+    for notice in notices:
+        progress(f"Notice: {notice}")
+    estimate = pipeline.estimate_sequence(sequence)
+    summary = credits.month_summary(user)
+    progress(
+        f"Estimate: {estimate.total_credits} credits for {len(estimate.shots)} clip(s); "
+        f"{summary.available} available, {summary.available - estimate.total_credits} left afterwards."
+    )
+    if confirm is not None and not confirm(estimate.total_credits, summary):
+        sequence.delete()
+        raise JobError("Stopped before spending anything.")
+    with runway_for_job():
+        sequence = run_sequence(sequence, user=user, progress=progress)
+    if sequence.status != Sequence.Status.DONE:
+        raise JobError(f"The sequence {sequence.get_status_display().lower()}: {sequence.status_message}")
+    clips, film = export_outputs(sequence, Path(output_dir), film_name=film_name)
+    return JobResult(
+        sequence=sequence, clips=clips, film=film, notices=notices, estimated_credits=estimate.total_credits
+    )
+
+
+def generate_video(
+    prompt: str,
+    file_paths: list[str] | None = None,
+    *,
+    model: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    duration_seconds: float | None = None,
+    seed: int | None = None,
+    output_dir: str | Path = ".",
+    user=None,
+) -> str:
+    """Generate one clip; returns the path of runway_clip_1.mp4."""
+    result = run_job(
+        prompts=[prompt],
+        images=[Path(p) for p in file_paths or []],
+        model=model or settings.RUNWAY_MODEL,
+        duration=duration_seconds,
+        width=width,
+        height=height,
+        seed=seed,
+        user=user,
+        output_dir=output_dir,
+        film_name=None,
+    )
+    return str(result.clips[0])
+
+
+def generate_video_sequence_with_runway_stitching(
+    prompts: list[str],
+    file_paths_list: list[list[str]] | None = None,
+    width: int = 1280,
+    height: int = 720,
+    duration_seconds: float = 5,
+    model: str = "veo3.1_fast",
+    *,
+    output_dir: str | Path = ".",
+    user=None,
+) -> list[str]:
+    """Generate stitched clips (each starts on the previous clip's last frame); returns their paths.
+
+    As in the old guide, `file_paths_list` holds the reference images per clip; Runway takes no
+    reference images for video, so the first list's images become the keyframes (DESIGN.md section 4).
+    """
+    images = list((file_paths_list or [[]])[0])
+    result = run_job(
+        prompts=list(prompts),
+        images=[Path(p) for p in images],
+        model=model,
+        duration=duration_seconds,
+        width=width,
+        height=height,
+        stitch=True,
+        user=user,
+        output_dir=output_dir,
+    )
+    return [str(p) for p in result.clips]

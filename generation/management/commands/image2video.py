@@ -1,0 +1,137 @@
+"""The original product's command line, kept working: `python manage.py image2video --backend runway ...`.
+
+Flags follow the old guide (../shared/runway-product-guide.md). Where the guide and Runway's real API
+differ, the guide's words are accepted and translated, and a notice says what changed.
+"""
+
+import glob
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation import api, catalog, credits, pipeline, runway
+
+
+class Command(BaseCommand):
+    help = "Generate Runway video clips from a prompt and images (the original image2video.py)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("prompt", nargs="?", help="The prompt of a single clip.")
+        parser.add_argument("--backend", default="runway", help="Only 'runway' is supported.")
+        parser.add_argument("--list-models", action="store_true", help="List the models and exit.")
+        parser.add_argument(
+            "--model", default=None, help="Model id (default: RUNWAY_MODEL, else gen4_turbo)."
+        )
+        parser.add_argument("-i", "--images", default="", help="Images: a comma-separated list or a glob.")
+        parser.add_argument(
+            "-p", "--prompts", nargs="+", default=None, help="Several prompts, one clip each."
+        )
+        parser.add_argument("--duration", type=float, default=None, help="Seconds per clip.")
+        parser.add_argument("--width", type=int, default=None)
+        parser.add_argument("--height", type=int, default=None)
+        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--stitch", action="store_true", help="Start each clip on the last frame of the one before."
+        )
+        parser.add_argument("--no-audio", action="store_true", help="Veo: generate without audio (cheaper).")
+        parser.add_argument(
+            "--user", default=None, help="Whose credit budget pays (default: the only superuser)."
+        )
+        parser.add_argument("--output-dir", default=".", help="Where runway_clip_N.mp4 files are written.")
+        parser.add_argument("--output", default="runway_final.mp4", help="File name of the assembled film.")
+        parser.add_argument("--yes", action="store_true", help="Do not ask before spending credits.")
+
+    def handle(self, *args, **o) -> None:
+        if o["backend"] != "runway":
+            raise CommandError(f"Backend {o['backend']!r} is not available here; use --backend runway.")
+        if o["list_models"]:
+            self._list_models()
+            return
+        prompts = o["prompts"] or ([o["prompt"]] if o["prompt"] else [])
+        if o["prompts"] and o["prompt"]:
+            prompts = [o["prompt"], *o["prompts"]]
+        if not prompts:
+            raise CommandError('Give a prompt: image2video --backend runway "A slow pan over the harbour".')
+        if (o["width"] is None) != (o["height"] is None):
+            raise CommandError("Give both --width and --height, or neither.")
+        images = self._images(o["images"])
+        confirm = None if o["yes"] or not sys.stdin.isatty() else self._confirm
+        try:
+            result = api.run_job(
+                prompts=prompts,
+                images=images,
+                model=o["model"] or settings.RUNWAY_MODEL,
+                duration=o["duration"],
+                width=o["width"],
+                height=o["height"],
+                seed=o["seed"],
+                stitch=o["stitch"],
+                audio=not o["no_audio"],
+                user=o["user"],
+                output_dir=Path(o["output_dir"]),
+                film_name=o["output"] if len(prompts) > 1 or o["stitch"] else None,
+                progress=self.stdout.write,
+                confirm=confirm,
+            )
+        except (
+            api.JobError,
+            catalog.UnsupportedRequest,
+            credits.InsufficientCredits,
+            pipeline.PipelineError,
+        ) as exc:
+            raise CommandError(str(exc)) from exc
+        except runway.RunwayError as exc:
+            raise CommandError(f"Runway: {exc}") from exc
+        for clip in result.clips:
+            self.stdout.write(f"Wrote {clip}")
+        if result.film:
+            self.stdout.write(
+                f"Wrote {result.film} ({result.sequence.film_duration:.1f} s, {len(result.clips)} clips)"
+            )
+        charged = sum(
+            s.chosen_take.cost_credits or 0 for s in result.sequence.shots.select_related("chosen_take")
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"Done: {charged} credits charged (estimate {result.estimated_credits}).")
+        )
+
+    def _images(self, spec: str) -> list[Path]:
+        paths: list[Path] = []
+        for part in (p.strip() for p in spec.split(",") if p.strip()):
+            matches = sorted(glob.glob(part)) if glob.has_magic(part) else [part]
+            if not matches:
+                raise CommandError(f"No image matches {part!r}.")
+            for match in matches:
+                path = Path(match)
+                if not path.is_file():
+                    raise CommandError(f"Image not found: {path}")
+                paths.append(path)
+        return paths
+
+    def _confirm(self, estimate: int, summary: credits.MonthSummary) -> bool:
+        answer = input(f"Spend up to {estimate} credits ({summary.available} available)? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    def _list_models(self) -> None:
+        self.stdout.write("Available models for backend 'runway':")
+        for m in catalog.describe_models():
+            default = " (default)" if m["id"] == (settings.RUNWAY_MODEL or catalog.DEFAULT_MODEL) else ""
+            kinds = ["image-to-video"] + (["text-to-video"] if m["has_text_to_video"] else [])
+            if m["has_last_frame"]:
+                kinds.append("first+last frame")
+            price = f"{m['credits_per_second']} credits/s"
+            if m["has_audio"]:
+                price = (
+                    f"{m['credits_per_second']} credits/s with audio, {m['credits_per_second_silent']} silent"
+                )
+            aliases = f" (guide name: {', '.join(m['aliases'])})" if m["aliases"] else ""
+            self.stdout.write(f"  - {m['id']}{default}{aliases}: {m['label']}")
+            self.stdout.write(
+                f"      durations {', '.join(map(str, m['durations']))} s; {price}; {', '.join(kinds)}"
+            )
+            for endpoint, ratios in m["ratios"].items():
+                self.stdout.write(f"      {endpoint} ratios: {' '.join(ratios)}")
+        for alias, (target, why) in catalog.ALIASES.items():
+            self.stdout.write(f"  Note: {alias} -> {target}: {why}")

@@ -1,0 +1,47 @@
+"""The poller: one sweep over all in-flight Runway tasks per interval (one GET each), plus
+recovery of work whose worker died. Runs beside `qcluster`; several may run (one per host)."""
+
+import logging
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from generation import pipeline
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Poll Runway for in-flight takes and recover stalled work, until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Run one sweep and exit.")
+
+    def handle(self, *args, once: bool, **options) -> None:
+        stopping = False
+
+        def stop(signum, frame) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        interval = min(settings.RUNWAY_POLL_INTERVAL, 1.0)
+        next_recover = 0.0
+        while not stopping:
+            started = time.monotonic()
+            close_old_connections()
+            try:
+                pipeline.poll_once()
+                if started >= next_recover:
+                    pipeline.recover()
+                    next_recover = started + settings.PIPELINE_RECOVER_INTERVAL
+            except Exception:
+                log.exception("Poller sweep failed")
+            if once:
+                return
+            # Takes carry their own next poll time; waking often keeps the lag after a due poll short.
+            time.sleep(max(0.05, interval - (time.monotonic() - started)))

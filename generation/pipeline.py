@@ -1,0 +1,850 @@
+"""The sequence state machine: start, submit, poll, finish, advance, assemble, retake, cancel.
+
+State lives in the database; queued work (django-q2) only says "look at row N again", so every
+task may run twice and any process may die at any point:
+- work is claimed with compare-and-set UPDATEs, and acted on only if exactly one row changed;
+- Runway and ffmpeg are never called inside a transaction: save the intent, commit, call, save
+  the outcome;
+- the poller (`manage.py runway_poller`) sweeps in-flight takes at Runway's cadence and also
+  re-enqueues work whose claim lapsed (a worker killed mid-download or mid-assembly).
+
+Money: a sequence holds its whole estimate (one hold per take) before its first Runway call;
+a take settles at Runway's reported cost when it succeeds and releases its hold otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from generation import catalog, credits, media, runway
+from generation.models import LedgerEntry, Take
+from projects.models import Sequence, Shot
+
+log = logging.getLogger(__name__)
+
+Status = Take.Status
+SeqStatus = Sequence.Status
+ACTIVE = (
+    Status.QUEUED,
+    Status.SUBMITTING,
+    Status.PENDING,
+    Status.THROTTLED,
+    Status.RUNNING,
+    Status.DOWNLOADING,
+)
+STARTABLE = (SeqStatus.DRAFT, SeqStatus.FAILED, SeqStatus.CANCELLED)
+MAX_SUBMIT_ATTEMPTS = 5
+MAX_DOWNLOAD_ATTEMPTS = 4
+
+SAFETY_MESSAGES = {
+    "SAFETY.INPUT.TEXT": "Runway's moderation rejected the prompt. Reword it and retake the shot.",
+    "SAFETY.INPUT.IMAGE": "Runway's moderation rejected a keyframe image. Choose another image and retake the shot.",
+    "SAFETY.OUTPUT": "Runway's moderation rejected the generated video. Change the prompt and retake the shot.",
+}
+
+
+class PipelineError(Exception):
+    """A request the pipeline refuses, with a message a user can act on."""
+
+
+# --- estimates and the keyframe plan ------------------------------------------------------------
+
+
+@dataclass
+class ShotPlan:
+    """Where a shot's first and last frames come from."""
+
+    first: str  # "previous", "reference" or "none"
+    first_image: object | None = None  # ReferenceImage
+    last_image: object | None = None  # ReferenceImage
+
+
+@dataclass
+class ShotEstimate:
+    shot: Shot
+    credits: int = 0
+    notices: list[str] = field(default_factory=list)
+    error: str = ""
+    built: catalog.BuiltRequest | None = None
+    plan: ShotPlan | None = None
+
+
+@dataclass
+class SequenceEstimate:
+    shots: list[ShotEstimate]
+
+    @property
+    def total_credits(self) -> int:
+        return sum(s.credits for s in self.shots)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"Shot {i + 1}: {s.error}" for i, s in enumerate(self.shots) if s.error]
+
+
+def plan_shot(sequence: Sequence, shot: Shot, index: int, references: list) -> ShotPlan:
+    """Resolve a shot's keyframes (DESIGN.md section 4).
+
+    "previous" on a stitched sequence means the last frame of the previous shot's chosen take;
+    on the first shot, or on an unstitched sequence, it falls back to the reference image at the
+    shot's position (S1 starts on R1), or to no image when the set has none.
+    """
+    last = shot.last_frame_image if sequence.video_model.has_last_frame else None
+    if shot.first_frame == Shot.FirstFrame.NONE:
+        return ShotPlan(first="none", last_image=last)
+    if shot.first_frame == Shot.FirstFrame.REFERENCE and shot.first_frame_image_id:
+        return ShotPlan(first="reference", first_image=shot.first_frame_image, last_image=last)
+    if shot.first_frame == Shot.FirstFrame.PREVIOUS and sequence.is_stitched and index > 0:
+        return ShotPlan(first="previous", last_image=last)
+    if index < len(references):
+        return ShotPlan(first="reference", first_image=references[index], last_image=last)
+    if references and shot.first_frame == Shot.FirstFrame.REFERENCE:
+        return ShotPlan(first="reference", first_image=references[0], last_image=last)
+    return ShotPlan(first="none", last_image=last)
+
+
+def _references(sequence: Sequence) -> list:
+    if sequence.reference_set_id is None:
+        return []
+    return list(sequence.reference_set.images.all())
+
+
+def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
+    """Validate every shot through the catalog and price it. Reads only."""
+    shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image"))
+    references = _references(sequence)
+    estimates = []
+    for index, shot in enumerate(shots):
+        plan = plan_shot(sequence, shot, index, references)
+        estimate = ShotEstimate(shot=shot, plan=plan)
+        try:
+            built = catalog.build_request(
+                model=sequence.model,
+                prompt_text=shot.prompt,
+                duration=shot.duration,
+                ratio=sequence.ratio,
+                seed=shot.seed,
+                has_first_frame=plan.first != "none",
+                has_last_frame=plan.last_image is not None,
+                audio=sequence.has_audio,
+            )
+        except catalog.UnsupportedRequest as exc:
+            estimate.error = str(exc)
+        else:
+            estimate.built = built
+            estimate.credits = built.estimated_credits
+            estimate.notices = list(built.notices)
+        estimates.append(estimate)
+    return SequenceEstimate(shots=estimates)
+
+
+# --- starting work ------------------------------------------------------------------------------
+
+
+def _new_take(shot: Shot, estimate: ShotEstimate, *, user, attempt: int = 0) -> Take:
+    built = estimate.built
+    take = Take.objects.create(
+        shot=shot,
+        user=user,
+        status=Status.QUEUED,
+        endpoint=built.endpoint,
+        request=built.body,
+        notices=list(built.notices),
+        estimated_credits=built.estimated_credits,
+        attempt=attempt,
+    )
+    plan = estimate.plan
+    if plan.first == "reference":
+        take.input_first_frame.save("first.jpg", _copy_of(plan.first_image.image), save=False)
+    if plan.last_image is not None:
+        take.input_last_frame.save("last.jpg", _copy_of(plan.last_image.image), save=False)
+    take.save(update_fields=["input_first_frame", "input_last_frame"])
+    return take
+
+
+def _copy_of(field_file) -> ContentFile:
+    with field_file.open("rb") as fh:
+        return ContentFile(fh.read())
+
+
+def _create_takes(sequence: Sequence, shots: list[Shot], *, user, reason: str) -> list[Take]:
+    """Create a queued take per shot and hold the credits for all of them, all or nothing.
+
+    Must run inside a transaction. Raises PipelineError for a shot the catalog refuses and
+    credits.InsufficientCredits when the holds do not fit.
+    """
+    wanted = {s.pk for s in shots}
+    estimates = [e for e in estimate_sequence(sequence).shots if e.shot.pk in wanted]
+    if not estimates:
+        raise PipelineError("There are no shots to generate. Add a shot first.")
+    errors = [f"Shot {e.shot.position + 1}: {e.error}" for e in estimates if e.error]
+    if errors:
+        raise PipelineError(" ".join(errors))
+    takes = [_new_take(e.shot, e, user=user) for e in estimates]
+    credits.reserve_many(
+        user,
+        holds=[{"credits": t.estimated_credits, "project": sequence.project, "take": t} for t in takes],
+        reason=reason,
+    )
+    return takes
+
+
+def start_sequence(sequence: Sequence, *, user) -> list[Take]:
+    """Validate, estimate and hold the whole sequence, then queue its first submissions.
+
+    Nothing reaches Runway before the holds are written. Raises PipelineError (shot problems,
+    already running) or credits.InsufficientCredits (with the amounts), writing nothing.
+    Safe against double clicks: only one caller moves the sequence out of a startable state.
+    """
+    with transaction.atomic():
+        claimed = Sequence.objects.filter(pk=sequence.pk, status__in=STARTABLE).update(
+            status=SeqStatus.RUNNING,
+            status_message="",
+            started_by=user,
+            started_at=timezone.now(),
+            finished_at=None,
+            claimed_until=None,
+        )
+        if not claimed:
+            raise PipelineError(
+                "This sequence is already generating or finished. Retake single shots instead."
+            )
+        sequence.refresh_from_db()
+        shots = list(sequence.shots.all())
+        takes = _create_takes(sequence, shots, user=user, reason=f"Generate '{sequence.title}'")
+        Shot.objects.filter(sequence=sequence).update(is_stale=False)
+        _enqueue("advance_sequence", sequence.pk)
+    return takes
+
+
+def retake_shot(shot: Shot, *, user) -> Take:
+    """Queue a new take of one shot (estimate and hold first). The sequence runs again if idle."""
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().get(pk=shot.sequence_id)
+        if shot.takes.filter(status__in=ACTIVE).exists():
+            raise PipelineError(f"Shot {shot.position + 1} is already generating.")
+        if sequence.status == SeqStatus.ASSEMBLING:
+            raise PipelineError("The film is being assembled; retake when it is done.")
+        (take,) = _create_takes(sequence, [shot], user=user, reason=f"Retake shot {shot.position + 1}")
+        _reopen(sequence, user=user)
+        _enqueue("advance_sequence", sequence.pk)
+    return take
+
+
+def regenerate_stale_shots(sequence: Sequence, *, user) -> list[Take]:
+    """Queue new takes for every stale shot (they started on a frame that is no longer chosen)."""
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
+        stale = list(sequence.shots.filter(is_stale=True))
+        if not stale:
+            raise PipelineError("No shot is stale.")
+        if Take.objects.filter(shot__in=stale, status__in=ACTIVE).exists():
+            raise PipelineError("Some of these shots are already generating.")
+        takes = _create_takes(sequence, stale, user=user, reason="Regenerate stale shots")
+        _reopen(sequence, user=user)
+        _enqueue("advance_sequence", sequence.pk)
+    return takes
+
+
+def _reopen(sequence: Sequence, *, user) -> None:
+    if sequence.status != SeqStatus.RUNNING:
+        Sequence.objects.filter(pk=sequence.pk).update(
+            status=SeqStatus.RUNNING, status_message="", started_by=user, finished_at=None, claimed_until=None
+        )
+
+
+def choose_take(take: Take, *, user=None) -> None:
+    """Make `take` the one used in the film. In a stitched sequence the shots after it that start
+    on the previous shot's last frame become stale."""
+    if take.status != Status.SUCCEEDED:
+        raise PipelineError("Only a finished take can be chosen.")
+    with transaction.atomic():
+        shot = Shot.objects.select_for_update().get(pk=take.shot_id)
+        if shot.chosen_take_id == take.pk:
+            return
+        shot.chosen_take = take
+        shot.is_stale = False
+        shot.save(update_fields=["chosen_take", "is_stale"])
+        _mark_followers_stale(shot)
+        sequence = shot.sequence
+        if sequence.status == SeqStatus.DONE:
+            # The film no longer matches the chosen takes; assemble it again.
+            Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.DONE).update(
+                status=SeqStatus.RUNNING, claimed_until=None
+            )
+            _enqueue("advance_sequence", sequence.pk)
+
+
+def _mark_followers_stale(shot: Shot) -> None:
+    sequence = shot.sequence
+    if not sequence.is_stitched:
+        return
+    followers = list(sequence.shots.filter(position__gt=shot.position).order_by("position", "pk"))
+    stale_ids = []
+    for follower in followers:
+        if follower.first_frame != Shot.FirstFrame.PREVIOUS:
+            break
+        if follower.chosen_take_id is not None:
+            stale_ids.append(follower.pk)
+    Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
+
+
+def cancel_sequence(sequence: Sequence, *, user=None) -> int:
+    """Stop a sequence: cancel its Runway tasks (DELETE) and release every open hold.
+
+    Idempotent. Returns how many takes were cancelled.
+    """
+    Sequence.objects.filter(pk=sequence.pk, status__in=(SeqStatus.RUNNING, SeqStatus.ASSEMBLING)).update(
+        status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now()
+    )
+    cancelled = 0
+    for take in Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE):
+        if _cancel_take(take):
+            cancelled += 1
+    return cancelled
+
+
+def _cancel_take(take: Take) -> bool:
+    old_status = take.status
+    with transaction.atomic():
+        changed = Take.objects.filter(pk=take.pk, status=old_status).update(
+            status=Status.CANCELLED, finished_at=timezone.now(), failure_message="Cancelled."
+        )
+        if changed:
+            _release_take(take, reason="Take cancelled")
+    if changed and take.runway_task_id and old_status in Take.IN_FLIGHT:
+        try:
+            runway.RunwayClient().cancel_task(take.runway_task_id)
+        except runway.RunwayError as exc:
+            log.warning("Could not cancel Runway task of take %s: %s", take.pk, exc)
+    return bool(changed)
+
+
+def _release_take(take: Take, *, reason: str) -> None:
+    hold = credits.hold_for_take(take)
+    if hold is not None:
+        credits.release(hold, reason=reason)
+
+
+# --- advancing ----------------------------------------------------------------------------------
+
+
+def advance_sequence(sequence_pk: int) -> None:
+    """Decide what a running sequence does next: submit queued takes, assemble, or stop.
+
+    Idempotent and safe to run concurrently: submissions and assembly are claimed with
+    compare-and-set updates by the tasks that do them.
+    """
+    sequence = Sequence.objects.filter(pk=sequence_pk).first()
+    if sequence is None or sequence.status != SeqStatus.RUNNING:
+        return
+    shots = list(sequence.shots.order_by("position", "pk"))
+    takes_by_shot: dict[int, list[Take]] = {s.pk: [] for s in shots}
+    for take in Take.objects.filter(shot__sequence=sequence).order_by("pk"):
+        takes_by_shot[take.shot_id].append(take)
+    now = timezone.now()
+
+    def ready(take: Take) -> bool:
+        return take.status == Status.QUEUED and (take.next_poll_at is None or take.next_poll_at <= now)
+
+    to_submit: list[Take] = []
+    if sequence.is_stitched:
+        for shot in shots:
+            queued = [t for t in takes_by_shot[shot.pk] if t.status in ACTIVE]
+            if not queued:
+                if shot.chosen_take_id is None:
+                    break  # this shot failed: the chain cannot go on
+                continue
+            if ready(queued[0]) and queued[0].status == Status.QUEUED:
+                to_submit.append(queued[0])
+            break
+    else:
+        in_flight = sum(
+            1 for ts in takes_by_shot.values() for t in ts if t.status in ACTIVE and t.status != Status.QUEUED
+        )
+        room = max(0, concurrency_limit(sequence.model) - in_flight)
+        queued = [t for ts in takes_by_shot.values() for t in ts if ready(t)]
+        to_submit = queued[:room]
+
+    for take in to_submit:
+        _enqueue_now("submit_take", take.pk)
+
+    if any(t.status in ACTIVE for ts in takes_by_shot.values() for t in ts):
+        return
+    missing = [s for s in shots if s.chosen_take_id is None]
+    if missing:
+        failed = [
+            f"Shot {s.position + 1}: {takes_by_shot[s.pk][-1].failure_message}"
+            for s in missing
+            if takes_by_shot[s.pk]
+        ]
+        Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
+            status=SeqStatus.FAILED,
+            status_message=(" ".join(failed) or "Some shots have no take.")[:500],
+            finished_at=timezone.now(),
+        )
+        return
+    claimed = Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
+        status=SeqStatus.ASSEMBLING, claimed_until=None
+    )
+    if claimed:
+        _enqueue_now("assemble_sequence", sequence.pk)
+
+
+_org_cache: dict[str, tuple[float, int]] = {}
+
+
+def concurrency_limit(model: str) -> int:
+    """Runway's per-model concurrency from /v1/organization (cached a minute), else the setting."""
+    cached = _org_cache.get(model)
+    now = timezone.now().timestamp()
+    if cached and now - cached[0] < 60:
+        return cached[1]
+    limit = settings.RUNWAY_MAX_CONCURRENCY
+    try:
+        org = runway.RunwayClient().organization()
+        model_limits = org.models.get(model)
+        if model_limits and model_limits.max_concurrent:
+            limit = model_limits.max_concurrent
+    except runway.RunwayError as exc:
+        log.info("Using RUNWAY_MAX_CONCURRENCY; organization unavailable: %s", exc)
+    _org_cache[model] = (now, limit)
+    return limit
+
+
+# --- submitting ---------------------------------------------------------------------------------
+
+
+def submit_take(take_pk: int) -> None:
+    """Send one queued take to Runway and store the task id at once.
+
+    Claims the take (QUEUED -> SUBMITTING) so that only one worker submits it. The Runway call
+    happens after that commit; its outcome is saved right after.
+    """
+    lease = timezone.now() + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    claimed = Take.objects.filter(pk=take_pk, status=Status.QUEUED, runway_task_id__isnull=True).update(
+        status=Status.SUBMITTING, claimed_until=lease
+    )
+    if not claimed:
+        return
+    take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
+    Take.objects.filter(pk=take_pk).update(submit_attempts=take.submit_attempts + 1)
+    client = runway.RunwayClient()
+    try:
+        body = dict(take.request)
+        first, last = _keyframe_files(take)
+        if first is not None:
+            images = [{"uri": _image_uri(client, first), "position": "first"}]
+            if last is not None:
+                images.append({"uri": _image_uri(client, last), "position": "last"})
+            body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
+        created = client.create_task(take.endpoint, body)
+    except (runway.RunwayRateLimited, runway.RunwayUnavailable) as exc:
+        _requeue_or_fail(take, exc)
+        return
+    except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
+        _fail_take(take, code="SUBMIT", message=_user_message(exc))
+        return
+    now = timezone.now()
+    Take.objects.filter(pk=take_pk).update(runway_task_id=created.id)
+    moved = Take.objects.filter(pk=take_pk, status=Status.SUBMITTING).update(
+        status=Status.PENDING,
+        submitted_at=now,
+        next_poll_at=now + dt.timedelta(seconds=settings.RUNWAY_POLL_INTERVAL),
+        claimed_until=None,
+    )
+    if not moved:
+        # Cancelled while we were submitting: stop the task we just started.
+        try:
+            client.cancel_task(created.id)
+        except runway.RunwayError as exc:
+            log.warning("Could not cancel Runway task %s: %s", created.id, exc)
+
+
+def _keyframe_files(take: Take) -> tuple[object | None, object | None]:
+    """The take's first and last keyframe files; a stitched take copies the previous shot's last frame."""
+    first = take.input_first_frame or None
+    if first is None and take.endpoint == catalog.IMAGE_TO_VIDEO:
+        shot = take.shot
+        previous = (
+            Shot.objects.filter(sequence=shot.sequence, position__lt=shot.position)
+            .order_by("-position", "-pk")
+            .select_related("chosen_take")
+            .first()
+        )
+        if previous is None or previous.chosen_take is None or not previous.chosen_take.last_frame:
+            raise PipelineError(
+                f"Shot {shot.position + 1} starts on the previous shot, which has no finished take."
+            )
+        take.input_first_frame.save("first.png", _copy_of(previous.chosen_take.last_frame), save=False)
+        Take.objects.filter(pk=take.pk).update(input_first_frame=take.input_first_frame.name)
+        first = take.input_first_frame
+    return first, (take.input_last_frame or None)
+
+
+def _image_uri(client: runway.RunwayClient, field_file) -> str:
+    with field_file.open("rb") as fh:
+        data = runway.prepare_image(fh)
+    return runway.image_uri(data, client=client)
+
+
+def _requeue_or_fail(take: Take, exc: Exception) -> None:
+    attempts = take.submit_attempts + 1
+    if attempts >= MAX_SUBMIT_ATTEMPTS:
+        _fail_take(take, code="SUBMIT", message=_user_message(exc))
+        return
+    delay = min(300, 10 * 2**attempts)
+    Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
+        status=Status.QUEUED,
+        claimed_until=None,
+        next_poll_at=timezone.now() + dt.timedelta(seconds=delay),
+        failure_message=f"Runway is busy; trying again in {delay} s.",
+    )
+
+
+def _user_message(exc: Exception) -> str:
+    return str(exc)[:1000] or exc.__class__.__name__
+
+
+# --- polling ------------------------------------------------------------------------------------
+
+
+def claim_due_takes(*, limit: int = 1000) -> list[int]:
+    """Claim in-flight takes whose poll is due, pushing their next poll one interval ahead.
+
+    Several pollers may run (one per host): rows locked by another are skipped.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Take.objects.select_for_update(skip_locked=True)
+            .filter(status__in=Take.IN_FLIGHT, next_poll_at__lte=now)
+            .order_by("next_poll_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Take.objects.filter(pk__in=ids).update(
+            next_poll_at=now + dt.timedelta(seconds=settings.RUNWAY_POLL_INTERVAL)
+        )
+    return ids
+
+
+def poll_once(*, threads: int = 16) -> int:
+    """One sweep: one GET per due in-flight take, then record what changed. Returns takes polled."""
+    ids = claim_due_takes()
+    if not ids:
+        return 0
+    takes = {t.pk: t for t in Take.objects.filter(pk__in=ids)}
+    client = runway.RunwayClient(max_retries=0)
+
+    def fetch(take: Take):
+        try:
+            return take, client.get_task(take.runway_task_id)
+        except runway.RunwayError as exc:
+            return take, exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(takes)))) as pool:
+        results = list(pool.map(fetch, takes.values()))
+    for take, state in results:
+        try:
+            apply_task_state(take, state)
+        except Exception:
+            log.exception("Could not record the state of take %s", take.pk)
+    return len(results)
+
+
+def apply_task_state(take: Take, state) -> None:
+    """Record what Runway said about a take. Idempotent: a take that moved on is left alone."""
+    if isinstance(state, runway.RunwayTaskNotFound):
+        _fail_take(take, code="NOT_FOUND", message="Runway no longer knows this task (it was deleted).")
+        return
+    if isinstance(state, Exception):
+        log.info("Polling take %s failed, will retry: %s", take.pk, state)
+        return
+    if state.status in ("PENDING", "THROTTLED", "RUNNING"):
+        Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
+            status=state.status.lower(), progress=state.progress or 0
+        )
+    elif state.status == "SUCCEEDED":
+        moved = Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
+            status=Status.DOWNLOADING, progress=1, cost_credits=state.cost_credits, claimed_until=None
+        )
+        if moved:
+            _enqueue_now("finish_take", take.pk)
+    elif state.status == "FAILED":
+        _handle_failure(take, code=state.failure_code or "", failure=state.failure or "")
+    elif state.status == "CANCELLED":
+        _fail_take(
+            take, code="CANCELLED", message="The task was cancelled at Runway.", status=Status.CANCELLED
+        )
+
+
+def _handle_failure(take: Take, *, code: str, failure: str) -> None:
+    retryable = code.startswith("INTERNAL") or code in (
+        "INPUT_PREPROCESSING.INTERNAL",
+        "THIRD_PARTY.UNAVAILABLE",
+    )
+    if retryable and take.attempt < settings.RUNWAY_INTERNAL_RETAKES:
+        with transaction.atomic():
+            moved = Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
+                status=Status.FAILED,
+                failure_code=code,
+                failure_message="Runway had an internal problem; a new take was started automatically.",
+                finished_at=timezone.now(),
+            )
+            if not moved:
+                return
+            retake = Take.objects.create(
+                shot_id=take.shot_id,
+                user_id=take.user_id,
+                endpoint=take.endpoint,
+                request=take.request,
+                notices=take.notices,
+                input_first_frame=take.input_first_frame.name,
+                input_last_frame=take.input_last_frame.name,
+                estimated_credits=take.estimated_credits,
+                attempt=take.attempt + 1,
+            )
+            hold = credits.hold_for_take(take)
+            if hold is not None:
+                credits.transfer_hold(
+                    hold, take=retake, reason="Automatic retake after a Runway internal failure"
+                )
+            _enqueue("advance_sequence", take.shot.sequence_id)
+        return
+    _fail_take(take, code=code, message=_failure_message(code, failure))
+
+
+def _failure_message(code: str, failure: str) -> str:
+    for prefix, message in SAFETY_MESSAGES.items():
+        if code.startswith(prefix):
+            return message
+    if code.startswith("SAFETY"):
+        return "Runway's moderation rejected this shot. Change the prompt or images and retake it."
+    if code.startswith("ASSET"):
+        return "Runway could not use a keyframe image. Choose another image and retake the shot."
+    if code.startswith("INTERNAL"):
+        return "Runway failed to generate this shot several times. Retake it later."
+    return "Runway could not generate this shot. Retake it, or change the prompt."
+
+
+def _fail_take(take: Take, *, code: str, message: str, status: str = Status.FAILED) -> None:
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status__in=ACTIVE).update(
+            status=status,
+            failure_code=code[:100],
+            failure_message=message[:1000],
+            finished_at=timezone.now(),
+            claimed_until=None,
+        )
+        if moved:
+            _release_take(take, reason=f"Take {status}: {code}" if code else f"Take {status}")
+            _enqueue("advance_sequence", take.shot.sequence_id)
+
+
+# --- finishing a take ---------------------------------------------------------------------------
+
+
+def _claim(model, pk: int, **filters) -> bool:
+    now = timezone.now()
+    until = now + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    return bool(
+        model.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=pk, **filters
+        ).update(claimed_until=until)
+    )
+
+
+def finish_take(take_pk: int) -> None:
+    """Store a succeeded take: stream the output to storage, check it, grab its exact last frame,
+    settle its hold at Runway's cost, choose it, and advance the sequence.
+
+    Idempotent: claimed with a lease; a lapsed lease (the worker died) is taken over. An expired
+    or broken output link is refreshed by getting the task again.
+    """
+    if not _claim(Take, take_pk, status=Status.DOWNLOADING):
+        return
+    take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
+    client = runway.RunwayClient()
+    expected = float(take.request.get("duration") or 0) or None
+    with tempfile.TemporaryDirectory(prefix="take-") as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        frame = Path(tmp) / "last.png"
+        try:
+            state = _download_output(client, take, clip)
+            probe = media.verify_clip(clip, expected_duration=expected) if expected else media.probe(clip)
+            media.extract_last_frame(clip, frame)
+        except (runway.RunwayError, media.MediaError, OSError) as exc:
+            attempts = take.download_attempts + 1
+            Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
+            if attempts >= MAX_DOWNLOAD_ATTEMPTS:
+                _fail_take(take, code="DOWNLOAD", message=f"The finished clip could not be saved: {exc}")
+                return
+            raise  # the queue (or the poller's recovery) tries again
+        with clip.open("rb") as fh:
+            output_name = default_storage.save(f"takes/{take.shot.sequence_id}/take-{take.pk}.mp4", File(fh))
+        with frame.open("rb") as fh:
+            frame_name = default_storage.save(
+                f"takes/{take.shot.sequence_id}/take-{take.pk}-last.png", File(fh)
+            )
+    cost = state.cost_credits if state.cost_credits is not None else take.cost_credits
+    if cost is None:
+        cost = take.estimated_credits
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+            status=Status.SUCCEEDED,
+            output=output_name,
+            last_frame=frame_name,
+            duration=probe.duration,
+            cost_credits=cost,
+            finished_at=timezone.now(),
+            claimed_until=None,
+            failure_message="",
+        )
+        if not moved:
+            default_storage.delete(output_name)
+            default_storage.delete(frame_name)
+            return
+        hold = credits.hold_for_take(take)
+        if hold is not None:
+            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+        else:
+            LedgerEntry.objects.none()
+        take.refresh_from_db()
+        choose_take(take)
+        _enqueue("advance_sequence", take.shot.sequence_id)
+
+
+def _download_output(client: runway.RunwayClient, take: Take, dest: Path):
+    """Download the output, getting the task again for a fresh URL when a link fails."""
+    last_error: Exception | None = None
+    for _ in range(3):
+        state = client.get_task(take.runway_task_id)
+        if not state.output:
+            raise runway.RunwayError("Runway reported success but gave no output.")
+        try:
+            with dest.open("wb") as fh:
+                client.download_output(state.output[0], fh)
+            return state
+        except runway.RunwayDownloadError as exc:
+            last_error = exc
+            log.info("Download of take %s failed (%s); getting a fresh URL", take.pk, exc)
+    raise last_error
+
+
+# --- assembling ---------------------------------------------------------------------------------
+
+
+def assemble_sequence(sequence_pk: int) -> None:
+    """Concatenate the chosen takes into the film and make a poster. Idempotent (claimed with a lease)."""
+    if not _claim(Sequence, sequence_pk, status=SeqStatus.ASSEMBLING):
+        return
+    sequence = Sequence.objects.get(pk=sequence_pk)
+    shots = list(sequence.shots.order_by("position", "pk").select_related("chosen_take"))
+    with tempfile.TemporaryDirectory(prefix="film-") as tmp:
+        clips = []
+        for index, shot in enumerate(shots):
+            path = Path(tmp) / f"clip-{index:03d}.mp4"
+            with shot.chosen_take.output.open("rb") as src, path.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            clips.append(path)
+        film = Path(tmp) / "film.mp4"
+        poster = Path(tmp) / "poster.jpg"
+        try:
+            result = media.assemble(clips, film)
+            media.make_poster(film, poster)
+        except media.MediaError as exc:
+            Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
+                status=SeqStatus.FAILED, status_message=f"The film could not be assembled: {exc}"[:500]
+            )
+            return
+        with film.open("rb") as fh:
+            film_name = default_storage.save(f"films/{sequence_pk}/film.mp4", File(fh))
+        with poster.open("rb") as fh:
+            poster_name = default_storage.save(f"films/{sequence_pk}/poster.jpg", File(fh))
+    old = (sequence.film.name, sequence.poster.name)
+    moved = Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
+        status=SeqStatus.DONE,
+        film=film_name,
+        poster=poster_name,
+        film_duration=result.duration,
+        finished_at=timezone.now(),
+        claimed_until=None,
+        status_message="",
+    )
+    for name in old if moved else (film_name, poster_name):
+        if name:
+            default_storage.delete(name)
+
+
+# --- recovery -----------------------------------------------------------------------------------
+
+
+def recover() -> int:
+    """Re-enqueue work whose worker died: lapsed downloads and assemblies, stuck submissions,
+    and running sequences with queued takes. Duplicates are harmless (every task claims first)."""
+    now = timezone.now()
+    lapsed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    count = 0
+    for pk in Take.objects.filter(lapsed, status=Status.DOWNLOADING).values_list("pk", flat=True):
+        _enqueue_now("finish_take", pk)
+        count += 1
+    # A submission whose worker died before Runway answered: the task id was never stored.
+    # The request is short, so a lease long past means Runway never got it or never answered.
+    for take in Take.objects.filter(
+        status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=True
+    ):
+        Take.objects.filter(pk=take.pk, status=Status.SUBMITTING, claimed_until=take.claimed_until).update(
+            status=Status.QUEUED, claimed_until=None
+        )
+        count += 1
+    # A take whose worker died after Runway answered and the id was stored.
+    Take.objects.filter(status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=False).update(
+        status=Status.PENDING, next_poll_at=now, claimed_until=None
+    )
+    for pk in Sequence.objects.filter(lapsed, status=SeqStatus.ASSEMBLING).values_list("pk", flat=True):
+        _enqueue_now("assemble_sequence", pk)
+        count += 1
+    running = Sequence.objects.filter(status=SeqStatus.RUNNING).exclude(
+        shots__takes__status__in=(Status.SUBMITTING, *Take.IN_FLIGHT, Status.DOWNLOADING)
+    )
+    for pk in running.values_list("pk", flat=True).distinct():
+        _enqueue_now("advance_sequence", pk)
+        count += 1
+    return count
+
+
+# --- queueing -----------------------------------------------------------------------------------
+
+
+def _enqueue(task: str, *args) -> None:
+    """Queue a task once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: _enqueue_now(task, *args))
+
+
+def _enqueue_now(task: str, *args) -> None:
+    if settings.PIPELINE_INLINE:
+        from generation import tasks
+
+        try:
+            getattr(tasks, task)(*args)
+        except Exception:
+            # Inline runs (the CLI) recover the same way the queue does: the poller's recover().
+            log.exception("Inline task %s%s failed", task, args)
+        return
+    from django_q.tasks import async_task
+
+    async_task(f"generation.tasks.{task}", *args, group=task)
