@@ -31,6 +31,7 @@ from typing import IO, Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from PIL import Image, ImageOps
 
@@ -49,6 +50,10 @@ BACKOFF_MAX = 8.0
 # (e.g. a daily quota) would block a worker for nothing, so the ordinary backoff is used instead.
 RETRY_AFTER_MAX = 60.0
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Runway has no idempotency key, so a create is resent only when Runway certainly did not act on it:
+# 408 (it never read the request) and 429 (it refused before creating). After a 5xx, a 409 or a read
+# timeout the task may exist, and a blind resend could create, and charge for, a second one.
+CREATE_RETRY_STATUSES = frozenset({408, 429})
 
 # Aspect limits Runway enforces on input images (width / height).
 MIN_ASPECT = 0.5
@@ -67,11 +72,20 @@ class RunwayError(Exception):
 
     default_retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool | None = None,
+        maybe_created: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.retryable = self.default_retryable if retryable is None else retryable
+        # True when a create failed in a way that leaves open whether Runway made the task.
+        self.maybe_created = maybe_created
 
     def __repr__(self) -> str:
         return (
@@ -232,8 +246,10 @@ class RunwayClient:
     """Runway's API over `requests`, with retries, timeouts and typed errors.
 
     Every method either returns parsed data or raises a `RunwayError` subclass; `requests`
-    exceptions never escape. Methods are safe to call again after a failure (GET and DELETE are
-    idempotent; a retried create after a lost answer can, as with Runway's SDK, create a second task).
+    exceptions never escape. Reads, cancels, uploads and downloads are idempotent and retried on
+    every transient failure. Creates are not idempotent at Runway, so unlike Runway's SDK this
+    client resends one only when Runway certainly did not create the task; otherwise it raises
+    with `maybe_created=True` and leaves the decision to the caller.
     """
 
     def __init__(
@@ -273,7 +289,7 @@ class RunwayClient:
         """Start a generation task at POST /v1/<endpoint>; returns its id and Runway's maximum cost."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"Unknown Runway endpoint {endpoint!r}; expected one of {', '.join(ENDPOINTS)}.")
-        data = self._api("POST", f"/v1/{endpoint}", json=body)
+        data = self._api("POST", f"/v1/{endpoint}", json=body, idempotent=False)
         if not isinstance(data, Mapping) or not data.get("id"):
             raise RunwayError("Runway accepted the task but its answer had no task id.", retryable=False)
         return CreatedTask(id=str(data["id"]), estimated_credits=_credits(data.get("estimatedCost")))
@@ -338,7 +354,7 @@ class RunwayClient:
             )
         except RunwayError as exc:
             raise RunwayDownloadError(
-                f"Could not download the output: {exc.message}", status=exc.status
+                f"Could not download the output: {exc.message}", status=exc.status, retryable=exc.retryable
             ) from exc
         with response:
             status = response.status_code
@@ -391,12 +407,16 @@ class RunwayClient:
 
     # -- transport --
 
-    def _api(self, method: str, path: str, *, json: Any = None, task_id: str | None = None) -> Any:
+    def _api(
+        self, method: str, path: str, *, json: Any = None, task_id: str | None = None, idempotent: bool = True
+    ) -> Any:
         what = f"{method} {path}"
-        response = self._send(method, self.base_url + path, json=json, authenticated=True, what=what)
+        response = self._send(
+            method, self.base_url + path, json=json, authenticated=True, what=what, idempotent=idempotent
+        )
         with response:
             if response.status_code >= 400:
-                raise self._error_for(response, what=what, task_id=task_id)
+                raise self._error_for(response, what=what, task_id=task_id, idempotent=idempotent)
             if response.status_code == 204 or not response.content:
                 return None
             try:
@@ -419,11 +439,13 @@ class RunwayClient:
         files: Any = None,
         stream: bool = False,
         headers: dict[str, str] | None = None,
+        idempotent: bool = True,
     ) -> requests.Response:
         """Send one request with bounded retries; return the last response, whatever its status.
 
         Raises RunwayUnavailable when the host cannot be reached (after retries) and RunwayError
-        for a URL that cannot be requested at all.
+        for a URL that cannot be requested at all. A request that is not `idempotent` is resent
+        only when the server cannot have acted on it.
         """
         all_headers = (
             {"Accept": "application/json", "X-Runway-Version": RUNWAY_VERSION} if authenticated else {}
@@ -444,6 +466,12 @@ class RunwayClient:
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
                 problem = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
+                if not idempotent and not _never_sent(exc):
+                    raise RunwayUnavailable(
+                        f"Runway did not answer {what} ({type(exc).__name__}); the task may have been "
+                        "created anyway, so it was not sent again.",
+                        maybe_created=True,
+                    ) from exc
                 if attempt == retries:
                     raise RunwayUnavailable(
                         self._scrub(
@@ -458,7 +486,7 @@ class RunwayClient:
                     self._scrub(f"Cannot send {what}: {type(exc).__name__}; check RUNWAY_API_BASE."),
                     retryable=False,
                 ) from exc
-            if attempt == retries or not _should_retry(response):
+            if attempt == retries or not _should_retry(response, idempotent=idempotent):
                 return response
             response.close()
             self._wait(
@@ -475,7 +503,9 @@ class RunwayClient:
         logger.warning("Runway %s %s; retry %d of %d in %.2f s", what, reason, attempt + 1, retries, delay)
         (self._sleep or time.sleep)(delay)
 
-    def _error_for(self, response: requests.Response, *, what: str, task_id: str | None) -> RunwayError:
+    def _error_for(
+        self, response: requests.Response, *, what: str, task_id: str | None, idempotent: bool = True
+    ) -> RunwayError:
         status = response.status_code
         body = _json_or_none(response)
         text = body.get("error") if isinstance(body, Mapping) and isinstance(body.get("error"), str) else ""
@@ -520,6 +550,15 @@ class RunwayClient:
                 "Runway refused the request as too large; send big images as uploads, not data URIs.",
                 status=status,
             )
+        if not idempotent and (status >= 500 or status == 409):
+            return RunwayUnavailable(
+                self._scrub(
+                    f"Runway answered {what} with {status}{said}; the task may have been created anyway, "
+                    "so it was not sent again."
+                ),
+                status=status,
+                maybe_created=True,
+            )
         if status in RETRY_STATUSES:
             return RunwayUnavailable(
                 self._scrub(f"Runway kept failing: {what} answered {status}{said}; try again later."),
@@ -536,12 +575,21 @@ class RunwayClient:
         return _KEY_PATTERN.sub("[redacted]", text)
 
 
-def _should_retry(response: requests.Response) -> bool:
+def _should_retry(response: requests.Response, *, idempotent: bool) -> bool:
     # Runway's SDK lets the server decide with this non-standard header; so do we.
     header = response.headers.get("x-should-retry", "").lower()
     if header in ("true", "false"):
         return header == "true"
-    return response.status_code in RETRY_STATUSES
+    return response.status_code in (RETRY_STATUSES if idempotent else CREATE_RETRY_STATUSES)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request failed before a connection existed, so the server never saw it."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    # NewConnectionError (refused, unreachable, DNS) is a ConnectTimeoutError in urllib3 2.
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:

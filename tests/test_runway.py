@@ -435,6 +435,69 @@ def test_it_obeys_x_should_retry_false(stub_runway, client):
     assert stub_runway.count("GET", "/v1/organization") == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 409])
+def test_it_does_not_resend_a_create_that_runway_may_have_acted_on(stub_runway, client, status):
+    stub_runway.on(
+        "POST",
+        "/v1/image_to_video",
+        Reply(status, {"error": "upstream"}),
+        Reply(200, fixture("create_response")),
+    )
+
+    with pytest.raises(RunwayUnavailable, match="may have been created") as caught:
+        client.create_task("image_to_video", {"model": "gen4_turbo"})
+
+    assert stub_runway.count("POST", "/v1/image_to_video") == 1
+    assert caught.value.maybe_created
+    assert caught.value.retryable
+    assert caught.value.status == status
+
+
+@pytest.mark.parametrize("status", [408, 429])
+def test_it_resends_a_create_that_runway_refused_to_read(stub_runway, client, status):
+    stub_runway.on(
+        "POST",
+        "/v1/image_to_video",
+        Reply(status, {"error": "later"}),
+        Reply(200, fixture("create_response")),
+    )
+
+    assert client.create_task("image_to_video", {"model": "gen4_turbo"}).id == TASK_ID
+    assert stub_runway.count("POST", "/v1/image_to_video") == 2
+
+
+def test_it_resends_a_create_when_runway_says_it_is_safe(stub_runway, client):
+    stub_runway.on(
+        "POST",
+        "/v1/image_to_video",
+        Reply(503, {"error": "shedding"}, {"x-should-retry": "true"}),
+        Reply(200, fixture("create_response")),
+    )
+
+    assert client.create_task("image_to_video", {"model": "gen4_turbo"}).id == TASK_ID
+
+
+def test_it_does_not_resend_a_create_whose_answer_timed_out(stub_runway, settings, slept):
+    settings.RUNWAY_READ_TIMEOUT = 0.2
+    client = RunwayClient(stub_runway.url, KEY, max_retries=3, sleep=slept.append)
+    stub_runway.on("POST", "/v1/image_to_video", Reply(200, fixture("create_response"), delay=2))
+
+    with pytest.raises(RunwayUnavailable, match="may have been created") as caught:
+        client.create_task("image_to_video", {"model": "gen4_turbo"})
+
+    assert caught.value.maybe_created
+    assert stub_runway.count("POST", "/v1/image_to_video") == 1
+
+
+def test_it_resends_a_create_that_never_reached_runway(slept):
+    client = RunwayClient(refused_url(), KEY, max_retries=2, sleep=slept.append)
+
+    with pytest.raises(RunwayUnavailable, match="could not connect after 3 attempt") as caught:
+        client.create_task("image_to_video", {"model": "gen4_turbo"})
+
+    assert not caught.value.maybe_created
+
+
 def test_it_does_not_retry_a_400_and_parses_its_issues(stub_runway, client):
     body = fixture("error_validation_ratio")
     stub_runway.on("POST", "/v1/image_to_video", Reply(400, body))
