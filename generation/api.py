@@ -20,10 +20,11 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test.utils import override_settings
 
 from generation import catalog, credits, pipeline
-from projects.images import save_reference_image
+from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet, Sequence, Shot
 
 CLI_PROJECT = "Command line"
@@ -114,7 +115,11 @@ def build_job(
         reference_set = ReferenceSet.objects.create(
             project=project, name=", ".join(p.name for p in images)[:200]
         )
-        references = [save_reference_image(reference_set, f) for f in files]
+        result = add_reference_images(reference_set, files=files)
+        if result.rejected:
+            name, reason = result.rejected[0]
+            raise JobError(f"Image {name} {reason}")
+        references = result.added
     sequence = Sequence.objects.create(
         project=project,
         title=prompts[0][:80],
@@ -251,18 +256,19 @@ def run_job(
         user = get_user_model().objects.filter(username=user).first()
         if user is None:
             raise JobError("No such user; pass --user with an existing username.")
-    sequence, notices = build_job(
-        user=user,
-        prompts=prompts,
-        images=[Path(p) for p in images or []],
-        model=model,
-        duration=duration,
-        width=width,
-        height=height,
-        seed=seed,
-        stitch=stitch,
-        audio=audio,
-    )
+    with transaction.atomic():
+        sequence, notices = build_job(
+            user=user,
+            prompts=prompts,
+            images=[Path(p) for p in images or []],
+            model=model,
+            duration=duration,
+            width=width,
+            height=height,
+            seed=seed,
+            stitch=stitch,
+            audio=audio,
+        )
     for notice in notices:
         progress(f"Notice: {notice}")
     estimate = pipeline.estimate_sequence(sequence)

@@ -10,7 +10,7 @@ from django.db import transaction
 from PIL import Image, ImageDraw
 
 from generation import credits
-from projects.images import save_reference_image
+from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet, Sequence, Shot
 
 DEMO_USERS = [
@@ -66,11 +66,13 @@ class Command(BaseCommand):
             Membership.objects.create(project=project, user=users["theo"], role=Membership.Role.VIEWER)
             Membership.objects.create(project=project, user=users["admin"], role=Membership.Role.EDITOR)
             reference_set = ReferenceSet.objects.create(project=project, name="Ground floor")
-            for index, (label, colour) in enumerate(ROOMS):
-                upload = SimpleUploadedFile(
+            uploads = [
+                SimpleUploadedFile(
                     f"{label.lower().replace(' ', '-')}.jpg", _demo_photo(label, colour, index)
                 )
-                save_reference_image(reference_set, upload)
+                for index, (label, colour) in enumerate(ROOMS)
+            ]
+            add_reference_images(reference_set, files=uploads)
             sequence = Sequence.objects.create(
                 project=project,
                 title="Ground floor tour",
