@@ -454,6 +454,17 @@ def submit_take(take_pk: int) -> None:
             body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
         created = client.create_task(take.endpoint, body)
     except (runway.RunwayRateLimited, runway.RunwayUnavailable) as exc:
+        if getattr(exc, "maybe_created", False) and exc.status is None:
+            # The request reached Runway but no answer came back: the task may exist. Runway has
+            # no idempotency key and no task listing, so sending it again could pay twice.
+            _fail_take(
+                take,
+                code="SUBMIT_UNCONFIRMED",
+                message="Runway did not confirm the submission, so it was not sent again (that could "
+                "charge twice). Retake the shot.",
+            )
+            return
+        # 429 and 5xx answers: Runway shed the request; send it again later.
         _requeue_or_fail(take, exc)
         return
     except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
@@ -507,12 +518,12 @@ def _requeue_or_fail(take: Take, exc: Exception) -> None:
     if attempts >= MAX_SUBMIT_ATTEMPTS:
         _fail_take(take, code="SUBMIT", message=_user_message(exc))
         return
-    delay = min(300, 10 * 2**attempts)
+    delay = min(300.0, settings.RUNWAY_POLL_INTERVAL * 2**attempts)
     Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
         status=Status.QUEUED,
         claimed_until=None,
         next_poll_at=timezone.now() + dt.timedelta(seconds=delay),
-        failure_message=f"Runway is busy; trying again in {delay} s.",
+        failure_message=f"Runway is busy; trying again in {delay:.0f} s.",
     )
 
 

@@ -5,6 +5,8 @@ import pytest
 from generation.models import CreditBudget
 from projects.models import Membership, Project
 
+pytest_plugins = ["generation.simulator.testing"]
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
