@@ -1,11 +1,1058 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Staff pages and actions, and the client's share page.
 
-from projects.models import Project
+Every view starts with one lookup helper that loads the object together with the user's role in its
+project: someone who is not a member gets 404 (they cannot learn that it exists), a member whose role
+does not allow the action gets 403. Actions are POST only and answer with a redirect and a message;
+an invalid form re-renders its page with the errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncMonth
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from generation import catalog, credits
+from generation.models import LedgerEntry, Take
+from projects import images as reference_images
+from projects.downloads import parse_range, ranged_file_response
+from projects.forms import (
+    AddMemberForm,
+    DirectionForm,
+    MemberRoleForm,
+    ProjectForm,
+    ReferenceSetForm,
+    ReferenceUploadForm,
+    SequenceForm,
+    ShareLinkForm,
+    ShotForm,
+    catalog_for_pages,
+)
+from projects.models import (
+    Membership,
+    Project,
+    ReferenceImage,
+    ReferenceSet,
+    Sequence,
+    ShareLink,
+    Shot,
+)
+
+Role = Membership.Role
+VIEW, EDIT, OWN = "view", "edit", "own"
+ACTIVE_STATUSES = (Sequence.Status.RUNNING, Sequence.Status.ASSEMBLING)
+
+
+# --- lookups -------------------------------------------------------------------------------------
+
+
+def _role_in_project(user, project_path: str) -> Subquery:
+    return Subquery(Membership.objects.filter(project=OuterRef(project_path), user=user).values("role")[:1])
+
+
+def _require(role: str, need: str) -> None:
+    if need == EDIT and role not in (Role.OWNER, Role.EDITOR):
+        raise PermissionDenied("Only owners and editors can change this project.")
+    if need == OWN and role != Role.OWNER:
+        raise PermissionDenied("Only owners can manage this project's members.")
+
+
+def _get_for_user(request: HttpRequest, queryset: QuerySet, pk: int, *, project_path: str, need: str):
+    """One query: the object with `my_role`, the user's role in its project; 404 or 403 as fitting."""
+    obj = get_object_or_404(
+        queryset.annotate(my_role=_role_in_project(request.user, project_path)).filter(my_role__isnull=False),
+        pk=pk,
+    )
+    _require(obj.my_role, need)
+    return obj
+
+
+def _get_project_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> Project:
+    return _get_for_user(request, Project.objects.all(), pk, project_path="pk", need=need)
+
+
+def _get_membership_for_user(request: HttpRequest, pk: int, need: str = OWN) -> Membership:
+    queryset = Membership.objects.select_related("project", "user")
+    return _get_for_user(request, queryset, pk, project_path="project", need=need)
+
+
+def _get_reference_set_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> ReferenceSet:
+    queryset = ReferenceSet.objects.select_related("project")
+    return _get_for_user(request, queryset, pk, project_path="project", need=need)
+
+
+def _get_reference_image_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> ReferenceImage:
+    queryset = ReferenceImage.objects.select_related("reference_set__project")
+    return _get_for_user(request, queryset, pk, project_path="reference_set__project", need=need)
+
+
+def _get_sequence_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> Sequence:
+    queryset = Sequence.objects.select_related("project", "reference_set")
+    return _get_for_user(request, queryset, pk, project_path="project", need=need)
+
+
+def _get_shot_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> Shot:
+    queryset = Shot.objects.select_related("sequence__project", "sequence__reference_set")
+    return _get_for_user(request, queryset, pk, project_path="sequence__project", need=need)
+
+
+def _get_take_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> Take:
+    queryset = Take.objects.select_related("shot__sequence__project")
+    return _get_for_user(request, queryset, pk, project_path="shot__sequence__project", need=need)
+
+
+def _get_share_link_for_user(request: HttpRequest, pk: int, need: str = EDIT) -> ShareLink:
+    queryset = ShareLink.objects.select_related("sequence__project")
+    return _get_for_user(request, queryset, pk, project_path="sequence__project", need=need)
+
+
+def _can_edit(role: str) -> bool:
+    return role in (Role.OWNER, Role.EDITOR)
+
+
+def _confirm(
+    request: HttpRequest, *, title: str, question: str, button: str, cancel_url: str, details: list[str] = ()
+) -> HttpResponse | None:
+    """The no-JavaScript confirmation step of a destructive action: None once the user has confirmed."""
+    if request.POST.get("confirm") == "yes":
+        return None
+    return render(
+        request,
+        "projects/confirm.html",
+        {
+            "title": title,
+            "question": question,
+            "details": details,
+            "button": button,
+            "action_url": request.path,
+            "cancel_url": cancel_url,
+            "hidden": [
+                (k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirm")
+            ],
+        },
+    )
+
+
+def _move(siblings: QuerySet, obj, direction: str) -> bool:
+    """Swap `obj` with its neighbour in `siblings`, renumbering positions 0..n-1 on the way."""
+    with transaction.atomic():
+        items = list(siblings.select_for_update())
+        index = next((i for i, item in enumerate(items) if item.pk == obj.pk), None)
+        if index is None:
+            return False
+        target = index - 1 if direction == "up" else index + 1
+        if not 0 <= target < len(items):
+            return False
+        items[index], items[target] = items[target], items[index]
+        for position, item in enumerate(items):
+            item.position = position
+        type(obj).objects.bulk_update(items, ["position"])
+    return True
+
+
+def _credits_meter(summary: credits.MonthSummary) -> dict:
+    total = max(summary.total, 0)
+    used = min(summary.used, total) if total else 0
+    held = min(summary.held, max(total - used, 0)) if total else 0
+    return {
+        "summary": summary,
+        "used_percent": round(used * 100 / total, 1) if total else 0,
+        "held_percent": round(held * 100 / total, 1) if total else 0,
+        "available": max(summary.available, 0),
+        "is_over": summary.available < 0,
+        "over_by": max(-summary.available, 0),
+    }
+
+
+# --- dashboard and projects ----------------------------------------------------------------------
+
+
+def _dashboard_context(request: HttpRequest, *, project_form: ProjectForm | None = None) -> dict:
+    user = request.user
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("project")
+        .annotate(
+            sequence_count=Count("project__sequences", distinct=True),
+        )
+        .order_by("-project__created_at")
+    )
+    visible = Sequence.objects.filter(project__memberships__user=user).select_related("project")
+    return {
+        "memberships": memberships,
+        "meter": _credits_meter(credits.month_summary(user)),
+        "generating": visible.filter(status__in=ACTIVE_STATUSES).order_by("-started_at"),
+        "recent_films": visible.filter(status=Sequence.Status.DONE)
+        .exclude(film="")
+        .order_by("-finished_at")[:6],
+        "project_form": project_form or ProjectForm(),
+    }
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    projects = Project.objects.visible_to(request.user)
-    return render(request, "projects/dashboard.html", {"projects": projects})
+    return render(request, "projects/dashboard.html", _dashboard_context(request))
+
+
+@require_POST
+@login_required
+def create_project(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST)
+    if not form.is_valid():
+        return render(request, "projects/dashboard.html", _dashboard_context(request, project_form=form))
+    with transaction.atomic():
+        project = form.save(commit=False)
+        project.created_by = request.user
+        project.save()
+        Membership.objects.create(project=project, user=request.user, role=Role.OWNER)
+    messages.success(request, f"Project “{project.name}” created. You are its owner.")
+    return redirect("project_detail", pk=project.pk)
+
+
+def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
+    role = project.my_role
+    reference_sets = project.reference_sets.annotate(image_count=Count("images")).prefetch_related(
+        Prefetch("images", queryset=ReferenceImage.objects.order_by("position", "pk"))
+    )
+    sequences = project.sequences.annotate(
+        shot_count=Count("shots", distinct=True),
+        cost=Sum("shots__takes__cost_credits"),
+    )
+    members = project.memberships.select_related("user").order_by("user__username")
+    return {
+        "project": project,
+        "role": role,
+        "can_edit": _can_edit(role),
+        "is_owner": role == Role.OWNER,
+        "reference_sets": reference_sets,
+        "sequences": sequences,
+        "members": members,
+        "role_choices": Role.choices,
+        "member_form": forms.get("member_form") or AddMemberForm(project=project),
+        "reference_set_form": forms.get("reference_set_form") or ReferenceSetForm(),
+        "sequence_form": forms.get("sequence_form") or SequenceForm(project=project),
+        "catalog_json": catalog_for_pages(),
+    }
+
+
+@login_required
+def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk)
+    return render(request, "projects/project_detail.html", _project_context(request, project))
+
+
+@require_POST
+@login_required
+def add_member(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk, OWN)
+    form = AddMemberForm(request.POST, project=project)
+    if not form.is_valid():
+        return render(
+            request, "projects/project_detail.html", _project_context(request, project, member_form=form)
+        )
+    user = form.cleaned_data["username"]
+    Membership.objects.create(project=project, user=user, role=form.cleaned_data["role"])
+    messages.success(
+        request, f"{user.get_username()} added as {Role(form.cleaned_data['role']).label.lower()}."
+    )
+    return redirect("project_detail", pk=project.pk)
+
+
+def _is_last_owner(membership: Membership) -> bool:
+    """Whether this is the project's only owner; call inside the transaction that changes it."""
+    owners = list(
+        Membership.objects.select_for_update().filter(project_id=membership.project_id, role=Role.OWNER)
+    )
+    return membership.role == Role.OWNER and len(owners) <= 1
+
+
+@require_POST
+@login_required
+def change_member_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _get_membership_for_user(request, pk, OWN)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose owner, editor or viewer.")
+        return redirect("project_detail", pk=membership.project_id)
+    new_role = form.cleaned_data["role"]
+    with transaction.atomic():
+        if new_role != Role.OWNER and _is_last_owner(membership):
+            messages.error(request, "A project needs at least one owner: make someone else an owner first.")
+            return redirect("project_detail", pk=membership.project_id)
+        Membership.objects.filter(pk=membership.pk).update(role=new_role)
+    messages.success(request, f"{membership.user.get_username()} is now {Role(new_role).label.lower()}.")
+    return redirect("project_detail", pk=membership.project_id)
+
+
+@require_POST
+@login_required
+def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _get_membership_for_user(request, pk, OWN)
+    back = reverse("project_detail", args=[membership.project_id])
+    username = membership.user.get_username()
+    confirmation = _confirm(
+        request,
+        title="Remove member",
+        question=f"Remove {username} from “{membership.project.name}”?",
+        details=["They will no longer see the project, its sequences or its films."],
+        button=f"Remove {username}",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    with transaction.atomic():
+        if _is_last_owner(membership):
+            messages.error(request, "A project needs at least one owner: make someone else an owner first.")
+            return redirect(back)
+        membership.delete()
+    messages.success(request, f"{username} was removed from the project.")
+    if membership.user_id == request.user.pk:
+        return redirect("dashboard")
+    return redirect(back)
+
+
+# --- reference images ----------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def create_reference_set(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk, EDIT)
+    form = ReferenceSetForm(request.POST)
+    if not form.is_valid():
+        context = _project_context(request, project, reference_set_form=form)
+        return render(request, "projects/project_detail.html", context)
+    reference_set = form.save(commit=False)
+    reference_set.project = project
+    reference_set.save()
+    messages.success(request, f"Reference set “{reference_set.name}” created. Add some images.")
+    return redirect("reference_set_detail", pk=reference_set.pk)
+
+
+@login_required
+def reference_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    reference_set = _get_reference_set_for_user(request, pk)
+    context = {
+        "reference_set": reference_set,
+        "project": reference_set.project,
+        "can_edit": _can_edit(reference_set.my_role),
+        "images": reference_set.images.order_by("position", "pk"),
+        "max_megabytes": settings.REFERENCE_IMAGE_MAX_BYTES // (1024 * 1024),
+        "max_megapixels": settings.REFERENCE_IMAGE_MAX_PIXELS // 1_000_000,
+    }
+    return render(request, "projects/reference_set_detail.html", context)
+
+
+@require_POST
+@login_required
+def upload_reference_images(request: HttpRequest, pk: int) -> HttpResponse:
+    reference_set = _get_reference_set_for_user(request, pk, EDIT)
+    form = ReferenceUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose at least one image to upload.")
+        return redirect("reference_set_detail", pk=reference_set.pk)
+    result = reference_images.add_reference_images(reference_set, files=form.cleaned_data["images"])
+    if result.added:
+        count = len(result.added)
+        messages.success(request, f"Added {count} image{'s' if count != 1 else ''}.")
+    for name, reason in result.rejected:
+        messages.error(request, f"“{name}” was not added: it {reason}")
+    return redirect("reference_set_detail", pk=reference_set.pk)
+
+
+@require_POST
+@login_required
+def move_reference_image(request: HttpRequest, pk: int) -> HttpResponse:
+    image = _get_reference_image_for_user(request, pk, EDIT)
+    form = DirectionForm(request.POST)
+    if form.is_valid():
+        _move(image.reference_set.images.order_by("position", "pk"), image, form.cleaned_data["direction"])
+    else:
+        messages.error(request, "Move the image up or down.")
+    return redirect(reverse("reference_set_detail", args=[image.reference_set_id]) + f"#image-{image.pk}")
+
+
+@require_POST
+@login_required
+def delete_reference_image(request: HttpRequest, pk: int) -> HttpResponse:
+    image = _get_reference_image_for_user(request, pk, EDIT)
+    back = reverse("reference_set_detail", args=[image.reference_set_id])
+    confirmation = _confirm(
+        request,
+        title="Remove image",
+        question=f"Remove “{image}” from “{image.reference_set.name}”?",
+        details=["Shots that start or end on it will need another image."],
+        button="Remove image",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    reference_images.delete_reference_image(image)
+    messages.success(request, f"“{image}” was removed.")
+    return redirect(back)
+
+
+@require_safe
+@login_required
+def reference_image_file(request: HttpRequest, pk: int) -> HttpResponse:
+    image = _get_reference_image_for_user(request, pk)
+    is_thumb = request.GET.get("size") == "thumb" and bool(image.thumbnail)
+    file = image.thumbnail if is_thumb else image.image
+    if not file:
+        raise Http404("This image has no file.")
+    extension = file.name.rsplit(".", 1)[-1]
+    return ranged_file_response(
+        request, file, filename=f"reference-{image.pk}.{extension}", as_attachment=False
+    )
+
+
+# --- sequences and shots -------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def create_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk, EDIT)
+    form = SequenceForm(request.POST, project=project)
+    if not form.is_valid():
+        context = _project_context(request, project, sequence_form=form)
+        return render(request, "projects/project_detail.html", context)
+    sequence = form.save(commit=False)
+    sequence.project = project
+    sequence.created_by = request.user
+    sequence.save()
+    messages.success(request, f"Sequence “{sequence.title}” created. Add its shots below.")
+    return redirect("sequence_detail", pk=sequence.pk)
+
+
+def _shots_with_takes(sequence: Sequence) -> list[Shot]:
+    return list(
+        sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take")
+        .prefetch_related(Prefetch("takes", queryset=Take.objects.order_by("created_at", "pk")))
+        .order_by("position", "pk")
+    )
+
+
+def _reference_images_of(sequence: Sequence) -> list[ReferenceImage]:
+    if sequence.reference_set_id is None:
+        return []
+    return list(
+        ReferenceImage.objects.filter(reference_set_id=sequence.reference_set_id).order_by("position", "pk")
+    )
+
+
+@dataclass
+class FramePlan:
+    """Where one end of a shot comes from, for display."""
+
+    kind: str  # "reference", "previous", "none", "open"
+    label: str
+    image: ReferenceImage | None = None
+
+
+def _frame_plans(index: int, plan, images: list[ReferenceImage]) -> tuple[FramePlan, FramePlan]:
+    """Words and thumbnails for the pipeline's keyframe plan of the shot at `index`."""
+    numbers = {image.pk: n for n, image in enumerate(images, start=1)}
+
+    def ref(image: ReferenceImage) -> FramePlan:
+        number = numbers.get(image.pk)
+        return FramePlan("reference", f"R{number}" if number else str(image), image)
+
+    if plan is None:
+        return FramePlan("none", "unknown"), FramePlan("open", "unknown")
+    if plan.first == "reference" and plan.first_image is not None:
+        first = ref(plan.first_image)
+    elif plan.first == "previous":
+        first = FramePlan("previous", f"last frame of shot {index}")
+    else:
+        first = FramePlan("none", "text only")
+    last = (
+        ref(plan.last_image) if plan.last_image is not None else FramePlan("open", "wherever the model ends")
+    )
+    return first, last
+
+
+def _sequence_estimate(sequence: Sequence):
+    from generation import pipeline
+
+    return pipeline.estimate_sequence(sequence)
+
+
+def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot]) -> dict:
+    rows = []
+    for shot in shots:
+        takes = list(shot.takes.all())
+        rows.append({"shot": shot, "takes": takes})
+    return {
+        "sequence": sequence,
+        "can_edit": _can_edit(sequence.my_role),
+        "progress_rows": rows,
+        "has_stale": any(shot.is_stale for shot in shots),
+        "is_active": sequence.status in ACTIVE_STATUSES,
+    }
+
+
+def _sequence_context(
+    request: HttpRequest,
+    sequence: Sequence,
+    *,
+    sequence_form: SequenceForm | None = None,
+    shot_form: tuple[int, ShotForm] | None = None,
+    add_shot_form: ShotForm | None = None,
+) -> dict:
+    can_edit = _can_edit(sequence.my_role)
+    is_editable = can_edit and sequence.status not in ACTIVE_STATUSES
+    shots = _shots_with_takes(sequence)
+    images = _reference_images_of(sequence)
+    estimate = _sequence_estimate(sequence)
+    by_shot = {item.shot.pk: item for item in estimate.shots}
+    meter = _credits_meter(credits.month_summary(request.user))
+
+    shot_rows = []
+    for index, shot in enumerate(shots):
+        item = by_shot.get(shot.pk)
+        first, last = _frame_plans(index, item.plan if item else None, images)
+        form = None
+        if is_editable:
+            if shot_form and shot_form[0] == shot.pk:
+                form = shot_form[1]
+            else:
+                form = ShotForm(instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s")
+        shot_rows.append(
+            {
+                "number": index + 1,
+                "shot": shot,
+                "first": first,
+                "last": last,
+                "estimate": item,
+                "form": form,
+                "is_form_open": bool(shot_form and shot_form[0] == shot.pk),
+            }
+        )
+
+    if add_shot_form is None and is_editable:
+        initial = {}
+        if sequence.video_model.has_last_frame and len(shots) + 1 < len(images):
+            # On Veo a shot may end on the next reference image, re-anchoring every cut.
+            initial["last_frame_image"] = str(images[len(shots) + 1].pk)
+        if not shots and images:
+            initial["first_frame"] = Shot.FirstFrame.PREVIOUS
+        add_shot_form = ShotForm(initial=initial, sequence=sequence, images=images, auto_id="new_%s")
+
+    share_links = []
+    if sequence.status == Sequence.Status.DONE:
+        for link in sequence.share_links.all():
+            url = request.build_absolute_uri(reverse("shared_film", args=[link.token]))
+            share_links.append((link, url))
+
+    has_errors = any(item.error for item in estimate.shots)
+    context = {
+        "project": sequence.project,
+        "sequence": sequence,
+        "video_model": sequence.video_model,
+        "can_edit": can_edit,
+        "is_editable": is_editable,
+        "shot_rows": shot_rows,
+        "images": images,
+        "estimate": estimate,
+        "has_errors": has_errors,
+        "meter": meter,
+        "remaining_after": meter["summary"].available - estimate.total_credits,
+        "shortfall": max(estimate.total_credits - meter["summary"].available, 0),
+        "can_start": can_edit and _is_startable(sequence) and bool(shots) and not has_errors,
+        "sequence_form": sequence_form
+        or (SequenceForm(instance=sequence, project=sequence.project) if is_editable else None),
+        "is_sequence_form_open": sequence_form is not None,
+        "add_shot_form": add_shot_form,
+        "share_links": share_links,
+        "share_form": ShareLinkForm(),
+        "catalog_json": catalog_for_pages(),
+    }
+    context.update(_progress_context(request, sequence, shots))
+    return context
+
+
+@login_required
+def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    return render(request, "projects/sequence_detail.html", _sequence_context(request, sequence))
+
+
+def _refuse_while_generating(request: HttpRequest, sequence: Sequence) -> HttpResponse | None:
+    if sequence.status in ACTIVE_STATUSES:
+        messages.error(
+            request, "This sequence is generating. Wait for it to finish, or cancel it, before editing."
+        )
+        return redirect("sequence_detail", pk=sequence.pk)
+    return None
+
+
+@require_POST
+@login_required
+def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, sequence):
+        return refusal
+    form = SequenceForm(request.POST, instance=sequence, project=sequence.project)
+    if not form.is_valid():
+        # The instance has taken the invalid values; show the page for the stored sequence.
+        stored = _get_sequence_for_user(request, pk, EDIT)
+        context = _sequence_context(request, stored, sequence_form=form)
+        return render(request, "projects/sequence_detail.html", context)
+    form.save()
+    messages.success(request, "Sequence settings saved.")
+    return redirect("sequence_detail", pk=sequence.pk)
+
+
+@require_POST
+@login_required
+def add_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, sequence):
+        return refusal
+    images = _reference_images_of(sequence)
+    form = ShotForm(request.POST, sequence=sequence, images=images, auto_id="new_%s")
+    if not form.is_valid():
+        context = _sequence_context(request, sequence, add_shot_form=form)
+        return render(request, "projects/sequence_detail.html", context)
+    shot = form.save(commit=False)
+    shot.sequence = sequence
+    with transaction.atomic():
+        last = sequence.shots.aggregate(last=Max("position"))["last"]
+        shot.position = 0 if last is None else last + 1
+        shot.save()
+    messages.success(request, f"Shot {sequence.shots.count()} added.")
+    return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    sequence = shot.sequence
+    sequence.my_role = shot.my_role
+    if refusal := _refuse_while_generating(request, sequence):
+        return refusal
+    images = _reference_images_of(sequence)
+    form = ShotForm(
+        request.POST, instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s"
+    )
+    if not form.is_valid():
+        context = _sequence_context(request, sequence, shot_form=(shot.pk, form))
+        return render(request, "projects/sequence_detail.html", context)
+    form.save()
+    messages.success(request, "Shot saved.")
+    return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def move_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, shot.sequence):
+        return refusal
+    form = DirectionForm(request.POST)
+    if form.is_valid():
+        _move(shot.sequence.shots.order_by("position", "pk"), shot, form.cleaned_data["direction"])
+    else:
+        messages.error(request, "Move the shot up or down.")
+    return redirect(reverse("sequence_detail", args=[shot.sequence_id]) + f"#shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def delete_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, shot.sequence):
+        return refusal
+    back = reverse("sequence_detail", args=[shot.sequence_id])
+    confirmation = _confirm(
+        request,
+        title="Delete shot",
+        question=f"Delete {shot}?",
+        details=["Its takes and their clips are deleted with it."],
+        button="Delete shot",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    shot.delete()
+    messages.success(request, "Shot deleted.")
+    return redirect(back)
+
+
+def _spend_errors() -> tuple[type[Exception], ...]:
+    from generation import pipeline
+
+    return (credits.InsufficientCredits, catalog.UnsupportedRequest, pipeline.PipelineError)
+
+
+def _is_startable(sequence: Sequence) -> bool:
+    return sequence.status in (Sequence.Status.DRAFT, Sequence.Status.FAILED, Sequence.Status.CANCELLED)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation page with the amount and what remains; POST: start generating."""
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    if not _is_startable(sequence):
+        messages.info(request, "This sequence is generating or finished. Retake single shots instead.")
+        return redirect("sequence_detail", pk=sequence.pk)
+    estimate = _sequence_estimate(sequence)
+    if request.method == "POST":
+        if request.POST.get("credits") != str(estimate.total_credits):
+            messages.warning(
+                request,
+                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again.",
+            )
+            return redirect("start_sequence", pk=sequence.pk)
+        from generation import pipeline
+
+        try:
+            pipeline.start_sequence(sequence, user=request.user)
+        except _spend_errors() as error:
+            messages.error(request, str(error))
+            return redirect("start_sequence", pk=sequence.pk)
+        messages.success(
+            request, f"Generating “{sequence.title}”: {estimate.total_credits} credits reserved."
+        )
+        return redirect("sequence_detail", pk=sequence.pk)
+
+    shots = list(sequence.shots.order_by("position", "pk"))
+    by_shot = {item.shot.pk: item for item in estimate.shots}
+    meter = _credits_meter(credits.month_summary(request.user))
+    has_errors = any(item.error for item in estimate.shots)
+    context = {
+        "project": sequence.project,
+        "sequence": sequence,
+        "rows": [(n, shot, by_shot.get(shot.pk)) for n, shot in enumerate(shots, start=1)],
+        "estimate": estimate,
+        "meter": meter,
+        "remaining_after": meter["summary"].available - estimate.total_credits,
+        "can_afford": estimate.total_credits <= meter["summary"].available,
+        "has_errors": has_errors,
+        "has_shots": bool(shots),
+    }
+    return render(request, "projects/start_sequence.html", context)
+
+
+@require_safe
+@login_required
+def sequence_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    context = _progress_context(request, sequence, _shots_with_takes(sequence))
+    response = render(request, "projects/_sequence_progress.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    back = reverse("sequence_detail", args=[sequence.pk])
+    if sequence.status not in ACTIVE_STATUSES:
+        messages.info(request, "This sequence is not generating.")
+        return redirect(back)
+    confirmation = _confirm(
+        request,
+        title="Cancel generation",
+        question=f"Stop generating “{sequence.title}”?",
+        details=[
+            "Takes that are still running are cancelled and their held credits returned.",
+            "Finished clips are kept.",
+        ],
+        button="Cancel generation",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    from generation import pipeline
+
+    pipeline.cancel_sequence(sequence, user=request.user)
+    messages.success(request, "Generation cancelled. Held credits for unfinished takes were returned.")
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    from generation import pipeline
+
+    try:
+        pipeline.retake_shot(shot, user=request.user)
+    except _spend_errors() as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"A new take of shot {shot.position + 1} is on its way.")
+    return redirect(reverse("sequence_detail", args=[shot.sequence_id]) + f"#progress-shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def choose_take(request: HttpRequest, pk: int) -> HttpResponse:
+    take = _get_take_for_user(request, pk, EDIT)
+    from generation import pipeline
+
+    try:
+        pipeline.choose_take(take, user=request.user)
+    except _spend_errors() as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, "Take chosen. Later stitched shots that started from the old one are marked stale."
+        )
+    return redirect(
+        reverse("sequence_detail", args=[take.shot.sequence_id]) + f"#progress-shot-{take.shot_id}"
+    )
+
+
+@require_POST
+@login_required
+def regenerate_stale_shots(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    from generation import pipeline
+
+    try:
+        pipeline.regenerate_stale_shots(sequence, user=request.user)
+    except _spend_errors() as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Regenerating the stale shots.")
+    return redirect("sequence_detail", pk=sequence.pk)
+
+
+def _film_filename(sequence: Sequence, suffix: str = "mp4") -> str:
+    return f"{slugify(sequence.title) or 'film'}.{suffix}"
+
+
+@require_safe
+@login_required
+def take_video(request: HttpRequest, pk: int) -> HttpResponse:
+    take = _get_take_for_user(request, pk)
+    if not take.output:
+        raise Http404("This take has no video yet.")
+    filename = f"{slugify(take.shot.sequence.title) or 'take'}-shot{take.shot.position + 1}-take{take.pk}.mp4"
+    return ranged_file_response(request, take.output, filename=filename, as_attachment=False)
+
+
+@require_safe
+@login_required
+def sequence_film(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    if not sequence.film:
+        raise Http404("This sequence has no film yet.")
+    as_attachment = request.GET.get("download") == "1"
+    return ranged_file_response(
+        request, sequence.film, filename=_film_filename(sequence), as_attachment=as_attachment
+    )
+
+
+@require_safe
+@login_required
+def sequence_poster(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    if not sequence.poster:
+        raise Http404("This sequence has no poster yet.")
+    extension = sequence.poster.name.rsplit(".", 1)[-1]
+    return ranged_file_response(
+        request, sequence.poster, filename=_film_filename(sequence, extension), as_attachment=False
+    )
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def create_share_link(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    back = reverse("sequence_detail", args=[sequence.pk]) + "#sharing"
+    if sequence.status != Sequence.Status.DONE or not sequence.film:
+        messages.error(request, "A share link can be made once the film is finished.")
+        return redirect(back)
+    form = ShareLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the number of days as a whole number from 1 to 365, or leave it empty.")
+        return redirect(back)
+    days = form.cleaned_data["expires_in_days"]
+    expires_at = timezone.now() + dt.timedelta(days=days) if days else None
+    ShareLink.objects.create(sequence=sequence, created_by=request.user, expires_at=expires_at)
+    messages.success(request, "Share link created. Copy it from the list below and send it to your client.")
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def revoke_share_link(request: HttpRequest, pk: int) -> HttpResponse:
+    link = _get_share_link_for_user(request, pk, EDIT)
+    back = reverse("sequence_detail", args=[link.sequence_id]) + "#sharing"
+    confirmation = _confirm(
+        request,
+        title="Revoke share link",
+        question=f"Revoke this share link for “{link.sequence.title}”?",
+        details=["Anyone who has the link will no longer be able to watch or download the film."],
+        button="Revoke link",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    link.revoke()
+    messages.success(request, "Share link revoked.")
+    return redirect(back)
+
+
+def _share_link_or_gone(request: HttpRequest, token: str) -> tuple[ShareLink | None, HttpResponse | None]:
+    # An exact match on a unique, indexed 256-bit token: nothing to learn from timing.
+    link = ShareLink.objects.select_related("sequence").filter(token=token).first()
+    if link is None:
+        raise Http404("No such link.")
+    if not link.is_active or link.sequence.status != Sequence.Status.DONE or not link.sequence.film:
+        response = render(
+            request, "projects/shared_film_gone.html", {"link": link, "hide_nav": True}, status=410
+        )
+        response["Referrer-Policy"] = "no-referrer"
+        return None, response
+    return link, None
+
+
+def _private_headers(response: HttpResponse) -> HttpResponse:
+    # The token is the whole secret: keep it out of Referer headers and search engines.
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_safe
+def shared_film(request: HttpRequest, token: str) -> HttpResponse:
+    link, gone = _share_link_or_gone(request, token)
+    if gone:
+        return gone
+    context = {"link": link, "sequence": link.sequence, "hide_nav": True}
+    return _private_headers(render(request, "projects/shared_film.html", context))
+
+
+@require_safe
+def shared_film_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The film for a client; `?inline=1` is the page's player, which does not count as a download."""
+    link, gone = _share_link_or_gone(request, token)
+    if gone:
+        return gone
+    film = link.sequence.film
+    is_inline = request.GET.get("inline") == "1"
+    if not is_inline and request.method == "GET":
+        byte_range = parse_range(request.headers.get("Range", ""), film.size)
+        # A resumed download asks for a later range: it is the same download, counted once.
+        if not byte_range or byte_range[0] == 0:
+            ShareLink.objects.filter(pk=link.pk).update(download_count=F("download_count") + 1)
+    response = ranged_file_response(
+        request, film, filename=_film_filename(link.sequence), as_attachment=not is_inline
+    )
+    return _private_headers(response)
+
+
+@require_safe
+def shared_film_poster(request: HttpRequest, token: str) -> HttpResponse:
+    link, gone = _share_link_or_gone(request, token)
+    if gone:
+        return gone
+    poster = link.sequence.poster
+    if not poster:
+        raise Http404("No poster.")
+    extension = poster.name.rsplit(".", 1)[-1]
+    response = ranged_file_response(
+        request, poster, filename=_film_filename(link.sequence, extension), as_attachment=False
+    )
+    return _private_headers(response)
+
+
+# --- usage ---------------------------------------------------------------------------------------
+
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 720, 220, 20, 36
+
+
+def _month_bars(months: list[dict]) -> dict:
+    """Geometry of a server-rendered SVG bar chart of credits used per month."""
+    peak = max((m["used"] for m in months), default=0) or 1
+    slot = CHART_WIDTH / max(len(months), 1)
+    bar_width = min(48.0, slot * 0.6)
+    usable = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    bars = []
+    for index, month in enumerate(months):
+        height = round(month["used"] / peak * usable, 1)
+        x = round(index * slot + (slot - bar_width) / 2, 1)
+        bars.append(
+            {
+                "x": x,
+                "y": round(CHART_TOP + usable - height, 1),
+                "width": round(bar_width, 1),
+                "height": height,
+                "label_x": round(x + bar_width / 2, 1),
+                "value_y": round(CHART_TOP + usable - height - 5, 1),
+                "label": month["month"].strftime("%b %Y"),
+                "used": month["used"],
+                "released": month["released"],
+            }
+        )
+    return {
+        "bars": bars,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "axis_y": CHART_TOP + usable,
+        "label_y": CHART_HEIGHT - 14,
+    }
+
+
+@login_required
+def usage(request: HttpRequest) -> HttpResponse:
+    mine = LedgerEntry.objects.filter(user=request.user)
+    settled, released = Q(kind=LedgerEntry.Kind.SETTLE), Q(kind=LedgerEntry.Kind.RELEASE)
+    entries = mine.select_related("project", "take__shot__sequence").order_by("-created_at", "-pk")
+    page = Paginator(entries, 25).get_page(request.GET.get("page"))
+    per_project = (
+        mine.filter(settled | released)
+        .values("project_id", "project__name")
+        .annotate(
+            used=Sum("credits", filter=settled, default=0),
+            released=Sum("credits", filter=released, default=0),
+        )
+        .order_by("-used", "project__name")
+    )
+    per_month = list(
+        mine.annotate(month=TruncMonth("created_at"))
+        .values("month")
+        .annotate(
+            used=Sum("credits", filter=settled, default=0),
+            released=Sum("credits", filter=released, default=0),
+            granted=Sum("credits", filter=Q(kind=LedgerEntry.Kind.GRANT), default=0),
+        )
+        .order_by("month")
+    )[-12:]
+    totals = mine.aggregate(
+        used=Sum("credits", filter=settled, default=0), released=Sum("credits", filter=released, default=0)
+    )
+    context = {
+        "page": page,
+        "per_project": per_project,
+        "per_month": per_month,
+        "chart": _month_bars(per_month),
+        "totals": totals,
+        "meter": _credits_meter(credits.month_summary(request.user)),
+    }
+    return render(request, "projects/usage.html", context)

@@ -1,0 +1,96 @@
+"""Streaming stored files with byte ranges, so that browsers can seek in videos and resume downloads.
+
+Django's FileResponse always sends the whole file; video players ask for ranges (Safari refuses to
+play at all without 206 responses). This serves one range per request, which is what players and
+download managers send; a request for several ranges gets the whole file, as RFC 9110 allows.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterator
+
+from django.db.models.fields.files import FieldFile
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+
+CHUNK_SIZE = 64 * 1024
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """The inclusive (start, end) of a single-range header within `size` bytes.
+
+    Returns None when the header is absent, malformed or asks for several ranges (serve the whole
+    file), and False when it is well formed but cannot be satisfied (answer 416).
+    """
+    match = _RANGE_RE.match(header.strip().replace(" ", "")) if header else None
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        # A suffix range: the last N bytes.
+        length = int(last)
+        if length == 0:
+            return False
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        return False
+    return start, min(end, size - 1)
+
+
+def _chunks(file: FieldFile, start: int, length: int) -> Iterator[bytes]:
+    try:
+        file.open("rb")
+        file.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = file.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        file.close()
+
+
+def ranged_file_response(
+    request: HttpRequest,
+    file: FieldFile,
+    *,
+    filename: str,
+    as_attachment: bool,
+    content_type: str | None = None,
+) -> HttpResponse:
+    """Answer GET or HEAD for a stored file: 200 with the whole file, 206 with one range, or 416."""
+    size = file.size
+    content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    byte_range = parse_range(request.headers.get("Range", ""), size)
+    if byte_range is False:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        response["Accept-Ranges"] = "bytes"
+        return response
+
+    start, end = byte_range if byte_range else (0, size - 1)
+    length = max(end - start + 1, 0)
+    if request.method == "HEAD":
+        response: HttpResponse | StreamingHttpResponse = HttpResponse(content_type=content_type)
+    else:
+        response = StreamingHttpResponse(_chunks(file, start, length), content_type=content_type)
+    if byte_range:
+        response.status_code = 206
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
