@@ -1,0 +1,63 @@
+"""Run the Runway simulator in the foreground: `manage.py runway_simulator --port 8001 [--fast]`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from generation.simulator import SimulatorConfig, SimulatorServer
+
+
+class Command(BaseCommand):
+    help = "Serve a local, wire-compatible Runway API that renders real MP4s, until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=settings.RUNWAY_SIMULATOR_PORT)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--fast",
+            action="store_true",
+            default=settings.RUNWAY_SIMULATOR_FAST,
+            help="Finish every task within a few seconds (also RUNWAY_SIMULATOR_FAST).",
+        )
+        parser.add_argument("--render-scale", type=float, default=1.0, help="Clip size x this (default 1).")
+        parser.add_argument("--credits", type=int, default=None, help="Starting credit balance.")
+        parser.add_argument(
+            "--output-dir",
+            type=Path,
+            default=None,
+            help="Where clips are kept (default: a temporary folder).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        values: dict[str, Any] = {
+            "host": options["host"],
+            "port": options["port"],
+            "render_scale": options["render_scale"],
+            "output_dir": options["output_dir"],
+        }
+        if options["credits"] is not None:
+            values["credit_balance"] = options["credits"]
+        config = SimulatorConfig.fast(**values) if options["fast"] else SimulatorConfig(**values)
+        server = SimulatorServer(config)
+        base_url = server.start()
+        mode = "fast" if options["fast"] else "realistic"
+        self.stdout.write(f"Runway simulator ({mode} timings) listening on {base_url}", ending="\n")
+        self.stdout.flush()
+
+        stopped = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            while not stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            server.stop()
+            self.stdout.write("Runway simulator stopped.")

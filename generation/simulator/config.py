@@ -1,0 +1,72 @@
+"""Configuration of the Runway simulator: organisation, limits, timings, output URLs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generation.catalog import DATA_URI_MAX_CHARS
+
+SIMULATED_MODELS = ("gen4_turbo", "gen4.5", "veo3.1", "veo3.1_fast")
+
+
+@dataclass
+class ModelLimits:
+    """One model's tier limits, as GET /v1/organization reports them (None = no limit)."""
+
+    max_concurrent_generations: int | None = 2
+    max_daily_generations: int | None = 200
+
+
+def _default_limits() -> dict[str, ModelLimits]:
+    # Tier 1 figures from runway-api.md §9 (concurrency 1-2, daily 50-200).
+    return {model: ModelLimits() for model in SIMULATED_MODELS}
+
+
+@dataclass
+class SimulatorConfig:
+    """Everything a simulator instance is started with; `reset()` returns to these values.
+
+    `api_key` None accepts any key of Runway's shape (`key_` + 128 hex); a value accepts only it.
+    `control_token` guards the /_simulator/* endpoints; None means "whatever the API accepts".
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str | None = None
+    control_token: str | None = None
+
+    credit_balance: int = 100_000
+    max_monthly_credit_spend: int = 100_000
+    limits: dict[str, ModelLimits] = field(default_factory=_default_limits)
+
+    # A task waits pending_seconds before it runs, then runs running_seconds (and at least until
+    # its clip is rendered). Real Runway takes 30-120 s per clip.
+    pending_seconds: float = 3.0
+    running_seconds: float = 20.0
+
+    # Output clips are rendered at ratio size x render_scale (1.0 = the size Runway would deliver).
+    render_scale: float = 1.0
+    render_workers: int = 2
+    output_dir: Path | None = None
+
+    url_ttl: float = 24 * 3600
+    upload_ttl: float = 24 * 3600
+    signing_secret: str | None = None
+
+    data_uri_max_chars: int = DATA_URI_MAX_CHARS
+    upload_max_bytes: int = 200 * 1024 * 1024
+    json_body_max_bytes: int = 32 * 1024 * 1024
+
+    @classmethod
+    def fast(cls, **overrides: object) -> SimulatorConfig:
+        """Timings under which every task finishes within a few seconds."""
+        values: dict[str, object] = {"pending_seconds": 0.5, "running_seconds": 2.0}
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def copy(self) -> SimulatorConfig:
+        return dataclasses.replace(
+            self, limits={model: dataclasses.replace(lim) for model, lim in self.limits.items()}
+        )

@@ -1,0 +1,163 @@
+"""Misbehaviour on demand: queued faults for the next N requests, and per-task prompt markers.
+
+A fault is armed through `POST /_simulator/faults` (or `SimulatorControl.fail_next`) and is used up
+by the next `count` events of its scope. A prompt may also carry markers such as
+`[sim:fail=SAFETY.INPUT.TEXT]`, `[sim:slow=10]`, `[sim:stall]` or `[sim:truncate]`, which act on that
+task alone; they are how end-to-end tests make one particular clip misbehave.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILURE_TEXTS = {
+    "SAFETY.INPUT.TEXT": "The provided prompt was flagged by content moderation.",
+    "SAFETY.INPUT.IMAGE": "The provided image was flagged by content moderation.",
+    "INTERNAL.BAD_OUTPUT.CODE01": "The generated output did not pass quality checks. Please try again.",
+}
+
+# kind -> (scope, default parameters). Scopes: "task" (next created tasks), "api" (next /v1
+# requests), "create" (next create requests), "download" (next output downloads), "task_get" (next
+# task GETs that carry output URLs).
+KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "moderation": ("task", {"code": "SAFETY.INPUT.TEXT"}),
+    "bad_output": ("task", {"code": "INTERNAL.BAD_OUTPUT.CODE01"}),
+    "fail": ("task", {"code": "INTERNAL"}),
+    "slow": ("task", {"seconds": 10.0}),
+    "http_error": ("api", {"status": 500}),
+    "rate_limit": ("create", {}),
+    # The task is created but the client sees an error: the case that tempts clients to resubmit.
+    "lost_response": ("create", {"status": 502}),
+    "stall_download": ("download", {"fraction": 0.5, "hold_seconds": 30.0}),
+    "truncate_download": ("download", {"fraction": 0.5}),
+    "expired_urls": ("task_get", {}),
+}
+
+MARKER_RE = re.compile(r"\[sim:([a-z_]+)(?:=([^\]]*))?\]")
+
+
+def failure_text(code: str) -> str:
+    return FAILURE_TEXTS.get(code, f"The task failed ({code}).")
+
+
+@dataclass
+class Fault:
+    kind: str
+    remaining: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> str:
+        return KINDS[self.kind][0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "remaining": self.remaining, **self.params}
+
+
+class FaultQueue:
+    """Armed faults, consumed in the order they were armed, thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def arm(self, kind: str, count: int = 1, **params: Any) -> Fault:
+        if kind not in KINDS:
+            raise ValueError(f"Unknown fault kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        defaults = KINDS[kind][1]
+        unknown = set(params) - set(defaults) - {"failure"}
+        if unknown:
+            raise ValueError(f"Unknown parameters for {kind}: {', '.join(sorted(unknown))}")
+        fault = Fault(kind=kind, remaining=count, params={**defaults, **params})
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, scope: str) -> Fault | None:
+        """Use up one occurrence of the oldest armed fault of `scope`."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.scope == scope and fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return Fault(kind=fault.kind, remaining=0, params=dict(fault.params))
+        return None
+
+    def take_all(self, scope: str) -> list[Fault]:
+        """Use up one occurrence of every armed fault of `scope` (a task may be slow and fail)."""
+        taken: list[Fault] = []
+        while True:
+            with self._lock:
+                candidates = [f for f in self._faults if f.scope == scope and f.remaining > 0]
+                kinds = {f.kind for f in taken}
+                fault = next((f for f in candidates if f.kind not in kinds), None)
+                if fault is None:
+                    return taken
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+                taken.append(Fault(kind=fault.kind, remaining=0, params=dict(fault.params)))
+
+    def armed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.as_dict() for fault in self._faults]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+
+@dataclass
+class TaskPlan:
+    """How one task will misbehave, from armed faults and its prompt markers."""
+
+    failure_code: str | None = None
+    failure: str | None = None
+    extra_seconds: float = 0.0
+    download_fault: Fault | None = None
+
+    def apply(self, fault: Fault) -> None:
+        if fault.kind in ("moderation", "bad_output", "fail"):
+            self.failure_code = str(fault.params["code"])
+            self.failure = str(fault.params.get("failure") or failure_text(self.failure_code))
+        elif fault.kind == "slow":
+            self.extra_seconds += float(fault.params["seconds"])
+
+    @classmethod
+    def from_prompt(cls, prompt: str | None) -> TaskPlan:
+        plan = cls()
+        for name, value in MARKER_RE.findall(prompt or ""):
+            if name in ("slow", "stall") and value and not _is_number(value):
+                continue
+            if name == "fail" and value:
+                plan.failure_code = value
+                plan.failure = failure_text(value)
+            elif name == "slow":
+                plan.extra_seconds += float(value or 10)
+            elif name == "stall":
+                plan.download_fault = Fault("stall_download", 0, dict(KINDS["stall_download"][1]))
+                if value:
+                    plan.download_fault.params["hold_seconds"] = float(value)
+            elif name == "truncate":
+                plan.download_fault = Fault("truncate_download", 0, dict(KINDS["truncate_download"][1]))
+        return plan
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def strip_markers(prompt: str | None) -> str | None:
+    if prompt is None:
+        return None
+    return MARKER_RE.sub("", prompt).strip() or None

@@ -1,0 +1,592 @@
+"""The simulated organisation and its tasks: credits, limits, lifecycle, rendering, uploads.
+
+Lifecycle of a task (runway-api.md §5, §9):
+
+    THROTTLED (no free concurrency slot for its model; promoted in submission order)
+      -> PENDING (pending_seconds) -> RUNNING (running_seconds, and until its clip is rendered)
+      -> SUCCEEDED | FAILED;  DELETE cancels (PENDING/THROTTLED/RUNNING) or deletes (finished).
+
+Credits: the estimated cost is taken from the balance when the task is created (a create without
+enough credits is refused), kept on success, and given back on failure and on cancelling a task that
+had not started RUNNING. Time is read from a monotonic clock; `tick()` advances every task and runs
+both from a background clock thread and before every read, so what a client sees never lags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from generation.catalog import MODELS
+
+from .config import ModelLimits, SimulatorConfig
+from .faults import FaultQueue, TaskPlan, strip_markers
+from .validation import TaskRequest, validate_task_body
+
+logger = logging.getLogger(__name__)
+
+PENDING = "PENDING"
+THROTTLED = "THROTTLED"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
+DAY = 24 * 3600
+
+
+class InsufficientCredits(Exception):
+    message = "You do not have enough credits to run this task."
+
+
+class DailyLimitReached(Exception):
+    def __init__(self, model: str, limit: int) -> None:
+        super().__init__(
+            f"You have reached the maximum number of daily generations ({limit}) for {model}. "
+            "Try again later or contact support to increase your limits."
+        )
+
+
+@dataclass
+class Task:
+    id: str
+    request: TaskRequest
+    summary: dict[str, Any]
+    plan: TaskPlan
+    created_at: datetime
+    created_clock: float
+    estimated_cost: int
+    pending_seconds: float
+    running_seconds: float
+    status: str = PENDING
+    slot_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    cost: int | None = None
+    failure: str | None = None
+    failure_code: str | None = None
+    output_path: Path | None = None
+    render_state: str = "idle"  # idle | rendering | done | error
+    render_error: str | None = None
+    deleted_at: float | None = None
+    downloads: int = 0
+    events: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return self.request.model
+
+    @property
+    def holds_slot(self) -> bool:
+        return self.deleted_at is None and self.status in (PENDING, RUNNING)
+
+    def progress(self, now: float) -> float:
+        if self.started_at is None or self.running_seconds <= 0:
+            return 0.0
+        # Never 1.0 while RUNNING: the clip may still be rendering.
+        return round(min(0.99, (now - self.started_at) / self.running_seconds), 2)
+
+
+@dataclass
+class Upload:
+    id: str
+    filename: str
+    uri: str
+    signature: str
+    expires_clock: float
+    path: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return f"uploads/{self.id}/{self.filename}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Simulator:
+    """The whole simulated Runway account; every public method is thread-safe."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.initial = config.copy()
+        self.config = config.copy()
+        self.secret = (config.signing_secret or secrets.token_hex(32)).encode()
+        self._own_dir = config.output_dir is None
+        self.dir = Path(config.output_dir or tempfile.mkdtemp(prefix="runway-simulator-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.faults = FaultQueue()
+        self.stopping = threading.Event()
+        self._render_slots = threading.BoundedSemaphore(max(1, config.render_workers))
+        self._render_threads: set[threading.Thread] = set()
+        self._clock_thread: threading.Thread | None = None
+        self._generation = 0
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        self.balance = self.config.credit_balance
+        self.tasks: dict[str, Task] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.created_log: deque[tuple[float, str]] = deque()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
+
+    # -- clock ----------------------------------------------------------------------------------
+
+    def start_clock(self, interval: float = 0.05) -> None:
+        def run() -> None:
+            while not self.stopping.wait(interval):
+                try:
+                    self.tick()
+                except Exception:  # a bug in one tick must not stop the simulated world
+                    logger.exception("Simulator tick failed")
+
+        self._clock_thread = threading.Thread(target=run, name="runway-simulator-clock", daemon=True)
+        self._clock_thread.start()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        if self._clock_thread:
+            self._clock_thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in list(self._render_threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- organisation -----------------------------------------------------------------------------
+
+    def limits_for(self, model: str) -> ModelLimits:
+        return self.config.limits.get(model) or ModelLimits(None, None)
+
+    def daily_generations(self, model: str, now: float) -> int:
+        while self.created_log and self.created_log[0][0] <= now - DAY:
+            self.created_log.popleft()
+        return sum(1 for _, m in self.created_log if m == model)
+
+    def organization(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self.lock:
+            self._tick(now)
+            usage = {m: self.daily_generations(m, now) for m in self.config.limits}
+            return {
+                "creditBalance": self.balance,
+                "tier": {
+                    "maxMonthlyCreditSpend": self.config.max_monthly_credit_spend,
+                    "models": {
+                        model: {
+                            "maxConcurrentGenerations": lim.max_concurrent_generations,
+                            "maxDailyGenerations": lim.max_daily_generations,
+                        }
+                        for model, lim in self.config.limits.items()
+                    },
+                },
+                # Runway lists only the models used in the last day.
+                "usage": {"models": {m: {"dailyGenerations": n} for m, n in usage.items() if n}},
+            }
+
+    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change limits, balance or timings of the running simulator (control endpoint)."""
+        simple = {
+            "credit_balance": int,
+            "max_monthly_credit_spend": int,
+            "pending_seconds": float,
+            "running_seconds": float,
+            "url_ttl": float,
+            "render_scale": float,
+        }
+        with self.lock:
+            for key, value in changes.items():
+                if key in simple:
+                    setattr(self.config, key, simple[key](value))
+                    if key == "credit_balance":
+                        self.balance = int(value)
+                elif key == "limits":
+                    for model, lim in value.items():
+                        current = self.config.limits.setdefault(model, ModelLimits())
+                        for name, number in lim.items():
+                            if name not in ("max_concurrent_generations", "max_daily_generations"):
+                                raise ValueError(f"Unknown limit {name!r}")
+                            setattr(current, name, None if number is None else int(number))
+                else:
+                    raise ValueError(f"Unknown setting {key!r}")
+            self._tick(time.monotonic())
+            return self.describe_config()
+
+    def describe_config(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "credit_balance": self.balance,
+            "max_monthly_credit_spend": c.max_monthly_credit_spend,
+            "pending_seconds": c.pending_seconds,
+            "running_seconds": c.running_seconds,
+            "url_ttl": c.url_ttl,
+            "render_scale": c.render_scale,
+            "limits": {
+                m: {"max_concurrent_generations": lim.max_concurrent_generations,
+                    "max_daily_generations": lim.max_daily_generations}
+                for m, lim in c.limits.items()
+            },
+        }  # fmt: skip
+
+    def reset(self) -> None:
+        """Forget every task, upload and fault; restore the starting balance, limits and timings."""
+        with self.lock:
+            self._generation += 1
+            for task in self.tasks.values():
+                task.deleted_at = task.deleted_at or time.monotonic()
+            self.faults.clear()
+            self.config = self.initial.copy()
+            self._clear_state()
+            for child in self.dir.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    def create_task(self, endpoint: str, body: object) -> Task:
+        """Validate and accept a task; raises ValidationFailed, AssetRejected, DailyLimitReached or
+        InsufficientCredits, in the order Runway checks them."""
+        request = validate_task_body(
+            endpoint,
+            body,
+            resolve_upload=self.upload_bytes,
+            data_uri_max_chars=self.config.data_uri_max_chars,
+        )
+        cost = MODELS[request.model].price_per_second(audio=request.audio) * request.duration
+        now = time.monotonic()
+        with self.lock:
+            self._tick(now)
+            limit = self.limits_for(request.model).max_daily_generations
+            if limit is not None and self.daily_generations(request.model, now) >= limit:
+                raise DailyLimitReached(request.model, limit)
+            if self.balance < cost:
+                raise InsufficientCredits(InsufficientCredits.message)
+            self.balance -= cost
+            self.created_log.append((now, request.model))
+            plan = TaskPlan.from_prompt(request.prompt_text)
+            for fault in self.faults.take_all("task"):
+                plan.apply(fault)
+            task = Task(
+                id=str(uuid.uuid4()),
+                request=request,
+                summary=summarize_body(body),
+                plan=plan,
+                created_at=datetime.now(UTC),
+                created_clock=now,
+                estimated_cost=cost,
+                pending_seconds=self.config.pending_seconds,
+                running_seconds=self.config.running_seconds + plan.extra_seconds,
+            )
+            if self._has_free_slot(request.model):
+                task.slot_at = now
+            else:
+                task.status = THROTTLED
+            task.events.append((task.status, now))
+            self.tasks[task.id] = task
+            self._tick(now)
+            return task
+
+    def get_task(self, task_id: str) -> Task | None:
+        """The task as a client may see it, or None when unknown or deleted."""
+        with self.lock:
+            self._tick(time.monotonic())
+            task = self.tasks.get(task_id)
+            return None if task is None or task.deleted_at is not None else task
+
+    def delete_task(self, task_id: str) -> bool:
+        """DELETE /v1/tasks/{id}: cancel an unfinished task or delete a finished one."""
+        with self.lock:
+            now = time.monotonic()
+            self._tick(now)
+            task = self.tasks.get(task_id)
+            if task is None or task.deleted_at is not None:
+                return False
+            if task.status not in TERMINAL:
+                self._cancel(task, now)
+            task.deleted_at = now
+            if task.output_path:
+                task.output_path.unlink(missing_ok=True)
+            self._tick(now)
+            return True
+
+    def cancel_task(self, task_id: str) -> Task | None:
+        """Cancel as if from Runway's dashboard: the task stays readable as CANCELLED."""
+        with self.lock:
+            now = time.monotonic()
+            self._tick(now)
+            task = self.tasks.get(task_id)
+            if task is None or task.deleted_at is not None:
+                return None
+            if task.status not in TERMINAL:
+                self._cancel(task, now)
+            self._tick(now)
+            return task
+
+    def _has_free_slot(self, model: str) -> bool:
+        """True when a new task for `model` may start PENDING rather than THROTTLED."""
+        same_model = [t for t in self.tasks.values() if t.model == model and t.deleted_at is None]
+        if any(t.status == THROTTLED for t in same_model):
+            return False  # earlier tasks queue first
+        limit = self.limits_for(model).max_concurrent_generations
+        return limit is None or sum(1 for t in same_model if t.holds_slot) < limit
+
+    def _cancel(self, task: Task, now: float) -> None:
+        # Runway refunds a cancel unless it had seen the task RUNNING (runway-api.md §5).
+        if task.status == RUNNING:
+            task.cost = task.estimated_cost
+        else:
+            task.cost = 0
+            self.balance += task.estimated_cost
+        self._finish(task, CANCELLED, now)
+
+    def _finish(self, task: Task, status: str, now: float) -> None:
+        task.status = status
+        task.finished_at = now
+        task.events.append((status, now))
+
+    def tick(self) -> None:
+        with self.lock:
+            self._tick(time.monotonic())
+
+    def _tick(self, now: float) -> None:
+        changed = True
+        while changed:
+            changed = self._promote_throttled(now)
+            for task in self.tasks.values():
+                if task.deleted_at is None and task.status not in TERMINAL:
+                    changed = self._advance(task, now) or changed
+
+    def _promote_throttled(self, now: float) -> bool:
+        changed = False
+        active: dict[str, int] = {}
+        for task in self.tasks.values():
+            if task.holds_slot:
+                active[task.model] = active.get(task.model, 0) + 1
+        # Dicts keep insertion order, so this walks tasks in submission order.
+        for task in self.tasks.values():
+            if task.deleted_at is not None or task.status != THROTTLED:
+                continue
+            limit = self.limits_for(task.model).max_concurrent_generations
+            if limit is not None and active.get(task.model, 0) >= limit:
+                continue
+            active[task.model] = active.get(task.model, 0) + 1
+            task.status = PENDING
+            task.slot_at = now
+            task.events.append((PENDING, now))
+            changed = True
+        return changed
+
+    def _advance(self, task: Task, now: float) -> bool:
+        if task.status == PENDING and now - (task.slot_at or now) >= task.pending_seconds:
+            task.status = RUNNING
+            task.started_at = now
+            task.events.append((RUNNING, now))
+            if task.plan.failure_code is None:
+                self._start_render(task)
+            return True
+        if task.status == RUNNING and now - (task.started_at or now) >= task.running_seconds:
+            if task.plan.failure_code is not None:
+                self._fail(task, task.plan.failure_code, task.plan.failure or "", now)
+                return True
+            if task.render_state == "done":
+                task.cost = task.estimated_cost
+                self._finish(task, SUCCEEDED, now)
+                return True
+            if task.render_state == "error":
+                self._fail(task, "INTERNAL", "An unexpected error occurred.", now)
+                return True
+        return False
+
+    def _fail(self, task: Task, code: str, failure: str, now: float) -> None:
+        task.failure_code = code
+        task.failure = failure
+        task.cost = 0
+        self.balance += task.estimated_cost
+        self._finish(task, FAILED, now)
+
+    # -- rendering --------------------------------------------------------------------------------
+
+    def output_size(self, request: TaskRequest) -> tuple[int, int]:
+        scale = self.config.render_scale
+
+        def even(value: float) -> int:
+            return max(2, int(round(value * scale / 2)) * 2)
+
+        return even(request.width), even(request.height)
+
+    def _start_render(self, task: Task) -> None:
+        task.render_state = "rendering"
+        width, height = self.output_size(task.request)
+        thread = threading.Thread(
+            target=self._render,
+            args=(task, width, height, self._generation),
+            name=f"runway-simulator-render-{task.id[:8]}",
+            daemon=True,
+        )
+        self._render_threads.add(thread)
+        thread.start()
+
+    def _render(self, task: Task, width: int, height: int, generation: int) -> None:
+        work = self.dir / f"work-{task.id}"
+        final = self.dir / f"{task.id}.mp4"
+        error: str | None = None
+        try:
+            with self._render_slots:
+                if self.stopping.is_set():
+                    raise RuntimeError("simulator stopping")
+                work.mkdir(parents=True, exist_ok=True)
+                images: dict[str, Path] = {}
+                for keyframe in task.request.keyframes:
+                    path = work / f"{keyframe.position}.{keyframe.extension}"
+                    path.write_bytes(keyframe.data)
+                    images[keyframe.position] = path
+                from generation import media  # imported late: only rendering needs ffmpeg
+
+                partial = work / "out.mp4"
+                media.render_clip(
+                    out=partial,
+                    width=width,
+                    height=height,
+                    duration=task.request.duration,
+                    fps=24,
+                    first_image=images.get("first"),
+                    last_image=images.get("last"),
+                    text=strip_markers(task.request.prompt_text) or "",
+                    with_audio=task.request.audio,
+                )
+                partial.replace(final)
+        except Exception as exc:
+            logger.exception("Simulator render of task %s failed", task.id)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            self._render_threads.discard(threading.current_thread())
+        with self.lock:
+            if generation != self._generation or task.deleted_at is not None:
+                final.unlink(missing_ok=True)
+                return
+            if error:
+                task.render_state, task.render_error = "error", error
+            else:
+                task.render_state, task.output_path = "done", final
+            self._tick(time.monotonic())
+
+    # -- uploads ----------------------------------------------------------------------------------
+
+    def create_upload(self, filename: str) -> Upload:
+        upload_id = str(uuid.uuid4())
+        upload = Upload(
+            id=upload_id,
+            filename=filename,
+            uri=f"runway://uploads/{upload_id}/{quote(filename)}",
+            signature=self.sign(f"upload:{upload_id}"),
+            expires_clock=time.monotonic() + self.config.upload_ttl,
+        )
+        with self.lock:
+            self.uploads[upload_id] = upload
+        return upload
+
+    def complete_upload(self, upload_id: str, data: bytes) -> None:
+        with self.lock:
+            upload = self.uploads[upload_id]
+            path = self.dir / f"upload-{upload_id}"
+            path.write_bytes(data)
+            upload.path = path
+
+    def upload_bytes(self, uri: str) -> bytes | None:
+        with self.lock:
+            upload = next((u for u in self.uploads.values() if u.uri == uri), None)
+            if upload is None or upload.path is None or upload.expires_clock < time.monotonic():
+                return None
+            return upload.path.read_bytes()
+
+    # -- signing ----------------------------------------------------------------------------------
+
+    def sign(self, message: str) -> str:
+        return hmac.new(self.secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, message: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(message), signature)
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def task_body(self, task: Task, output_urls: list[str]) -> dict[str, Any]:
+        """The task exactly as GET /v1/tasks/{id} returns it (runway-api.md §5)."""
+        body: dict[str, Any] = {"id": task.id, "createdAt": iso(task.created_at), "status": task.status}
+        if task.status in (PENDING, THROTTLED):
+            body["estimatedCost"] = {"credits": task.estimated_cost}
+        elif task.status == RUNNING:
+            body["progress"] = task.progress(time.monotonic())
+            body["estimatedCost"] = {"credits": task.estimated_cost}
+        elif task.status == SUCCEEDED:
+            body["output"] = output_urls
+            body["cost"] = {"credits": task.cost}
+        elif task.status == FAILED:
+            body["failure"] = task.failure
+            body["failureCode"] = task.failure_code
+            body["cost"] = {"credits": task.cost}
+        else:
+            body["cost"] = {"credits": task.cost}
+        return body
+
+    def task_log(self) -> list[dict[str, Any]]:
+        """Every task ever created since the last reset, for tests and the control endpoint."""
+        with self.lock:
+            self._tick(time.monotonic())
+            return [self._log_entry(task) for task in self.tasks.values()]
+
+    def _log_entry(self, task: Task) -> dict[str, Any]:
+        base = task.created_clock
+
+        def offset(clock: float | None) -> float | None:
+            return None if clock is None else round(clock - base, 3)
+
+        return {
+            "id": task.id,
+            "endpoint": task.request.endpoint,
+            "model": task.model,
+            "request": task.summary,
+            "status": task.status,
+            "deleted": task.deleted_at is not None,
+            "createdAt": iso(task.created_at),
+            "events": [{"status": status, "at": offset(clock)} for status, clock in task.events],
+            "deletedAt": offset(task.deleted_at),
+            "estimatedCost": task.estimated_cost,
+            "cost": task.cost,
+            "failureCode": task.failure_code,
+            "renderError": task.render_error,
+            "outputSize": list(self.output_size(task.request)),
+            "downloads": task.downloads,
+        }
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.requests.append(entry)
+
+
+def summarize_body(body: object) -> Any:
+    """The request body with data URIs replaced by a short description (they run to megabytes)."""
+    if isinstance(body, dict):
+        return {key: summarize_body(value) for key, value in body.items()}
+    if isinstance(body, list):
+        return [summarize_body(value) for value in body]
+    if isinstance(body, str) and body.startswith("data:") and len(body) > 200:
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return f"{body[: body.find(',') + 1]}... ({len(body)} chars, sha256 {digest})"
+    return body

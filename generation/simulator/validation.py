@@ -1,0 +1,686 @@
+"""What Runway accepts: headers, task bodies, upload bodies and image assets.
+
+The rules are transcribed from Runway's contract (shared/runway-api.md §1, §3, §6, §7) into the
+VARIANTS table below, deliberately not derived from generation.catalog: the simulator is the test
+oracle for the catalog and the client, so it keeps its own copy of the contract.
+
+Bodies are checked in two phases, as Runway does: the schema first (every problem becomes one Zod
+style issue in a 400 "Validation of body failed"), then the image assets (the first unusable asset
+becomes a 400 whose message names the field and the reason). Unknown keys are rejected for every
+variant; Runway declares that only for Veo, so the simulator is stricter there on purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+API_VERSION = "2024-11-06"
+DOC_URL = "https://docs.dev.runwayml.com/api"
+API_KEY_RE = re.compile(r"^key_[0-9a-f]{128}$")
+TASK_ID_RE = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE
+)
+
+IMAGE_TO_VIDEO = "image_to_video"
+TEXT_TO_VIDEO = "text_to_video"
+
+PROMPT_MAX_UNITS = 1000
+SEED_MAX = 4294967295
+HTTPS_URL_LENGTH = (13, 2048)
+RUNWAY_URI_LENGTH = (13, 5000)
+IMAGE_ASPECT_RANGE = (0.5, 2.0)
+IMAGE_MAX_SIDE = 8000
+IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+DATA_URI_TYPES = {"image/jpeg", "image/jpg", "image/png", "image/webp"}
+
+GEN4_I2V_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
+GEN45_T2V_RATIOS = ("1280:720", "720:1280")
+VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
+OUTPUT_FORMATS = (
+    "mp4", "prores", "png_sequence", "hdr10", "hlg", "sdr_rec709_10bit", "hdr_pq_12bit_master", "hdr_prores",
+    "hdr_png_sequence", "hdr_exr_sequence", "hdr_exr_acescg_sequence_1_3", "hdr_exr_acescg_sequence_2_0",
+)  # fmt: skip
+PRORES_PROFILES = ("422", "4444", "422 Proxy", "422 LT", "422 HQ", "4444 XQ")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One (endpoint, model) body schema: a row of runway-api.md §3.2 / §3.3."""
+
+    endpoint: str
+    model: str
+    ratios: tuple[str, ...]
+    durations: tuple[int, ...]
+    # Gen-4 durations are "integer 2-10" (range errors); Veo's are the literal union 4 | 6 | 8.
+    duration_is_range: bool
+    duration_required: bool
+    # Runway leaves these defaults unstated (UNVERIFIED in the contract); the simulator bills them.
+    default_duration: int
+    prompt_text_required: bool
+    # None: no promptImage (text_to_video); ("first",) Gen-4; ("first", "last") Veo.
+    image_positions: tuple[str, ...] | None
+    optional_fields: frozenset[str]
+
+    @property
+    def is_veo(self) -> bool:
+        return self.model.startswith("veo")
+
+    @property
+    def fields(self) -> frozenset[str]:
+        required = {"model", "ratio", "promptText", "duration"}
+        if self.image_positions:
+            required.add("promptImage")
+        return frozenset(required) | self.optional_fields
+
+
+_GEN4_OPTIONAL = frozenset({"seed", "contentModeration"})
+_GEN45_OPTIONAL = _GEN4_OPTIONAL | {"outputFormat", "proresProfile"}
+_VEO_OPTIONAL = frozenset({"seed", "audio", "negativePrompt"})
+
+
+def _gen4(endpoint: str, model: str, ratios: tuple[str, ...], *, strict_gen45: bool) -> Variant:
+    return Variant(
+        endpoint=endpoint,
+        model=model,
+        ratios=ratios,
+        durations=tuple(range(2, 11)),
+        duration_is_range=True,
+        duration_required=strict_gen45,
+        default_duration=10,
+        prompt_text_required=strict_gen45 or endpoint == TEXT_TO_VIDEO,
+        image_positions=("first",) if endpoint == IMAGE_TO_VIDEO else None,
+        optional_fields=_GEN45_OPTIONAL if model == "gen4.5" else _GEN4_OPTIONAL,
+    )
+
+
+def _veo(endpoint: str, model: str) -> Variant:
+    return Variant(
+        endpoint=endpoint,
+        model=model,
+        ratios=VEO_RATIOS,
+        durations=(4, 6, 8),
+        duration_is_range=False,
+        duration_required=False,
+        default_duration=8,
+        prompt_text_required=endpoint == TEXT_TO_VIDEO,
+        image_positions=("first", "last") if endpoint == IMAGE_TO_VIDEO else None,
+        optional_fields=_VEO_OPTIONAL,
+    )
+
+
+VARIANTS: dict[tuple[str, str], Variant] = {
+    (v.endpoint, v.model): v
+    for v in (
+        _gen4(IMAGE_TO_VIDEO, "gen4_turbo", GEN4_I2V_RATIOS, strict_gen45=False),
+        _gen4(IMAGE_TO_VIDEO, "gen4.5", GEN4_I2V_RATIOS, strict_gen45=True),
+        _gen4(TEXT_TO_VIDEO, "gen4.5", GEN45_T2V_RATIOS, strict_gen45=True),
+        _veo(IMAGE_TO_VIDEO, "veo3.1"),
+        _veo(IMAGE_TO_VIDEO, "veo3.1_fast"),
+        _veo(TEXT_TO_VIDEO, "veo3.1"),
+        _veo(TEXT_TO_VIDEO, "veo3.1_fast"),
+    )
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+
+
+class ValidationFailed(Exception):
+    """A 400 whose body is `{"error", "issues", "docUrl"}` (a schema failure)."""
+
+    def __init__(self, issues: list[dict[str, Any]], error: str = "Validation of body failed") -> None:
+        super().__init__(error)
+        self.error = error
+        self.issues = issues
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "issues": self.issues, "docUrl": DOC_URL}
+
+
+class AssetRejected(Exception):
+    """A 400 for an unusable image; the message names the field and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def body(self) -> dict[str, Any]:
+        return {"error": str(self), "docUrl": DOC_URL}
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    position: str
+    data: bytes
+    extension: str
+    # How the client sent it: "data", "upload" or "url" (for the task log).
+    source: str
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A body that passed validation, with defaults filled in and images decoded."""
+
+    endpoint: str
+    model: str
+    ratio: str
+    duration: int
+    prompt_text: str | None
+    seed: int | None
+    audio: bool
+    keyframes: tuple[Keyframe, ...]
+
+    @property
+    def width(self) -> int:
+        return int(self.ratio.split(":")[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.ratio.split(":")[1])
+
+    def keyframe(self, position: str) -> Keyframe | None:
+        return next((k for k in self.keyframes if k.position == position), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Zod-shaped issues (Runway validates with Zod 4; shapes follow runway-api.md §6.2)
+
+Path = list[str | int]
+
+
+def _received(value: object) -> str:
+    if value is _MISSING:
+        return "undefined"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _literal(value: object) -> str:
+    return json.dumps(value)
+
+
+def invalid_type(path: Path, expected: str, value: object) -> dict[str, Any]:
+    return {
+        "expected": expected,
+        "code": "invalid_type",
+        "path": path,
+        "message": f"Invalid input: expected {expected}, received {_received(value)}",
+    }
+
+
+def invalid_value(path: Path, values: tuple[object, ...]) -> dict[str, Any]:
+    if len(values) == 1:
+        message = f"Invalid input: expected {_literal(values[0])}"
+    else:
+        message = "Invalid option: expected one of " + "|".join(_literal(v) for v in values)
+    return {"code": "invalid_value", "values": list(values), "path": path, "message": message}
+
+
+def too_small(path: Path, origin: str, minimum: int) -> dict[str, Any]:
+    return {
+        "origin": origin,
+        "code": "too_small",
+        "minimum": minimum,
+        "inclusive": True,
+        "path": path,
+        "message": f"Too small: expected {origin} {_bound_phrase(origin, '>=', minimum)}",
+    }
+
+
+def too_big(path: Path, origin: str, maximum: int) -> dict[str, Any]:
+    return {
+        "origin": origin,
+        "code": "too_big",
+        "maximum": maximum,
+        "inclusive": True,
+        "path": path,
+        "message": f"Too big: expected {origin} {_bound_phrase(origin, '<=', maximum)}",
+    }
+
+
+def _bound_phrase(origin: str, op: str, bound: int) -> str:
+    if origin == "string":
+        return f"to have {op}{bound} characters"
+    if origin == "array":
+        return f"to have {op}{bound} items"
+    return f"to be {op}{bound}"
+
+
+def unrecognized_keys(path: Path, keys: list[str]) -> dict[str, Any]:
+    noun = "key" if len(keys) == 1 else "keys"
+    return {
+        "code": "unrecognized_keys",
+        "keys": keys,
+        "path": path,
+        "message": f"Unrecognized {noun}: " + ", ".join(_literal(k) for k in keys),
+    }
+
+
+def no_matching_discriminator(path: Path) -> dict[str, Any]:
+    return {
+        "code": "invalid_union",
+        "errors": [],
+        "note": "No matching discriminator",
+        "discriminator": "model",
+        "path": path,
+        "message": "Invalid input",
+    }
+
+
+def custom(path: Path, message: str) -> dict[str, Any]:
+    return {"code": "custom", "path": path, "message": message}
+
+
+class _Missing:
+    pass
+
+
+_MISSING: Any = _Missing()
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> bool:
+    return _is_number(value) and float(value).is_integer()  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers
+
+
+def check_api_key(authorization: str | None, *, expected: str | None) -> bool:
+    """True when `Authorization` carries an acceptable Bearer key."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return False
+    key = authorization[len("Bearer ") :]
+    if expected is not None:
+        return key == expected
+    return bool(API_KEY_RE.match(key))
+
+
+def check_version(version: str | None) -> ValidationFailed | None:
+    if version == API_VERSION:
+        return None
+    if version is None:
+        issue = invalid_type(["x-runway-version"], "string", _MISSING)
+    else:
+        issue = invalid_value(["x-runway-version"], (API_VERSION,))
+    return ValidationFailed([issue], error="Validation of headers failed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Task bodies
+
+
+def validate_task_body(
+    endpoint: str,
+    body: object,
+    *,
+    resolve_upload: Callable[[str], bytes | None],
+    data_uri_max_chars: int,
+) -> TaskRequest:
+    """Check a create-task body as Runway would; raise ValidationFailed or AssetRejected."""
+    if not isinstance(body, dict):
+        raise ValidationFailed([invalid_type([], "object", _MISSING if body is None else body)])
+
+    model = body.get("model", _MISSING)
+    if not isinstance(model, str):
+        raise ValidationFailed(
+            [invalid_type(["model"], "string", model), no_matching_discriminator(["model"])]
+        )
+    variant = VARIANTS.get((endpoint, model))
+    if variant is None:
+        raise ValidationFailed([no_matching_discriminator(["model"])])
+
+    issues: list[dict[str, Any]] = []
+    unknown = [key for key in body if key not in variant.fields]
+    if unknown:
+        issues.append(unrecognized_keys([], unknown))
+
+    ratio = body.get("ratio", _MISSING)
+    if ratio not in variant.ratios or not isinstance(ratio, str):
+        issues.append(invalid_value(["ratio"], variant.ratios))
+
+    duration = _check_duration(variant, body.get("duration", _MISSING), issues)
+    prompt_text = _check_text(body, "promptText", required=variant.prompt_text_required, issues=issues)
+    _check_text(body, "negativePrompt", required=False, issues=issues)
+    seed = _check_seed(body.get("seed", _MISSING), issues)
+
+    audio = body.get("audio", _MISSING)
+    if audio is not _MISSING and not isinstance(audio, bool):
+        issues.append(invalid_type(["audio"], "boolean", audio))
+    _check_content_moderation(body.get("contentModeration", _MISSING), issues)
+    _check_output_format(body, issues)
+
+    image_uris: list[tuple[str, str, Path]] = []
+    if variant.image_positions:
+        image_uris = _check_prompt_image(
+            body.get("promptImage", _MISSING), variant, data_uri_max_chars=data_uri_max_chars, issues=issues
+        )
+
+    if issues:
+        raise ValidationFailed(issues)
+
+    keyframes = tuple(
+        _resolve_image(uri, position, _field_name(path), resolve_upload) for uri, position, path in image_uris
+    )
+    return TaskRequest(
+        endpoint=endpoint,
+        model=model,
+        ratio=ratio,  # type: ignore[arg-type]
+        duration=duration if duration is not None else variant.default_duration,
+        prompt_text=prompt_text,
+        seed=seed,
+        audio=variant.is_veo and audio is not False,
+        keyframes=keyframes,
+    )
+
+
+def _check_duration(variant: Variant, value: object, issues: list[dict[str, Any]]) -> int | None:
+    if value is _MISSING:
+        if variant.duration_required:
+            issues.append(invalid_type(["duration"], "number", value))
+        return None
+    if not variant.duration_is_range:
+        if not _is_number(value) or value not in variant.durations:
+            issues.append(invalid_value(["duration"], variant.durations))
+            return None
+        return int(value)  # type: ignore[arg-type]
+    if not _is_number(value):
+        issues.append(invalid_type(["duration"], "number", value))
+    elif not _is_integer(value):
+        issues.append(invalid_type(["duration"], "int", value))
+    elif value < variant.durations[0]:  # type: ignore[operator]
+        issues.append(too_small(["duration"], "number", variant.durations[0]))
+    elif value > variant.durations[-1]:  # type: ignore[operator]
+        issues.append(too_big(["duration"], "number", variant.durations[-1]))
+    else:
+        return int(value)  # type: ignore[arg-type]
+    return None
+
+
+def _check_text(
+    body: dict[str, Any], key: str, *, required: bool, issues: list[dict[str, Any]]
+) -> str | None:
+    value = body.get(key, _MISSING)
+    if value is _MISSING and not required:
+        return None
+    if not isinstance(value, str):
+        issues.append(invalid_type([key], "string", value))
+        return None
+    length = utf16_length(value)
+    if length < 1:
+        issues.append(too_small([key], "string", 1))
+    elif length > PROMPT_MAX_UNITS:
+        issues.append(too_big([key], "string", PROMPT_MAX_UNITS))
+    else:
+        return value
+    return None
+
+
+def _check_seed(value: object, issues: list[dict[str, Any]]) -> int | None:
+    if value is _MISSING:
+        return None
+    if not _is_number(value):
+        issues.append(invalid_type(["seed"], "number", value))
+    elif not _is_integer(value):
+        issues.append(invalid_type(["seed"], "int", value))
+    elif value < 0:  # type: ignore[operator]
+        issues.append(too_small(["seed"], "number", 0))
+    elif value > SEED_MAX:  # type: ignore[operator]
+        issues.append(too_big(["seed"], "number", SEED_MAX))
+    else:
+        return int(value)  # type: ignore[arg-type]
+    return None
+
+
+def _check_content_moderation(value: object, issues: list[dict[str, Any]]) -> None:
+    if value is _MISSING:
+        return
+    if not isinstance(value, dict):
+        issues.append(invalid_type(["contentModeration"], "object", value))
+        return
+    unknown = [key for key in value if key != "publicFigureThreshold"]
+    if unknown:
+        issues.append(unrecognized_keys(["contentModeration"], unknown))
+    threshold = value.get("publicFigureThreshold", _MISSING)
+    if threshold is not _MISSING and threshold not in ("auto", "low"):
+        issues.append(invalid_value(["contentModeration", "publicFigureThreshold"], ("auto", "low")))
+
+
+def _check_output_format(body: dict[str, Any], issues: list[dict[str, Any]]) -> None:
+    output_format = body.get("outputFormat", _MISSING)
+    if output_format is not _MISSING:
+        if output_format not in OUTPUT_FORMATS:
+            issues.append(invalid_value(["outputFormat"], OUTPUT_FORMATS))
+        elif output_format != "mp4":
+            # Runway accepts these (with a surcharge); the simulator only renders H.264 MP4.
+            issues.append(custom(["outputFormat"], 'The simulator renders only outputFormat "mp4"'))
+    profile = body.get("proresProfile", _MISSING)
+    if profile is not _MISSING:
+        if profile not in PRORES_PROFILES:
+            issues.append(invalid_value(["proresProfile"], PRORES_PROFILES))
+        elif output_format not in ("prores", "hdr_prores"):
+            issues.append(custom(["proresProfile"], "proresProfile is only valid with outputFormat prores"))
+
+
+def _check_prompt_image(
+    value: object, variant: Variant, *, data_uri_max_chars: int, issues: list[dict[str, Any]]
+) -> list[tuple[str, str, Path]]:
+    """Check promptImage's shape; return (uri, position, path) for every image it names."""
+    positions = variant.image_positions or ()
+    if isinstance(value, str):
+        return (
+            [(value, "first", ["promptImage"])]
+            if _check_uri(value, ["promptImage"], data_uri_max_chars, issues)
+            else []
+        )
+    if not isinstance(value, list):
+        issues.append(invalid_type(["promptImage"], "string", value))
+        return []
+
+    if len(value) < 1:
+        issues.append(too_small(["promptImage"], "array", 1))
+        return []
+    if len(value) > len(positions):
+        issues.append(too_big(["promptImage"], "array", len(positions)))
+        return []
+
+    found: list[tuple[str, str, Path]] = []
+    seen: list[str] = []
+    for index, item in enumerate(value):
+        path: Path = ["promptImage", index]
+        if not isinstance(item, dict):
+            issues.append(invalid_type(path, "object", item))
+            continue
+        unknown = [key for key in item if key not in ("uri", "position")]
+        if unknown:
+            issues.append(unrecognized_keys(path, unknown))
+        position = item.get("position", _MISSING)
+        if position not in positions or not isinstance(position, str):
+            issues.append(invalid_value([*path, "position"], positions))
+            position = None
+        uri = item.get("uri", _MISSING)
+        if not isinstance(uri, str):
+            issues.append(invalid_type([*path, "uri"], "string", uri))
+        elif _check_uri(uri, [*path, "uri"], data_uri_max_chars, issues) and position:
+            found.append((uri, position, [*path, "uri"]))
+        if position:
+            seen.append(position)
+
+    if len(seen) == len(value):
+        if len(set(seen)) != len(seen):
+            issues.append(custom(["promptImage"], "Each position may only be used once"))
+        elif "last" in seen and "first" not in seen:
+            issues.append(custom(["promptImage"], "A last frame requires a first frame"))
+    return found
+
+
+def _check_uri(uri: str, path: Path, data_uri_max_chars: int, issues: list[dict[str, Any]]) -> bool:
+    if uri.startswith("https://"):
+        low, high = HTTPS_URL_LENGTH
+    elif uri.startswith("runway://"):
+        low, high = RUNWAY_URI_LENGTH
+    elif uri.startswith("data:image/"):
+        low, high = 1, data_uri_max_chars
+    else:
+        message = "Invalid input: expected an HTTPS URL, a runway:// upload URI or a data:image/ URI"
+        if uri.startswith("http://"):
+            message = "Only HTTPS URLs are allowed."
+        issues.append({"code": "invalid_union", "errors": [], "path": path, "message": message})
+        return False
+    if len(uri) < low:
+        issues.append(too_small(path, "string", low))
+        return False
+    if len(uri) > high:
+        issues.append(too_big(path, "string", high))
+        return False
+    return True
+
+
+def _field_name(path: Path) -> str:
+    name = str(path[0])
+    for part in path[1:]:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Assets
+
+
+def _resolve_image(
+    uri: str, position: str, field: str, resolve_upload: Callable[[str], bytes | None]
+) -> Keyframe:
+    if uri.startswith("data:"):
+        data = _decode_data_uri(uri, field)
+        source = "data"
+    elif uri.startswith("runway://"):
+        found = resolve_upload(uri)
+        if found is None:
+            raise AssetRejected(
+                field, "Invalid runway:// URI: no completed upload with this URI (or it expired)."
+            )
+        data = found
+        source = "upload"
+    else:
+        _check_https_url(uri, field)
+        # Runway fetches the URL; the simulator works offline and fetches nothing.
+        raise AssetRejected(
+            field,
+            "Failed to fetch asset. The URL may be incorrect or the server hosting the asset may be down. "
+            "(The simulator does not fetch external URLs: send a data URI or an ephemeral upload.)",
+        )
+    return Keyframe(position=position, data=data, extension=check_image(data, field), source=source)
+
+
+def _decode_data_uri(uri: str, field: str) -> bytes:
+    header, sep, payload = uri.partition(",")
+    if not sep or not header.endswith(";base64"):
+        raise AssetRejected(field, "Invalid data URI.")
+    media_type = header[len("data:") : -len(";base64")].split(";")[0].lower()
+    if media_type not in DATA_URI_TYPES:
+        raise AssetRejected(field, f"Unsupported asset type: {media_type}.")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise AssetRejected(field, "Invalid data URI.") from None
+
+
+def _check_https_url(uri: str, field: str) -> None:
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        raise AssetRejected(field, "Invalid URL") from None
+    if not host:
+        raise AssetRejected(field, "Invalid URL")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if "." not in host:
+            raise AssetRejected(field, "URLs must be hosted on a domain.") from None
+        return
+    raise AssetRejected(field, "URLs must be hosted on a domain.")
+
+
+def check_image(data: bytes, field: str) -> str:
+    """Check that `data` is a JPEG/PNG/WebP image Runway would take; return its file extension."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image_format = image.format or ""
+            width, height = image.size
+            if image_format not in IMAGE_FORMATS:
+                raise AssetRejected(field, f"Unsupported asset type: {image_format.lower() or 'unknown'}.")
+            if max(width, height) > IMAGE_MAX_SIDE:
+                raise AssetRejected(field, f"Invalid asset dimensions. Got {width}x{height}.")
+            image.load()
+    except AssetRejected:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise AssetRejected(field, "Invalid asset: the image could not be decoded.") from None
+    ratio = width / height
+    low, high = IMAGE_ASPECT_RANGE
+    if ratio < low:
+        raise AssetRejected(
+            field,
+            f"Invalid asset aspect ratio. width / height ratio must be at least {low}. Got {ratio:.3f}.",
+        )
+    if ratio > high:
+        raise AssetRejected(
+            field,
+            f"Invalid asset aspect ratio. width / height ratio must be at most {high}. Got {ratio:.3f}.",
+        )
+    return IMAGE_FORMATS[image_format]
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads
+
+
+def validate_upload_body(body: object) -> str:
+    """Check `POST /v1/uploads`; return the filename."""
+    if not isinstance(body, dict):
+        raise ValidationFailed([invalid_type([], "object", _MISSING if body is None else body)])
+    issues: list[dict[str, Any]] = []
+    unknown = [key for key in body if key not in ("filename", "type")]
+    if unknown:
+        issues.append(unrecognized_keys([], unknown))
+    filename = body.get("filename", _MISSING)
+    if not isinstance(filename, str):
+        issues.append(invalid_type(["filename"], "string", filename))
+    elif not 1 <= len(filename) <= 255 or "/" in filename:
+        issues.append(custom(["filename"], "Expected a file name of 1-255 characters without '/'"))
+    if body.get("type", _MISSING) != "ephemeral":
+        issues.append(invalid_value(["type"], ("ephemeral",)))
+    if issues:
+        raise ValidationFailed(issues)
+    return filename  # type: ignore[return-value]
