@@ -1,0 +1,700 @@
+"""The one place that runs ffmpeg: probing, checking, frame grabs, assembly and simulated clips.
+
+Every call runs the ffmpeg binary with a plain argument list (never a shell), with a timeout, and
+turns a failure into `MediaError` carrying a short message taken from ffmpeg's own stderr. The
+binary is `settings.FFMPEG_BINARY` when set, else the one shipped in the imageio-ffmpeg wheel,
+which has no ffprobe: stream facts come from parsing `ffmpeg -i` output, in `_parse_input_dump`
+only.
+
+Every function writes its output through a temporary file in the destination folder and renames
+it into place, so a worker killed mid-write never leaves a half-written file under the final
+name, and calling any of them again with the same arguments simply redoes the work.
+
+All paths are local files: callers that keep media in remote storage copy it to a local
+temporary file first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import imageio_ffmpeg
+from django.conf import settings
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+logger = logging.getLogger(__name__)
+
+# Timeouts (seconds). Probing and frame grabs read a few packets; encodes scale with the length
+# of the media, at a rate far below what even a loaded 2-core machine manages.
+PROBE_TIMEOUT = 30
+FRAME_TIMEOUT = 60
+ENCODE_TIMEOUT_BASE = 120
+ENCODE_TIMEOUT_PER_SECOND = 15
+
+# Normalised films and simulated clips share these settings so that clips rendered by the
+# simulator can later be joined by stream copy.
+X264_PRESET = "veryfast"
+X264_CRF = "20"
+AUDIO_RATE = 48000
+AUDIO_CHANNELS = 2
+AUDIO_BITRATE = "128k"
+
+# How far before the end the last-frame grab seeks. Only the packets from the keyframe before
+# this point are decoded, so the grab costs the same on a 2 s and a 10 s clip.
+LAST_FRAME_WINDOW = 1.0
+
+
+class MediaError(Exception):
+    """ffmpeg failed or a file is not the media it should be; the message says which and why."""
+
+
+def ffmpeg_exe() -> str:
+    configured = getattr(settings, "FFMPEG_BINARY", "") if settings.configured else ""
+    return configured or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class Probe:
+    width: int
+    height: int
+    fps: float
+    duration: float
+    video_codec: str
+    pix_fmt: str
+    audio_codec: str | None
+    audio_sample_rate: int | None
+    audio_channels: int | None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    method: str  # "copy" or "normalised"
+    duration: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Running ffmpeg
+
+
+def _run(args: list[str], *, timeout: float, what: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise MediaError(f"{what}: ffmpeg did not finish within {timeout:.0f} s") from exc
+    except OSError as exc:
+        raise MediaError(f"{what}: cannot run ffmpeg ({exc.strerror or exc})") from exc
+    if check and proc.returncode != 0:
+        raise MediaError(f"{what}: {_stderr_summary(proc.stderr)}")
+    return proc
+
+
+def _stderr_summary(stderr: bytes, *, limit: int = 300) -> str:
+    """The last few meaningful stderr lines, without ffmpeg's `[component @ 0x...]` prefixes."""
+    lines = []
+    for raw in stderr.decode("utf-8", "replace").splitlines():
+        line = re.sub(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*", "", raw.strip())
+        if line and not line.startswith(("frame=", "size=", "video:", "Press [q]")):
+            lines.append(line)
+    text = "; ".join(lines[-3:]) or "ffmpeg failed without a message"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@contextmanager
+def _atomic_output(out: Path) -> Iterator[Path]:
+    """A temporary path beside `out` (same suffix, so ffmpeg picks the same format), renamed onto
+    `out` only when the body succeeds."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if not tmp.exists() or tmp.stat().st_size == 0:
+            raise MediaError(f"ffmpeg wrote nothing for {out.name}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Probing
+
+
+_CHANNEL_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6}
+
+
+def _split_fields(text: str) -> list[str]:
+    """Split on commas outside parentheses: `yuv420p(tv, bt709)` stays one field."""
+    fields, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        if char == "," and depth == 0:
+            fields.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    fields.append("".join(current).strip())
+    return fields
+
+
+def _snap_fps(value: float) -> float:
+    # ffmpeg prints 24000/1001 as "23.98"; recover the exact NTSC rate so rates compare equal.
+    for base in (24, 30, 60, 120):
+        ntsc = base * 1000 / 1001
+        if abs(value - ntsc) < 0.006:
+            return ntsc
+    return value
+
+
+def _parse_input_dump(stderr: str, path: Path) -> Probe:
+    """Read stream facts from the `Input #0` section that `ffmpeg -i` prints to stderr."""
+    section = stderr.split("Input #0", 1)
+    if len(section) < 2:
+        reason = _stderr_summary(stderr.encode())
+        raise MediaError(f"cannot read {Path(path).name}: {reason}")
+    section = re.split(r"^(?:Output #|Stream mapping:)", section[1], maxsplit=1, flags=re.M)[0]
+
+    duration_match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", section)
+    video_match = re.search(r"Stream #0:\d+\S*: Video: (.+)", section)
+    if video_match is None:
+        raise MediaError(f"{Path(path).name} has no video stream")
+    if duration_match is None:
+        raise MediaError(f"{Path(path).name} is not a video (no duration)")
+    hours, minutes, seconds = duration_match.groups()
+    duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+    fields = _split_fields(video_match.group(1))
+    video_codec = fields[0].split()[0]
+    width = height = 0
+    pix_fmt = ""
+    fps = 0.0
+    tbr = 0.0
+    for index, field in enumerate(fields):
+        size = re.match(r"(\d+)x(\d+)\b", field)
+        if size and not width:
+            width, height = int(size.group(1)), int(size.group(2))
+            pix_fmt = re.match(r"[\w]*", fields[index - 1]).group(0) if index > 1 else ""
+        rate = re.fullmatch(r"([\d.]+)(k?) (fps|tbr)", field)
+        if rate:
+            value = float(rate.group(1)) * (1000 if rate.group(2) else 1)
+            if rate.group(3) == "fps":
+                fps = value
+            else:
+                tbr = value
+    if not width or not height:
+        raise MediaError(f"cannot read the frame size of {Path(path).name}")
+    if duration <= 0:
+        raise MediaError(f"{Path(path).name} is not a video (zero duration)")
+
+    audio_codec = audio_rate = audio_channels = None
+    audio_match = re.search(r"Stream #0:\d+\S*: Audio: (.+)", section)
+    if audio_match:
+        afields = _split_fields(audio_match.group(1))
+        audio_codec = afields[0].split()[0]
+        for field in afields[1:]:
+            if hz := re.fullmatch(r"(\d+) Hz", field):
+                audio_rate = int(hz.group(1))
+            elif count := re.fullmatch(r"(\d+) channels", field):
+                audio_channels = int(count.group(1))
+            elif (layout := re.sub(r"\(.*\)$", "", field)) in _CHANNEL_LAYOUTS:
+                audio_channels = _CHANNEL_LAYOUTS[layout]
+            elif numbered := re.fullmatch(r"(\d+)\.(\d+)", layout):
+                audio_channels = int(numbered.group(1)) + int(numbered.group(2))
+
+    return Probe(
+        width=width,
+        height=height,
+        fps=_snap_fps(fps or tbr),
+        duration=duration,
+        video_codec=video_codec,
+        pix_fmt=pix_fmt,
+        audio_codec=audio_codec,
+        audio_sample_rate=audio_rate,
+        audio_channels=audio_channels,
+    )
+
+
+def probe(path: str | Path) -> Probe:
+    """Stream facts of a video file (first video and first audio stream) from its header.
+
+    Raises MediaError when the file is missing, unreadable or has no video stream. It does not
+    decode the pictures: `verify_clip` does.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path.name} does not exist")
+    # Without an output ffmpeg exits 1 after printing the input; the dump is what we want.
+    proc = _run(["-i", str(path)], timeout=PROBE_TIMEOUT, what=f"probing {path.name}", check=False)
+    return _parse_input_dump(proc.stderr.decode("utf-8", "replace"), path)
+
+
+def _inspect(path: Path) -> tuple[Probe, tuple[str, ...]]:
+    """`probe` plus checksums of the streams' codec headers (H.264 SPS/PPS, AAC config), in one
+    ffmpeg run: clips can only be joined by stream copy when those are identical, because an MP4
+    track carries a single set of them."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path.name} does not exist")
+    args = ["-i", str(path), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-frames:v", "1"]
+    proc = _run(
+        [*args, "-f", "framecrc", "-"], timeout=PROBE_TIMEOUT, what=f"probing {path.name}", check=False
+    )
+    info = _parse_input_dump(proc.stderr.decode("utf-8", "replace"), path)
+    headers = tuple(re.findall(r"^#extradata \d+:\s*(.+)$", proc.stdout.decode("ascii", "replace"), re.M))
+    return info, headers
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking and frame grabs
+
+
+def verify_clip(path: str | Path, *, expected_duration: float, tolerance: float = 0.25) -> Probe:
+    """Decode every frame of `path` and check that it lasts `expected_duration` (± tolerance).
+
+    Raises MediaError for an unreadable, corrupt or truncated file or a wrong duration; returns
+    the probe otherwise. Read-only, so safe to repeat.
+    """
+    path = Path(path)
+    info = probe(path)
+    proc = _run(
+        [
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:v",
+            "-map",
+            "0:a?",
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ],
+        timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * info.duration,
+        what=f"decoding {path.name}",
+    )
+    if proc.stderr.strip():
+        raise MediaError(f"{path.name} does not decode cleanly: {_stderr_summary(proc.stderr)}")
+    decoded = [int(v) for v in re.findall(rb"^out_time_us=(\d+)", proc.stdout, re.M)]
+    decoded_duration = decoded[-1] / 1e6 if decoded else 0.0
+    # The last frame's timestamp is one frame short of the clip's length.
+    frame = 1 / info.fps if info.fps else 0.0
+    if abs(info.duration - expected_duration) > tolerance:
+        raise MediaError(f"{path.name} lasts {info.duration:.2f} s, expected {expected_duration:.2f} s")
+    if decoded_duration + frame < expected_duration - tolerance:
+        raise MediaError(f"{path.name} decodes to only {decoded_duration:.2f} s of {expected_duration:.2f} s")
+    return info
+
+
+def extract_last_frame(video: Path, out: Path) -> Path:
+    """Write the exact last decoded frame of `video` as a PNG at `out`.
+
+    Seeks to about a second before the end (decoding starts at the keyframe before that point),
+    and keeps the last decoded frame, so the cost does not grow with the clip's length. Falls back
+    to decoding the whole clip when the seek window holds no video frame (a clip whose audio runs
+    long past its video).
+    """
+    video, out = Path(video), Path(out)
+    what = f"grabbing the last frame of {video.name}"
+    # `reverse` holds only the frames after the seek point (earlier ones are dropped before
+    # filtering), so at most about a second of pictures sits in memory and only one is encoded.
+    tail = ["-map", "0:v:0", "-vf", "reverse", "-frames:v", "1", "-fps_mode", "passthrough"]
+    with _atomic_output(out) as tmp:
+        _run(
+            ["-y", "-sseof", f"-{LAST_FRAME_WINDOW}", "-i", str(video), *tail, str(tmp)],
+            timeout=FRAME_TIMEOUT,
+            what=what,
+        )
+        if tmp.stat().st_size == 0:
+            logger.info("No video frame in the last %s s of %s; decoding all of it", LAST_FRAME_WINDOW, video)
+            timeout = ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * probe(video).duration
+            _run(
+                [
+                    "-y",
+                    "-i",
+                    str(video),
+                    "-map",
+                    "0:v:0",
+                    "-update",
+                    "1",
+                    "-fps_mode",
+                    "passthrough",
+                    str(tmp),
+                ],
+                timeout=timeout,
+                what=what,
+            )
+    return out
+
+
+def extract_first_frame(video: Path, out: Path) -> Path:
+    """Write the first decoded frame of `video` as a PNG at `out`."""
+    video, out = Path(video), Path(out)
+    with _atomic_output(out) as tmp:
+        args = [
+            "-y",
+            "-i",
+            str(video),
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-fps_mode",
+            "passthrough",
+            str(tmp),
+        ]
+        _run(args, timeout=FRAME_TIMEOUT, what=f"grabbing the first frame of {video.name}")
+    return out
+
+
+def make_poster(video: Path, out: Path) -> Path:
+    """Write a JPEG poster frame at `out`: the frame 1 s in, or 10% in for clips under 10 s
+    (past any fade from black, still inside the opening shot)."""
+    video, out = Path(video), Path(out)
+    at = min(1.0, probe(video).duration * 0.1)
+    with _atomic_output(out) as tmp:
+        args = ["-y", "-ss", f"{at:.3f}", "-i", str(video), "-map", "0:v:0", "-frames:v", "1", "-q:v", "3"]
+        _run([*args, str(tmp)], timeout=FRAME_TIMEOUT, what=f"making a poster for {video.name}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembly
+
+
+def _rate(fps: float) -> str:
+    """An exact ffmpeg rate for a probed frame rate: 24000/1001 rather than 23.976."""
+    fraction = Fraction(fps).limit_denominator(1001)
+    return f"{fraction.numerator}/{fraction.denominator}"
+
+
+def _layout(info: Probe) -> tuple:
+    return (
+        info.video_codec,
+        info.width,
+        info.height,
+        round(info.fps, 3),
+        info.pix_fmt,
+        info.audio_codec,
+        info.audio_sample_rate,
+        info.audio_channels,
+    )
+
+
+def _concat_list_line(path: Path) -> str:
+    # The concat demuxer's quoting: inside single quotes, a quote is written '\''.
+    return "file '" + str(Path(path).resolve()).replace("'", "'\\''") + "'\n"
+
+
+def assemble(clips: list[Path], out: Path) -> AssemblyResult:
+    """Join `clips`, in order, into one MP4 film at `out` (moov atom first, for progressive play).
+
+    When every clip has the same codec, codec headers, frame size, frame rate, pixel format and
+    audio layout, the film is their streams copied back to back (concat demuxer, no re-encode:
+    "copy"). Otherwise each clip is normalised and the film re-encoded ("normalised"): the frame
+    is the FIRST clip's size (the opening shot sets the film's frame; other clips are scaled to
+    fit inside it, aspect kept, and padded with black) and its frame rate; H.264 yuv420p; and,
+    when any clip has sound, a 48 kHz stereo AAC track in which clips without sound are silent.
+
+    Preconditions: at least one clip, each a readable video. The output replaces `out` atomically,
+    so calling again redoes the same work. The film lasts the sum of the clips' durations.
+    """
+    if not clips:
+        raise MediaError("nothing to assemble: no clips")
+    clips = [Path(clip) for clip in clips]
+    out = Path(out)
+    # Each probe is mostly ffmpeg start-up; overlapping a few keeps long films quick to check.
+    with ThreadPoolExecutor(max_workers=min(4, len(clips))) as pool:
+        inspected = list(pool.map(_inspect, clips))
+    infos = [info for info, _ in inspected]
+    expected = sum(info.duration for info in infos)
+
+    first_layout, first_headers = _layout(infos[0]), inspected[0][1]
+    compatible = all(
+        _layout(info) == first_layout and headers == first_headers for info, headers in inspected
+    )
+    if compatible and first_headers:
+        _concat_copy(clips, out, expected)
+        duration = probe(out).duration
+        # Timestamps that do not line up (odd edit lists, gaps) show as a wrong total; a re-encode
+        # lays every clip end to end regardless.
+        if abs(duration - expected) <= 0.1 * len(clips):
+            return AssemblyResult(method="copy", duration=duration)
+        logger.warning(
+            "Stream copy of %d clips gave %.2f s instead of %.2f s; re-encoding",
+            len(clips),
+            duration,
+            expected,
+        )
+
+    _concat_normalised(clips, infos, out, expected)
+    return AssemblyResult(method="normalised", duration=probe(out).duration)
+
+
+def _concat_copy(clips: list[Path], out: Path, expected: float) -> None:
+    with _atomic_output(out) as tmp, tempfile.TemporaryDirectory(prefix="concat-") as workdir:
+        listing = Path(workdir) / "clips.txt"
+        listing.write_text("ffconcat version 1.0\n" + "".join(_concat_list_line(clip) for clip in clips))
+        # auto_convert would rewrite H.264 packets (in-band SPS/PPS on every keyframe); the clips'
+        # codec headers are identical, so the packets can go through byte for byte.
+        args = ["-y", "-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(listing)]
+        args += ["-map", "0:v:0", "-map", "0:a:0?"]
+        args += ["-c", "copy", "-movflags", "+faststart", str(tmp)]
+        _run(args, timeout=ENCODE_TIMEOUT_BASE + expected, what=f"joining {len(clips)} clips")
+
+
+def _concat_normalised(clips: list[Path], infos: list[Probe], out: Path, expected: float) -> None:
+    width, height = infos[0].width, infos[0].height
+    width, height = width + width % 2, height + height % 2  # yuv420p needs even sizes
+    rate = _rate(infos[0].fps or 24)
+    with_audio = any(info.has_audio for info in infos)
+
+    inputs: list[str] = []
+    graph: list[str] = []
+    segments: list[str] = []
+    for index, (clip, info) in enumerate(zip(clips, infos, strict=True)):
+        inputs += ["-i", str(clip)]
+        # Each segment is cut or padded to exactly the clip's length on both streams, so sound
+        # and picture stay in step however the clips' own streams start and end.
+        graph.append(
+            f"[{index}:v:0]setpts=PTS-STARTPTS,"
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps={rate},format=yuv420p,"
+            f"tpad=stop=-1:stop_mode=clone,trim=duration={info.duration:.6f}[v{index}]"
+        )
+        segments.append(f"[v{index}]")
+        if with_audio:
+            if info.has_audio:
+                source = f"[{index}:a:0]asetpts=PTS-STARTPTS,aresample={AUDIO_RATE},"
+            else:
+                source = f"anullsrc=r={AUDIO_RATE}:cl=stereo,"
+            graph.append(
+                f"{source}aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
+                f"apad,atrim=duration={info.duration:.6f}[a{index}]"
+            )
+            segments.append(f"[a{index}]")
+    graph.append(
+        f"{''.join(segments)}concat=n={len(clips)}:v=1:a={int(with_audio)}[v]" + ("[a]" if with_audio else "")
+    )
+
+    args = ["-y", *inputs, "-filter_complex", ";".join(graph), "-map", "[v]"]
+    args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-pix_fmt", "yuv420p"]
+    args += ["-g", str(2 * math.ceil(infos[0].fps or 24))]
+    if with_audio:
+        args += [
+            "-map",
+            "[a]",
+            "-c:a",
+            "aac",
+            "-b:a",
+            AUDIO_BITRATE,
+            "-ar",
+            str(AUDIO_RATE),
+            "-ac",
+            str(AUDIO_CHANNELS),
+        ]
+    with _atomic_output(out) as tmp:
+        _run(
+            [*args, "-movflags", "+faststart", str(tmp)],
+            timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * expected,
+            what=f"re-encoding {len(clips)} clips into one film",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulated clips
+
+
+def _fit(image_path: Path, width: int, height: int) -> Image.Image:
+    """The image scaled to cover width x height and centre-cropped, upright, in RGB."""
+    with Image.open(image_path) as image:
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+    return ImageOps.fit(upright, (width, height), method=Image.Resampling.LANCZOS)
+
+
+def _title_card(text: str, width: int, height: int) -> Image.Image:
+    """A gradient card whose colours come from the prompt, for clips generated from text alone."""
+    digest = hashlib.sha256(text.encode()).digest()
+    top, bottom = digest[0:3], digest[3:6]
+    card = Image.linear_gradient("L").resize((width, height))
+    start = Image.new("RGB", (width, height), tuple(c // 2 for c in top))
+    end = Image.new("RGB", (width, height), tuple(64 + c // 2 for c in bottom))
+    card = Image.composite(end, start, card)
+    draw = ImageDraw.Draw(card)
+    # A few shapes, so the slow zoom is visible on an otherwise smooth gradient.
+    for index in range(4):
+        x, y = digest[6 + index] / 255 * width, digest[10 + index] / 255 * height
+        radius = (0.05 + digest[14 + index] / 255 * 0.15) * min(width, height)
+        draw.ellipse(
+            [x - radius, y - radius, x + radius, y + radius],
+            outline=(255, 255, 255),
+            width=max(1, height // 120),
+        )
+    return card
+
+
+def _caption(text: str, width: int, height: int) -> Image.Image:
+    """The prompt on a translucent band (RGBA, full width), wrapped to at most three lines."""
+    size = max(10, min(width, height) // 20)
+    font = ImageFont.load_default(size=size)
+    lines = _wrap(" ".join(text.split()), font, max_width=width * 0.9, max_lines=3)
+    line_height = int(size * 1.3)
+    band = Image.new("RGBA", (width, line_height * len(lines) + size), (0, 0, 0, 140))
+    draw = ImageDraw.Draw(band)
+    for number, line in enumerate(lines):
+        position = (width * 0.05, size // 2 + number * line_height)
+        draw.text(position, line, font=font, fill=(255, 255, 255, 255))
+    return band
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, *, max_width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap by measured width; a word wider than a line is cut, overflow ends in '…'."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}".strip()
+        if font.getlength(candidate) <= max_width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = word
+        while font.getlength(current) > max_width and len(current) > 1:
+            cut = len(current) - 1
+            while cut > 1 and font.getlength(current[:cut]) > max_width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
+    lines.append(current)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and font.getlength(last + " …") > max_width:
+            last = last[:-1]
+        lines = [*lines[: max_lines - 1], last.rstrip() + " …"]
+    return lines
+
+
+def render_clip(
+    *,
+    out: Path,
+    width: int,
+    height: int,
+    duration: float,
+    fps: int = 24,
+    first_image: Path | None,
+    last_image: Path | None,
+    text: str,
+    with_audio: bool,
+) -> Path:
+    """Render a stand-in for a generated clip: H.264 MP4 of exactly round(duration*fps) frames.
+
+    The first frame is `first_image` fitted to the frame (cover, centre crop), or a title card
+    when there is none; the picture then zooms in slowly. With `last_image`, the clip dissolves
+    into that image (fitted the same way) so that its final frame IS the image. The prompt fades
+    in on a caption band after the first frame and out before the last, so neither carries it.
+    With `with_audio`, a quiet 48 kHz stereo AAC tone; otherwise no audio stream at all.
+    """
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise MediaError(f"cannot render {width}x{height}: width and height must be even and positive")
+    frames = round(duration * fps)
+    if fps <= 0 or frames < 2:
+        raise MediaError(f"cannot render {duration} s at {fps} fps: too short")
+    out = Path(out)
+
+    with tempfile.TemporaryDirectory(prefix="render-") as workdir:
+        work = Path(workdir)
+        base = _fit(first_image, width, height) if first_image else _title_card(text, width, height)
+        base.save(work / "first.png", compress_level=1)
+        inputs = ["-i", str(work / "first.png")]
+        last_frame = frames - 1
+        zoom = 0.08  # over the whole clip: slow enough to read as a camera push
+        graph = [
+            # One decoded picture, repeated: cheaper than re-reading the image for every frame.
+            f"[0:v]format=yuv420p,loop=loop={last_frame}:size=1,settb=1/{fps},setpts=N,"
+            f"zoompan=z='1+{zoom}*on/{last_frame}':x='(iw-iw/zoom)/2':y='(ih-ih/zoom)/2':d=1"
+            f":s={width}x{height}:fps={fps}[zoomed]"
+        ]
+        current = "zoomed"
+        blend = 0
+
+        if last_image:
+            _fit(last_image, width, height).save(work / "last.png", compress_level=1)
+            inputs += ["-i", str(work / "last.png")]
+            # The dissolve's frames run from `start` to the last frame; its opacity reaches 1 exactly
+            # on the last frame (fade-in over n frames is opaque on its n-th frame after the start).
+            blend = max(1, min(last_frame, round(fps * min(1.5, duration / 3))))
+            start = last_frame - blend
+            graph.append(
+                f"[1:v]format=yuva420p,loop=loop={blend}:size=1,settb=1/{fps},setpts=N+{start},"
+                f"fade=t=in:n={blend}:alpha=1[last]"
+            )
+            graph.append(f"[{current}][last]overlay=eof_action=pass:format=yuv420[dissolved]")
+            current = "dissolved"
+
+        caption_frames = last_frame - 2 - blend
+        if text.strip() and caption_frames >= 4:
+            caption = _caption(text, width, height)
+            caption.save(work / "caption.png")
+            caption_input = len(inputs) // 2
+            inputs += ["-i", str(work / "caption.png")]
+            fade = max(1, min(fps // 3, caption_frames // 4))
+            y = height - caption.height - height // 20
+            graph.append(
+                f"[{caption_input}:v]format=yuva420p,loop=loop={caption_frames}:size=1,"
+                f"settb=1/{fps},setpts=N+1,"
+                f"fade=t=in:n={fade}:alpha=1,fade=t=out:s={caption_frames - fade}:n={fade}:alpha=1[caption]"
+            )
+            graph.append(f"[{current}][caption]overlay=x=0:y={y}:eof_action=pass:format=yuv420[captioned]")
+            current = "captioned"
+
+        audio: list[str] = []
+        if with_audio:
+            graph.append(
+                f"sine=frequency=220:sample_rate={AUDIO_RATE}:duration={frames / fps:.6f},volume=0.08,"
+                f"aformat=channel_layouts=stereo[audio]"
+            )
+            audio = ["-map", "[audio]", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE)]
+
+        args = [
+            "-y",
+            *inputs,
+            "-filter_complex",
+            ";".join(graph),
+            "-map",
+            f"[{current}]",
+            "-frames:v",
+            str(frames),
+        ]
+        args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-pix_fmt", "yuv420p"]
+        # A keyframe every second keeps seeking (and the last-frame grab) cheap.
+        args += ["-g", str(fps), "-r", str(fps), *audio, "-movflags", "+faststart"]
+        with _atomic_output(out) as tmp:
+            _run(
+                [*args, str(tmp)],
+                timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * duration,
+                what=f"rendering {out.name}",
+            )
+    return out
