@@ -43,8 +43,8 @@ FRAME_TIMEOUT = 60
 ENCODE_TIMEOUT_BASE = 120
 ENCODE_TIMEOUT_PER_SECOND = 15
 
-# Normalised films and simulated clips share these settings so that clips rendered by the
-# simulator can later be joined by stream copy.
+# Every encode here uses the same settings, so simulated clips of one size and sound layout come
+# out with identical codec headers and join by stream copy, as real clips of one model do.
 X264_PRESET = "veryfast"
 X264_CRF = "20"
 AUDIO_RATE = 48000
@@ -278,21 +278,7 @@ def verify_clip(path: str | Path, *, expected_duration: float, tolerance: float 
     path = Path(path)
     info = probe(path)
     proc = _run(
-        [
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            "0:v",
-            "-map",
-            "0:a?",
-            "-f",
-            "null",
-            "-progress",
-            "pipe:1",
-            "-",
-        ],
+        ["-v", "error", "-i", str(path), *"-map 0:v -map 0:a? -f null -progress pipe:1 -".split()],
         timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * info.duration,
         what=f"decoding {path.name}",
     )
@@ -331,22 +317,8 @@ def extract_last_frame(video: Path, out: Path) -> Path:
         if tmp.stat().st_size == 0:
             logger.info("No video frame in the last %s s of %s; decoding all of it", LAST_FRAME_WINDOW, video)
             timeout = ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * probe(video).duration
-            _run(
-                [
-                    "-y",
-                    "-i",
-                    str(video),
-                    "-map",
-                    "0:v:0",
-                    "-update",
-                    "1",
-                    "-fps_mode",
-                    "passthrough",
-                    str(tmp),
-                ],
-                timeout=timeout,
-                what=what,
-            )
+            every = ["-map", "0:v:0", "-update", "1", "-fps_mode", "passthrough"]
+            _run(["-y", "-i", str(video), *every, str(tmp)], timeout=timeout, what=what)
     return out
 
 
@@ -354,19 +326,8 @@ def extract_first_frame(video: Path, out: Path) -> Path:
     """Write the first decoded frame of `video` as a PNG at `out`."""
     video, out = Path(video), Path(out)
     with _atomic_output(out) as tmp:
-        args = [
-            "-y",
-            "-i",
-            str(video),
-            "-map",
-            "0:v:0",
-            "-frames:v",
-            "1",
-            "-fps_mode",
-            "passthrough",
-            str(tmp),
-        ]
-        _run(args, timeout=FRAME_TIMEOUT, what=f"grabbing the first frame of {video.name}")
+        args = ["-y", "-i", str(video), "-map", "0:v:0", "-frames:v", "1", "-fps_mode", "passthrough"]
+        _run([*args, str(tmp)], timeout=FRAME_TIMEOUT, what=f"grabbing the first frame of {video.name}")
     return out
 
 
@@ -504,18 +465,8 @@ def _concat_normalised(clips: list[Path], infos: list[Probe], out: Path, expecte
     args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-pix_fmt", "yuv420p"]
     args += ["-g", str(2 * math.ceil(infos[0].fps or 24))]
     if with_audio:
-        args += [
-            "-map",
-            "[a]",
-            "-c:a",
-            "aac",
-            "-b:a",
-            AUDIO_BITRATE,
-            "-ar",
-            str(AUDIO_RATE),
-            "-ac",
-            str(AUDIO_CHANNELS),
-        ]
+        args += ["-map", "[a]", "-c:a", "aac", "-b:a", AUDIO_BITRATE]
+        args += ["-ar", str(AUDIO_RATE), "-ac", str(AUDIO_CHANNELS)]
     with _atomic_output(out) as tmp:
         _run(
             [*args, "-movflags", "+faststart", str(tmp)],
@@ -530,8 +481,11 @@ def _concat_normalised(clips: list[Path], infos: list[Probe], out: Path, expecte
 
 def _fit(image_path: Path, width: int, height: int) -> Image.Image:
     """The image scaled to cover width x height and centre-cropped, upright, in RGB."""
-    with Image.open(image_path) as image:
-        upright = ImageOps.exif_transpose(image).convert("RGB")
+    try:
+        with Image.open(image_path) as image:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"cannot read the image {Path(image_path).name}: {exc}") from exc
     return ImageOps.fit(upright, (width, height), method=Image.Resampling.LANCZOS)
 
 
@@ -678,16 +632,8 @@ def render_clip(
             )
             audio = ["-map", "[audio]", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE)]
 
-        args = [
-            "-y",
-            *inputs,
-            "-filter_complex",
-            ";".join(graph),
-            "-map",
-            f"[{current}]",
-            "-frames:v",
-            str(frames),
-        ]
+        args = ["-y", *inputs, "-filter_complex", ";".join(graph)]
+        args += ["-map", f"[{current}]", "-frames:v", str(frames)]
         args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-pix_fmt", "yuv420p"]
         # A keyframe every second keeps seeking (and the last-frame grab) cheap.
         args += ["-g", str(fps), "-r", str(fps), *audio, "-movflags", "+faststart"]

@@ -370,3 +370,37 @@ def test_extract_last_frame_finds_the_picture_when_the_sound_runs_on(tmp_path: P
 
     with Image.open(grabbed) as image, Image.open(expected) as reference:
         assert _mean_difference(image, reference) == 0
+
+
+def test_probe_reads_ntsc_rates_colour_tags_and_surround_sound() -> None:
+    # What `ffmpeg -i` prints for a camera file, which media never renders itself.
+    dump = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'camera.mov':
+  Duration: 00:01:02.53, start: 0.000000, bitrate: 9000 kb/s
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709, progressive), 1920x1080 [SAR 1:1 DAR 16:9], 8000 kb/s, 23.98 fps, 23.98 tbr, 24k tbn (default)
+  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, 5.1(side), fltp, 384 kb/s (default)
+At least one output file must be specified
+"""  # noqa: E501
+    info = media._parse_input_dump(dump, Path("camera.mov"))
+
+    assert (info.width, info.height, info.pix_fmt, info.video_codec) == (1920, 1080, "yuv420p", "h264")
+    assert info.fps == pytest.approx(24000 / 1001, abs=1e-9)
+    assert info.duration == pytest.approx(62.53)
+    assert (info.audio_codec, info.audio_sample_rate, info.audio_channels) == ("aac", 44100, 6)
+
+
+def test_render_clip_refuses_an_unreadable_image(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+
+    with pytest.raises(media.MediaError, match=r"broken\.png"):
+        media.render_clip(
+            out=tmp_path / "clip.mp4",
+            width=W,
+            height=H,
+            duration=2,
+            first_image=broken,
+            last_image=None,
+            text="x",
+            with_audio=False,
+        )
+    assert not (tmp_path / "clip.mp4").exists()
