@@ -1,9 +1,12 @@
 """The shared cast: alice owns a project and has a budget, bob watches it, carol is an outsider."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from generation.models import CreditBudget
-from projects.models import Membership, Project
+from projects.images import add_reference_images
+from projects.models import Membership, Project, ReferenceSet
+from tests.helpers import COLOURS, photo
 
 pytest_plugins = ["generation.simulator.testing"]
 
@@ -38,3 +41,12 @@ def project(alice, bob):
     Membership.objects.create(project=project, user=alice, role=Membership.Role.OWNER)
     Membership.objects.create(project=project, user=bob, role=Membership.Role.VIEWER)
     return project
+
+
+@pytest.fixture
+def references(project):
+    reference_set = ReferenceSet.objects.create(project=project, name="Rooms")
+    files = [SimpleUploadedFile(f"room{i}.jpg", photo(c, i)) for i, c in enumerate(COLOURS)]
+    result = add_reference_images(reference_set, files=files)
+    assert not result.rejected
+    return reference_set
