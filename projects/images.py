@@ -49,6 +49,8 @@ class UploadResult:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
 
 
@@ -76,19 +78,25 @@ def _open_checked(data: io.BytesIO) -> Image.Image:
         except UnidentifiedImageError:
             raise RejectedImage("is not a JPEG, PNG or WebP image.") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise RejectedImage(f"declares more pixels than allowed ({limit}).") from None
+            raise RejectedImage(
+                f"has too many pixels ({limit}); scale it down and upload it again."
+            ) from None
         if img.format not in ACCEPTED_FORMATS:
             raise RejectedImage("is not a JPEG, PNG or WebP image.")
         width, height = img.size
         if width <= 0 or height <= 0:
             raise RejectedImage("has no pixels.")
         if width * height > max_pixels:
-            raise RejectedImage(f"is {width}×{height}, {_megapixels(width * height)}; {limit}.")
+            raise RejectedImage(
+                f"is {width}×{height}, {_megapixels(width * height)}; {limit}. Scale it down and upload it again."
+            )
         try:
             # load() decodes every pixel, so a truncated or corrupt file fails here and not later.
             img.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise RejectedImage(f"declares more pixels than allowed ({limit}).") from None
+            raise RejectedImage(
+                f"has too many pixels ({limit}); scale it down and upload it again."
+            ) from None
         except (OSError, SyntaxError, ValueError, EOFError):
             raise RejectedImage("is damaged or incomplete and could not be read.") from None
     return img

@@ -1,0 +1,165 @@
+"""Reference image intake (projects/images.py) through the upload page: bad files are refused one by
+one with their reason, good ones in the same upload are kept, and every stored image is upright."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from projects.images import RejectedImage, normalise_reference_image
+from projects.models import ReferenceImage, ReferenceSet
+
+pytestmark = pytest.mark.django_db
+
+
+def jpeg(size=(64, 48), colour=(200, 40, 40), quality=90) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png(size=(64, 48), mode="RGBA") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, (10, 120, 200, 128) if mode == "RGBA" else 0).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def webp(size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (20, 200, 20)).save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
+def png_bomb(width=100_000, height=100_000) -> bytes:
+    """A few hundred bytes of PNG whose header declares a 10-gigapixel image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+@pytest.fixture
+def reference_set(project):
+    return ReferenceSet.objects.create(project=project, name="Rooms")
+
+
+def post_files(client, reference_set, files):
+    url = reverse("upload_reference_images", args=[reference_set.pk])
+    response = client.post(url, {"images": files})
+    return response, [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_bad_files_are_each_rejected_with_a_reason_and_good_ones_kept(client, alice, reference_set):
+    fifty_megapixels = io.BytesIO()
+    Image.new("L", (10_000, 5_000)).save(fifty_megapixels, "PNG")
+    full = jpeg((400, 300))
+    files = [
+        upload("good-1.jpg", jpeg()),
+        upload("notes.jpg", b"These are my meeting notes, not a photo.\n" * 20),
+        upload("cut.jpg", full[: len(full) // 2]),
+        upload("bomb.png", png_bomb(), "image/png"),
+        upload("huge.png", fifty_megapixels.getvalue(), "image/png"),
+        upload(
+            "plan.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "image/svg+xml"
+        ),
+        upload("good-2.png", png(), "image/png"),
+        upload("good-3.webp", webp(), "image/webp"),
+    ]
+    client.force_login(alice)
+    response, messages = post_files(client, reference_set, files)
+
+    assert response.status_code == 302
+    kept = list(reference_set.images.values_list("original_name", flat=True))
+    assert kept == ["good-1.jpg", "good-2.png", "good-3.webp"]
+    assert "Added 3 images." in messages
+    rejected = {m.split("”")[0].lstrip("“"): m for m in messages if "was not added" in m}
+    assert set(rejected) == {"notes.jpg", "cut.jpg", "bomb.png", "huge.png", "plan.svg"}
+    assert "is not a JPEG, PNG or WebP image" in rejected["notes.jpg"]
+    assert "damaged or incomplete" in rejected["cut.jpg"]
+    assert "too many pixels" in rejected["bomb.png"]
+    assert "too many pixels (the limit is 40.0 megapixels)" in rejected["huge.png"]
+    assert "is not a JPEG, PNG or WebP image" in rejected["plan.svg"]
+
+
+def test_the_rejections_are_shown_on_the_page(client, alice, reference_set):
+    client.force_login(alice)
+    url = reverse("upload_reference_images", args=[reference_set.pk])
+    response = client.post(url, {"images": [upload("notes.jpg", b"text")]}, follow=True)
+    assert "“notes.jpg” was not added: it is not a JPEG, PNG or WebP image." in response.text
+
+
+def test_an_exif_rotated_jpeg_is_stored_upright(client, alice, reference_set):
+    # A landscape sensor image, red on the left and blue on the right, tagged "rotate 90° clockwise".
+    sideways = Image.new("RGB", (60, 40), (255, 0, 0))
+    sideways.paste((0, 0, 255), (30, 0, 60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    sideways.save(buffer, "JPEG", quality=95, exif=exif)
+    client.force_login(alice)
+    post_files(client, reference_set, [upload("phone.jpg", buffer.getvalue())])
+
+    stored = ReferenceImage.objects.get(reference_set=reference_set)
+    assert (stored.width, stored.height) == (40, 60)
+    with stored.image.open("rb") as fh, Image.open(fh) as img:
+        assert img.format == "JPEG"
+        assert img.size == (40, 60)
+        assert img.getexif().get(0x0112) in (None, 1)
+        top, bottom = img.convert("RGB").getpixel((20, 5)), img.convert("RGB").getpixel((20, 55))
+    assert top[0] > 200
+    assert top[2] < 60
+    assert bottom[2] > 200
+    assert bottom[0] < 60
+
+
+def test_png_stays_png_and_webp_becomes_jpeg_with_thumbnails(client, alice, reference_set):
+    client.force_login(alice)
+    post_files(
+        client,
+        reference_set,
+        [upload("a.png", png((800, 400)), "image/png"), upload("b.webp", webp((1000, 500)))],
+    )
+    first, second = reference_set.images.all()
+    assert first.image.name.endswith(".png")
+    assert second.image.name.endswith(".jpg")
+    for image in (first, second):
+        with image.thumbnail.open("rb") as fh, Image.open(fh) as thumb:
+            assert thumb.format == "JPEG"
+            assert max(thumb.size) == 320
+
+
+def test_a_file_over_the_byte_limit_is_rejected_before_decoding(settings):
+    settings.REFERENCE_IMAGE_MAX_BYTES = 1000
+    with pytest.raises(RejectedImage, match="the limit is 1 KB"):
+        normalise_reference_image(upload("big.jpg", jpeg((300, 300), quality=100)))
+
+
+def test_a_gif_is_refused_whatever_its_name(settings):
+    buffer = io.BytesIO()
+    Image.new("P", (10, 10)).save(buffer, "GIF")
+    with pytest.raises(RejectedImage, match="not a JPEG, PNG or WebP"):
+        normalise_reference_image(upload("photo.jpg", buffer.getvalue()))
+
+
+def test_new_images_go_to_the_end_in_upload_order(client, alice, reference_set):
+    client.force_login(alice)
+    post_files(client, reference_set, [upload("1.jpg", jpeg()), upload("2.jpg", jpeg())])
+    post_files(client, reference_set, [upload("3.jpg", jpeg())])
+    names = list(reference_set.images.order_by("position").values_list("original_name", flat=True))
+    assert names == ["1.jpg", "2.jpg", "3.jpg"]
