@@ -920,3 +920,205 @@ def test_a_small_png_becomes_a_png_data_uri():
     Image.new("RGB", (8, 8)).save(buffer, format="PNG")
 
     assert image_uri(buffer.getvalue()).startswith("data:image/png;base64,")
+
+
+# --- against the simulator ----------------------------------------------------------------------------
+# The same client, over loopback, against generation/simulator (fixtures from generation.simulator.testing).
+
+
+@pytest.fixture
+def sim_client(runway) -> RunwayClient:
+    # Settings point at the simulator; a tiny backoff keeps retries real but quick.
+    return RunwayClient(max_retries=2, backoff_base=0.001)
+
+
+def _photo_uri(client: RunwayClient) -> str:
+    image = Image.new("RGB", (320, 180), (40, 90, 160))
+    return image_uri(prepare_image(_jpeg(image)), client=client)
+
+
+def _wait_final(client: RunwayClient, task_id: str, timeout: float = 30.0) -> TaskState:
+    deadline = time.monotonic() + timeout
+    while True:
+        task = client.get_task(task_id)
+        if task.is_final or time.monotonic() > deadline:
+            return task
+        time.sleep(0.05)
+
+
+def test_the_simulator_runs_an_image_to_video_task_to_a_downloadable_clip(runway, sim_client, tmp_path):
+    created = sim_client.create_task(
+        "image_to_video",
+        {"model": "gen4_turbo", "promptImage": _photo_uri(sim_client), "ratio": "1280:720", "duration": 2},
+    )
+
+    task = _wait_final(sim_client, created.id)
+
+    assert created.estimated_credits == 10
+    assert task.status == "SUCCEEDED"
+    assert task.cost_credits == 10
+    assert len(task.output) == 1
+    target = tmp_path / "out.mp4"
+    with target.open("wb") as fh:
+        written = sim_client.download_output(task.output[0], fh, chunk_size=4096)
+    assert written == target.stat().st_size > 0
+    assert target.read_bytes()[4:8] == b"ftyp"
+
+
+def test_the_simulator_reports_a_pending_or_running_task_before_it_finishes(runway, sim_client):
+    runway.configure(pending_seconds=5, running_seconds=5)
+    created = sim_client.create_task(
+        "text_to_video", {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2}
+    )
+
+    task = sim_client.get_task(created.id)
+
+    assert task.status in ("PENDING", "THROTTLED", "RUNNING")
+    assert not task.is_final
+    assert task.estimated_credits == created.estimated_credits == 24
+    assert task.created_at
+
+
+def test_cancelling_a_simulated_task_makes_it_gone_and_a_second_cancel_is_harmless(runway, sim_client):
+    runway.configure(pending_seconds=5)
+    created = sim_client.create_task(
+        "text_to_video", {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2}
+    )
+
+    sim_client.cancel_task(created.id)
+    sim_client.cancel_task(created.id)
+
+    with pytest.raises(RunwayTaskNotFound):
+        sim_client.get_task(created.id)
+
+
+def test_the_simulators_organization_shows_balance_limits_and_usage(runway, sim_client):
+    runway.configure(credit_balance=777)
+    sim_client.create_task(
+        "text_to_video", {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2}
+    )
+
+    org = sim_client.organization()
+
+    assert org.credit_balance == 777 - 24
+    assert org.models["gen4.5"].max_concurrent == 2
+    assert org.models["gen4.5"].daily_generations == 1
+    assert org.models["veo3.1"].daily_generations == 0
+
+
+def test_an_upload_to_the_simulator_gives_a_uri_it_accepts_as_an_image(runway, sim_client):
+    data = prepare_image(_jpeg(Image.new("RGB", (320, 180), (200, 100, 50))))
+
+    uri = sim_client.upload_ephemeral("first.jpg", data)
+    created = sim_client.create_task(
+        "image_to_video", {"model": "gen4_turbo", "promptImage": uri, "ratio": "1280:720", "duration": 2}
+    )
+
+    assert uri.startswith("runway://")
+    assert _wait_final(sim_client, created.id).status == "SUCCEEDED"
+
+
+def test_the_simulator_rejects_a_wrong_key_without_the_key_in_the_message(runway, caplog):
+    caplog.set_level(logging.DEBUG)
+    wrong = "key_" + "f" * 128
+    client = RunwayClient(api_key=wrong, max_retries=2, backoff_base=0.001)
+
+    with pytest.raises(RunwayAuthError, match="check RUNWAY_API_KEY") as caught:
+        client.organization()
+
+    assert wrong not in str(caught.value) + repr(caught.value) + caplog.text
+    assert runway.api_key not in str(caught.value) + caplog.text
+
+
+def test_the_simulators_validation_issues_reach_the_caller(runway, sim_client):
+    with pytest.raises(RunwayValidationError, match="ratio") as caught:
+        sim_client.create_task(
+            "image_to_video",
+            {
+                "model": "gen4_turbo",
+                "promptImage": _photo_uri(sim_client),
+                "ratio": "1920:1080",
+                "duration": 2,
+            },
+        )
+
+    assert any(issue["path"] == ["ratio"] for issue in caught.value.issues)
+    assert runway.tasks() == []
+
+
+def test_the_simulator_refuses_a_task_the_account_cannot_pay_for(runway, sim_client):
+    runway.configure(credit_balance=5)
+
+    with pytest.raises(RunwayCreditsError, match="out of credits"):
+        sim_client.create_task(
+            "text_to_video",
+            {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2},
+        )
+
+
+def test_the_simulators_daily_cap_ends_in_rate_limited(runway, sim_client):
+    runway.configure(limits={"gen4.5": {"max_concurrent_generations": 2, "max_daily_generations": 0}})
+
+    with pytest.raises(RunwayRateLimited, match="daily generations"):
+        sim_client.create_task(
+            "text_to_video",
+            {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2},
+        )
+
+
+def test_the_client_rides_out_simulated_server_errors(runway, sim_client):
+    created = sim_client.create_task(
+        "text_to_video", {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2}
+    )
+    runway.fail_next("http_error", 2, status=503)
+
+    assert sim_client.get_task(created.id).id == created.id
+
+
+def test_a_lost_create_answer_is_not_resent(runway, sim_client):
+    runway.fail_next("lost_response")
+
+    with pytest.raises(RunwayUnavailable) as caught:
+        sim_client.create_task(
+            "text_to_video",
+            {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2},
+        )
+
+    assert caught.value.maybe_created
+    assert len(runway.tasks()) == 1
+
+
+def test_a_simulated_moderation_failure_is_read_as_a_failed_task(runway, sim_client):
+    runway.fail_next("moderation", code="SAFETY.INPUT.IMAGE")
+    created = sim_client.create_task(
+        "image_to_video",
+        {"model": "gen4_turbo", "promptImage": _photo_uri(sim_client), "ratio": "1280:720", "duration": 2},
+    )
+
+    task = _wait_final(sim_client, created.id)
+
+    assert task.status == "FAILED"
+    assert task.failure_code == "SAFETY.INPUT.IMAGE"
+    assert task.failure
+
+
+def test_an_expired_or_truncated_simulated_download_is_a_retryable_download_error(runway, sim_client):
+    created = sim_client.create_task(
+        "text_to_video", {"model": "gen4.5", "promptText": "a harbour", "ratio": "1280:720", "duration": 2}
+    )
+    _wait_final(sim_client, created.id)
+
+    runway.fail_next("expired_urls")
+    with pytest.raises(RunwayDownloadError, match="fetch the task again") as expired:
+        sim_client.download_output(sim_client.get_task(created.id).output[0], io.BytesIO())
+    runway.fail_next("truncate_download")
+    target = io.BytesIO()
+    with pytest.raises(RunwayDownloadError, match="cut short") as truncated:
+        sim_client.download_output(sim_client.get_task(created.id).output[0], target)
+    fresh = io.BytesIO()
+    written = sim_client.download_output(sim_client.get_task(created.id).output[0], fresh)
+
+    assert expired.value.retryable
+    assert truncated.value.retryable
+    assert target.getvalue() == b""
+    assert written == len(fresh.getvalue()) > 0
