@@ -172,6 +172,7 @@ class ShotForm(forms.ModelForm):
             (str(image.pk), f"R{number}: {image}") for number, image in enumerate(images, start=1)
         ]
         self.fields["duration"].choices = [(d, f"{d} s") for d in self.video_model.durations]
+        self.fields["duration"].error_messages["invalid_choice"] = self._durations_message()
         self.fields["first_frame_image"].choices = image_choices
         self.fields["first_frame_image"].coerce = self.images_by_pk.get
         self.fields["last_frame_image"].choices = image_choices
@@ -181,11 +182,14 @@ class ShotForm(forms.ModelForm):
         if not self.is_bound and self.instance.pk is None:
             self.initial.setdefault("duration", catalog.default_duration(self.video_model))
 
+    def _durations_message(self) -> str:
+        allowed = _join_or([str(d) for d in self.video_model.durations])
+        return f"{self.video_model.label} makes clips of {allowed} seconds."
+
     def clean_duration(self) -> int:
         duration = self.cleaned_data["duration"]
         if duration not in self.video_model.durations:
-            allowed = _join_or([str(d) for d in self.video_model.durations])
-            raise forms.ValidationError(f"{self.video_model.label} makes clips of {allowed} seconds.")
+            raise forms.ValidationError(self._durations_message())
         return duration
 
     def clean_prompt(self) -> str:

@@ -1,0 +1,74 @@
+import pytest
+from django.urls import reverse
+
+from projects.models import Sequence
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sequence(project, alice):
+    return Sequence.objects.create(
+        project=project, title="Tour", model="gen4_turbo", ratio="960:960", created_by=alice
+    )
+
+
+def url(sequence):
+    return reverse("edit_sequence", args=[sequence.pk])
+
+
+def data(**extra):
+    return {"title": "Tour v2", "model": "veo3.1", "ratio": "1080:1920", **extra}
+
+
+def test_editors_change_the_settings(client, alice, sequence):
+    client.force_login(alice)
+    response = client.post(url(sequence), data(has_audio="on"))
+    assert response["Location"] == reverse("sequence_detail", args=[sequence.pk])
+    sequence.refresh_from_db()
+    assert (sequence.title, sequence.model, sequence.ratio, sequence.is_stitched, sequence.has_audio) == (
+        "Tour v2",
+        "veo3.1",
+        "1080:1920",
+        False,
+        True,
+    )
+
+
+def test_changing_the_model_without_a_valid_ratio_says_what_is_allowed(client, alice, sequence):
+    client.force_login(alice)
+    response = client.post(url(sequence), data(ratio="960:960"))
+    assert response.status_code == 200
+    assert "Veo 3.1 makes 1280×720 (landscape)" in response.text
+    sequence.refresh_from_db()
+    assert (sequence.title, sequence.model, sequence.ratio) == ("Tour", "gen4_turbo", "960:960")
+
+
+def test_it_refuses_while_generating(client, alice, sequence):
+    Sequence.objects.filter(pk=sequence.pk).update(status="running")
+    client.force_login(alice)
+    response = client.post(url(sequence), data(), follow=True)
+    assert "This sequence is generating" in response.text
+    sequence.refresh_from_db()
+    assert sequence.model == "gen4_turbo"
+
+
+def test_it_redirects_anonymous_users_to_login(client, sequence):
+    assert reverse("login") in client.post(url(sequence), data())["Location"]
+
+
+def test_outsiders_get_404(client, carol, sequence):
+    client.force_login(carol)
+    assert client.post(url(sequence), data()).status_code == 404
+
+
+def test_viewers_get_403(client, bob, sequence):
+    client.force_login(bob)
+    assert client.post(url(sequence), data()).status_code == 403
+    sequence.refresh_from_db()
+    assert sequence.title == "Tour"
+
+
+def test_it_refuses_get(client, alice, sequence):
+    client.force_login(alice)
+    assert client.get(url(sequence)).status_code == 405

@@ -1,0 +1,66 @@
+import pytest
+from django.urls import reverse
+
+from projects.models import Sequence, Shot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shot(project, alice):
+    sequence = Sequence.objects.create(project=project, title="Tour", model="gen4.5", created_by=alice)
+    return Shot.objects.create(sequence=sequence, prompt="Hall", duration=5, first_frame="none")
+
+
+def url(shot):
+    return reverse("edit_shot", args=[shot.pk])
+
+
+def test_editors_change_a_shot(client, alice, shot):
+    client.force_login(alice)
+    response = client.post(
+        url(shot), {"prompt": "Grand hall", "duration": 10, "seed": 42, "first_frame": "previous"}
+    )
+    assert response["Location"].endswith(f"#shot-{shot.pk}")
+    shot.refresh_from_db()
+    assert (shot.prompt, shot.duration, shot.seed, shot.first_frame) == ("Grand hall", 10, 42, "previous")
+
+
+def test_invalid_input_reopens_the_form_and_changes_nothing(client, alice, shot):
+    client.force_login(alice)
+    response = client.post(
+        url(shot), {"prompt": "Grand hall", "duration": 5, "seed": -1, "first_frame": "none"}
+    )
+    assert response.status_code == 200
+    assert response.context["shot_rows"][0]["is_form_open"]
+    shot.refresh_from_db()
+    assert (shot.prompt, shot.seed) == ("Hall", None)
+
+
+def test_it_refuses_while_generating(client, alice, shot):
+    Sequence.objects.filter(pk=shot.sequence_id).update(status="assembling")
+    client.force_login(alice)
+    client.post(url(shot), {"prompt": "Grand hall", "duration": 5, "first_frame": "none"})
+    shot.refresh_from_db()
+    assert shot.prompt == "Hall"
+
+
+def test_it_redirects_anonymous_users_to_login(client, shot):
+    assert reverse("login") in client.post(url(shot), {"prompt": "x"})["Location"]
+
+
+def test_outsiders_get_404(client, carol, shot):
+    client.force_login(carol)
+    assert client.post(url(shot), {"prompt": "x", "duration": 5, "first_frame": "none"}).status_code == 404
+
+
+def test_viewers_get_403(client, bob, shot):
+    client.force_login(bob)
+    assert client.post(url(shot), {"prompt": "x", "duration": 5, "first_frame": "none"}).status_code == 403
+    shot.refresh_from_db()
+    assert shot.prompt == "Hall"
+
+
+def test_it_refuses_get(client, alice, shot):
+    client.force_login(alice)
+    assert client.get(url(shot)).status_code == 405

@@ -1,0 +1,62 @@
+import pytest
+from django.urls import reverse
+
+from projects.models import Sequence, Shot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shots(project, alice):
+    sequence = Sequence.objects.create(project=project, title="Tour", model="gen4.5", created_by=alice)
+    # Equal positions, as rows made elsewhere may have: moving renumbers them.
+    return [Shot.objects.create(sequence=sequence, prompt=p, position=0, first_frame="none") for p in "abc"]
+
+
+def order(shots):
+    return "".join(shots[0].sequence.shots.order_by("position", "pk").values_list("prompt", flat=True))
+
+
+def url(shot):
+    return reverse("move_shot", args=[shot.pk])
+
+
+def test_it_moves_a_shot_up_and_down(client, alice, shots):
+    client.force_login(alice)
+    client.post(url(shots[2]), {"direction": "up"})
+    assert order(shots) == "acb"
+    client.post(url(shots[0]), {"direction": "down"})
+    assert order(shots) == "cab"
+
+
+def test_an_unknown_direction_changes_nothing(client, alice, shots):
+    client.force_login(alice)
+    client.post(url(shots[1]), {"direction": "left"})
+    assert order(shots) == "abc"
+
+
+def test_it_refuses_while_generating(client, alice, shots):
+    Sequence.objects.filter(pk=shots[0].sequence_id).update(status="running")
+    client.force_login(alice)
+    client.post(url(shots[1]), {"direction": "up"})
+    assert order(shots) == "abc"
+
+
+def test_it_redirects_anonymous_users_to_login(client, shots):
+    assert reverse("login") in client.post(url(shots[1]), {"direction": "up"})["Location"]
+
+
+def test_outsiders_get_404(client, carol, shots):
+    client.force_login(carol)
+    assert client.post(url(shots[1]), {"direction": "up"}).status_code == 404
+
+
+def test_viewers_get_403(client, bob, shots):
+    client.force_login(bob)
+    assert client.post(url(shots[1]), {"direction": "up"}).status_code == 403
+    assert order(shots) == "abc"
+
+
+def test_it_refuses_get(client, alice, shots):
+    client.force_login(alice)
+    assert client.get(url(shots[1])).status_code == 405
