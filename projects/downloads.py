@@ -38,11 +38,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
             return False
         return max(size - length, 0), size - 1
     start = int(first)
+    if start >= size:
+        return False
     end = int(last) if last else size - 1
     if end < start:
         return None
-    if start >= size:
-        return False
     return start, min(end, size - 1)
 
 
