@@ -64,8 +64,9 @@ class SimulatorServer:
         from django.conf import settings
 
         fast = bool(overrides.pop("fast", getattr(settings, "RUNWAY_SIMULATOR_FAST", False)))
-        config = SimulatorConfig.fast(**overrides) if fast else SimulatorConfig(**overrides)  # type: ignore[arg-type]
-        return cls(config)
+        if fast:
+            return cls(SimulatorConfig.fast(**overrides))
+        return cls(SimulatorConfig(**overrides))  # type: ignore[arg-type]
 
     @property
     def base_url(self) -> str:
@@ -173,7 +174,6 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         self._status = 0
-        self._started = time.monotonic()
         parts = urlsplit(self.path)
         self.route_path = parts.path
         self.query = parse_qs(parts.query)
@@ -193,22 +193,13 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
                     handler(self, match)
                 return
             self.send_json(404, {"error": "Not found"})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client hung up (a download it gave up on)
         except Exception:
             logger.exception("Simulator failed on %s %s", method, self.path)
             if not self._status:
                 self.send_json(
                     500, {"error": "Internal server error", "detail": traceback.format_exc(limit=3)}
-                )
-        finally:
-            if self.route_path != "/_simulator/requests":
-                self.sim.log_request(
-                    {
-                        "method": method,
-                        "path": self.route_path,
-                        "status": self._status,
-                        "retryCount": self.headers.get("x-stainless-retry-count"),
-                        "at": round(time.time(), 3),
-                    }
                 )
 
     def _read_body(self) -> bool:
@@ -219,7 +210,11 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
             return False
         if not length:
             return True
-        size = int(length)
+        try:
+            size = int(length)
+        except ValueError:
+            self.send_json(400, {"error": "Invalid Content-Length"}, close=True)
+            return False
         limit = (
             self.sim.config.upload_max_bytes + 1024 * 1024
             if self.route_path.startswith("/_uploads/")
@@ -265,11 +260,26 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
 
     # -- responses --------------------------------------------------------------------------------
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Logged before the response leaves, so a client that reads the log next sees its request.
+        self._status = code
+        path = getattr(self, "route_path", self.path)
+        if path != "/_simulator/requests":
+            self.sim.log_request(
+                {
+                    "method": self.command,
+                    "path": path,
+                    "status": code,
+                    "retryCount": self.headers.get("x-stainless-retry-count") if self.headers else None,
+                    "at": round(time.time(), 3),
+                }
+            )
+        super().send_response(code, message)
+
     def send_json(
         self, status: int, body: object, *, headers: dict[str, str] | None = None, close: bool = False
     ) -> None:
         data = json.dumps(body).encode()
-        self._status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -283,7 +293,6 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def send_empty(self, status: int) -> None:
-        self._status = status
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -492,7 +501,6 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
             with self.sim.lock:
                 task.downloads += 1
 
-        self._status = status
         self.send_response(status)
         self.send_header("Content-Type", "video/mp4")
         self.send_header("Content-Length", str(length))

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -472,7 +472,8 @@ class Simulator:
                 )
                 partial.replace(final)
         except Exception as exc:
-            logger.exception("Simulator render of task %s failed", task.id)
+            if generation == self._generation and not self.stopping.is_set():
+                logger.exception("Simulator render of task %s failed", task.id)
             error = f"{type(exc).__name__}: {exc}"
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -552,10 +553,13 @@ class Simulator:
             return [self._log_entry(task) for task in self.tasks.values()]
 
     def _log_entry(self, task: Task) -> dict[str, Any]:
-        base = task.created_clock
-
-        def offset(clock: float | None) -> float | None:
-            return None if clock is None else round(clock - base, 3)
+        def stamp(clock: float | None) -> str | None:
+            # Wall-clock times derived from the monotonic clock, so that tasks compare with each other.
+            return (
+                None
+                if clock is None
+                else iso(task.created_at + timedelta(seconds=clock - task.created_clock))
+            )
 
         return {
             "id": task.id,
@@ -565,8 +569,8 @@ class Simulator:
             "status": task.status,
             "deleted": task.deleted_at is not None,
             "createdAt": iso(task.created_at),
-            "events": [{"status": status, "at": offset(clock)} for status, clock in task.events],
-            "deletedAt": offset(task.deleted_at),
+            "events": [{"status": status, "at": stamp(clock)} for status, clock in task.events],
+            "deletedAt": stamp(task.deleted_at),
             "estimatedCost": task.estimated_cost,
             "cost": task.cost,
             "failureCode": task.failure_code,

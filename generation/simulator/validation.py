@@ -42,7 +42,7 @@ RUNWAY_URI_LENGTH = (13, 5000)
 IMAGE_ASPECT_RANGE = (0.5, 2.0)
 IMAGE_MAX_SIDE = 8000
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-DATA_URI_TYPES = {"image/jpeg", "image/jpg", "image/png", "image/webp"}
+DATA_URI_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 GEN4_I2V_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
 GEN45_T2V_RATIOS = ("1280:720", "720:1280")
@@ -61,14 +61,14 @@ class Variant:
     endpoint: str
     model: str
     ratios: tuple[str, ...]
-    durations: tuple[int, ...]
-    # Gen-4 durations are "integer 2-10" (range errors); Veo's are the literal union 4 | 6 | 8.
-    duration_is_range: bool
+    # A range is Runway's "integer 2-10" (too_small / too_big errors); a tuple is a literal union
+    # such as Veo's 4 | 6 | 8 (invalid_value errors).
+    durations: range | tuple[int, ...]
     duration_required: bool
-    # Runway leaves these defaults unstated (UNVERIFIED in the contract); the simulator bills them.
+    # Runway leaves the defaults unstated (UNVERIFIED in the contract); the simulator bills these.
     default_duration: int
     prompt_text_required: bool
-    # None: no promptImage (text_to_video); ("first",) Gen-4; ("first", "last") Veo.
+    # None: no promptImage (text_to_video); ("first",) for Gen-4; ("first", "last") for Veo.
     image_positions: tuple[str, ...] | None
     optional_fields: frozenset[str]
 
@@ -84,53 +84,29 @@ class Variant:
         return frozenset(required) | self.optional_fields
 
 
-_GEN4_OPTIONAL = frozenset({"seed", "contentModeration"})
-_GEN45_OPTIONAL = _GEN4_OPTIONAL | {"outputFormat", "proresProfile"}
-_VEO_OPTIONAL = frozenset({"seed", "audio", "negativePrompt"})
+GEN4_DURATIONS = range(2, 11)
+VEO_DURATIONS = (4, 6, 8)
+FIRST = ("first",)
+FIRST_LAST = ("first", "last")
+GEN4T_FIELDS = frozenset({"seed", "contentModeration"})
+GEN45_FIELDS = GEN4T_FIELDS | {"outputFormat", "proresProfile"}
+VEO_FIELDS = frozenset({"seed", "audio", "negativePrompt"})
 
-
-def _gen4(endpoint: str, model: str, ratios: tuple[str, ...], *, strict_gen45: bool) -> Variant:
-    return Variant(
-        endpoint=endpoint,
-        model=model,
-        ratios=ratios,
-        durations=tuple(range(2, 11)),
-        duration_is_range=True,
-        duration_required=strict_gen45,
-        default_duration=10,
-        prompt_text_required=strict_gen45 or endpoint == TEXT_TO_VIDEO,
-        image_positions=("first",) if endpoint == IMAGE_TO_VIDEO else None,
-        optional_fields=_GEN45_OPTIONAL if model == "gen4.5" else _GEN4_OPTIONAL,
-    )
-
-
-def _veo(endpoint: str, model: str) -> Variant:
-    return Variant(
-        endpoint=endpoint,
-        model=model,
-        ratios=VEO_RATIOS,
-        durations=(4, 6, 8),
-        duration_is_range=False,
-        duration_required=False,
-        default_duration=8,
-        prompt_text_required=endpoint == TEXT_TO_VIDEO,
-        image_positions=("first", "last") if endpoint == IMAGE_TO_VIDEO else None,
-        optional_fields=_VEO_OPTIONAL,
-    )
-
-
+I2V, T2V = IMAGE_TO_VIDEO, TEXT_TO_VIDEO
 VARIANTS: dict[tuple[str, str], Variant] = {
-    (v.endpoint, v.model): v
-    for v in (
-        _gen4(IMAGE_TO_VIDEO, "gen4_turbo", GEN4_I2V_RATIOS, strict_gen45=False),
-        _gen4(IMAGE_TO_VIDEO, "gen4.5", GEN4_I2V_RATIOS, strict_gen45=True),
-        _gen4(TEXT_TO_VIDEO, "gen4.5", GEN45_T2V_RATIOS, strict_gen45=True),
-        _veo(IMAGE_TO_VIDEO, "veo3.1"),
-        _veo(IMAGE_TO_VIDEO, "veo3.1_fast"),
-        _veo(TEXT_TO_VIDEO, "veo3.1"),
-        _veo(TEXT_TO_VIDEO, "veo3.1_fast"),
+    (row[0], row[1]): Variant(*row)
+    for row in (
+        # endpoint, model, ratios, durations, duration required, default duration,
+        # promptText required, promptImage positions, optional fields
+        (I2V, "gen4_turbo",  GEN4_I2V_RATIOS,  GEN4_DURATIONS, False, 10, False, FIRST,      GEN4T_FIELDS),
+        (I2V, "gen4.5",      GEN4_I2V_RATIOS,  GEN4_DURATIONS, True,  10, True,  FIRST,      GEN45_FIELDS),
+        (I2V, "veo3.1",      VEO_RATIOS,       VEO_DURATIONS,  False, 8,  False, FIRST_LAST, VEO_FIELDS),
+        (I2V, "veo3.1_fast", VEO_RATIOS,       VEO_DURATIONS,  False, 8,  False, FIRST_LAST, VEO_FIELDS),
+        (T2V, "gen4.5",      GEN45_T2V_RATIOS, GEN4_DURATIONS, True,  10, True,  None,       GEN45_FIELDS),
+        (T2V, "veo3.1",      VEO_RATIOS,       VEO_DURATIONS,  False, 8,  True,  None,       VEO_FIELDS),
+        (T2V, "veo3.1_fast", VEO_RATIOS,       VEO_DURATIONS,  False, 8,  True,  None,       VEO_FIELDS),
     )
-}
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +385,7 @@ def _check_duration(variant: Variant, value: object, issues: list[dict[str, Any]
         if variant.duration_required:
             issues.append(invalid_type(["duration"], "number", value))
         return None
-    if not variant.duration_is_range:
+    if not isinstance(variant.durations, range):
         if not _is_number(value) or value not in variant.durations:
             issues.append(invalid_value(["duration"], variant.durations))
             return None
@@ -580,8 +556,9 @@ def _field_name(path: Path) -> str:
 def _resolve_image(
     uri: str, position: str, field: str, resolve_upload: Callable[[str], bytes | None]
 ) -> Keyframe:
+    declared = None
     if uri.startswith("data:"):
-        data = _decode_data_uri(uri, field)
+        data, declared = _decode_data_uri(uri, field)
         source = "data"
     elif uri.startswith("runway://"):
         found = resolve_upload(uri)
@@ -599,10 +576,17 @@ def _resolve_image(
             "Failed to fetch asset. The URL may be incorrect or the server hosting the asset may be down. "
             "(The simulator does not fetch external URLs: send a data URI or an ephemeral upload.)",
         )
-    return Keyframe(position=position, data=data, extension=check_image(data, field), source=source)
+    extension = check_image(data, field)
+    if declared and IMAGE_FORMATS[declared] != extension:
+        # Runway's handling of a mislabelled data URI is undocumented; a client should never send one.
+        raise AssetRejected(
+            field, f"Invalid data URI: it is labelled {declared.lower()} but holds {extension}."
+        )
+    return Keyframe(position=position, data=data, extension=extension, source=source)
 
 
-def _decode_data_uri(uri: str, field: str) -> bytes:
+def _decode_data_uri(uri: str, field: str) -> tuple[bytes, str]:
+    """The decoded bytes and the image format the URI declares (Pillow's name for it)."""
     header, sep, payload = uri.partition(",")
     if not sep or not header.endswith(";base64"):
         raise AssetRejected(field, "Invalid data URI.")
@@ -610,7 +594,7 @@ def _decode_data_uri(uri: str, field: str) -> bytes:
     if media_type not in DATA_URI_TYPES:
         raise AssetRejected(field, f"Unsupported asset type: {media_type}.")
     try:
-        return base64.b64decode(payload, validate=True)
+        return base64.b64decode(payload, validate=True), DATA_URI_TYPES[media_type]
     except (binascii.Error, ValueError):
         raise AssetRejected(field, "Invalid data URI.") from None
 

@@ -1,0 +1,240 @@
+"""Conformance: Runway's official Python SDK (runwayml 5.24.0) drives the simulator as it drives Runway.
+
+The SDK parses every response into its own typed models, so a shape the simulator got wrong fails
+here. `wait_for_task_output()` sleeps 4.5-7.5 s before each poll: only two tests use it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import httpx
+import pytest
+import requests
+from PIL import Image
+from runwayml import BadRequestError, NotFoundError, RateLimitError, RunwayML
+from runwayml.lib.polling import TaskFailedError
+
+from generation import media
+
+
+def _png(width: int = 640, height: int = 360, colour: tuple[int, int, int] = (180, 40, 40)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _data_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def client(runway) -> RunwayML:
+    # No retries by default: a test that wants the SDK's retry policy asks for it.
+    return RunwayML(api_key=runway.api_key, base_url=runway.base_url, max_retries=0)
+
+
+def _poll(client: RunwayML, task_id: str, *statuses: str, timeout: float = 30):
+    """Poll quickly with tasks.retrieve (wait_for_task_output would sleep 6 s per poll)."""
+    import time
+
+    wanted = set(statuses) or {"SUCCEEDED", "FAILED", "CANCELLED"}
+    deadline = time.monotonic() + timeout
+    while True:
+        task = client.tasks.retrieve(task_id)
+        if task.status in wanted or time.monotonic() > deadline:
+            return task
+        time.sleep(0.05)
+
+
+def test_sdk_image_to_video_on_gen4_turbo_waits_for_a_downloadable_clip(client, tmp_path):
+    created = client.image_to_video.create(
+        model="gen4_turbo",
+        prompt_image=_data_uri(_png()),
+        ratio="1280:720",
+        duration=2,
+        prompt_text="a slow push towards the window",
+        seed=7,
+        content_moderation={"public_figure_threshold": "auto"},
+    )
+    assert created.estimated_cost.credits == 10
+
+    task = created.wait_for_task_output(timeout=60)
+
+    assert task.status == "SUCCEEDED"
+    assert task.cost.credits == 10
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(httpx.get(task.output[0]).content)
+    info = media.probe(clip)
+    assert (info.width, info.height, info.has_audio) == (320, 180, False)
+
+
+def test_sdk_wait_raises_task_failed_for_a_moderated_task(client):
+    created = client.image_to_video.create(
+        model="gen4_turbo",
+        prompt_image=_data_uri(_png()),
+        ratio="720:1280",
+        prompt_text="[sim:fail=SAFETY.INPUT.IMAGE] a portrait",
+    )
+
+    with pytest.raises(TaskFailedError) as failed:
+        created.wait_for_task_output(timeout=60)
+
+    details = failed.value.task_details
+    assert (details.status, details.failure_code, details.cost.credits) == ("FAILED", "SAFETY.INPUT.IMAGE", 0)
+    assert details.failure
+
+
+def test_sdk_image_to_video_on_veo3_1_with_first_and_last_frames(client, tmp_path):
+    created = client.image_to_video.create(
+        model="veo3.1",
+        prompt_image=[
+            {"uri": _data_uri(_png(colour=(200, 30, 30))), "position": "first"},
+            {"uri": _data_uri(_png(colour=(30, 30, 200))), "position": "last"},
+        ],
+        ratio="1920:1080",
+        duration=4,
+        prompt_text="the room turns from red to blue",
+        negative_prompt="people",
+    )
+    assert created.estimated_cost.credits == 160
+
+    task = _poll(client, created.id)
+
+    assert task.status == "SUCCEEDED"
+    clip = tmp_path / "veo.mp4"
+    clip.write_bytes(httpx.get(task.output[0]).content)
+    info = media.probe(clip)
+    assert (info.width, info.height, info.audio_codec) == (480, 270, "aac")
+
+
+def test_sdk_text_to_video_on_veo3_1_fast(client):
+    created = client.text_to_video.create(
+        model="veo3.1_fast", prompt_text="a harbour at dawn", ratio="1080:1920", duration=6, audio=False
+    )
+
+    assert created.estimated_cost.credits == 60
+    assert _poll(client, created.id).status == "SUCCEEDED"
+
+
+def test_sdk_retrieve_sees_each_state_of_a_task(client, runway):
+    runway.configure(pending_seconds=60)
+    pending = client.image_to_video.create(
+        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="960:960"
+    )
+    runway.configure(pending_seconds=0)
+    running = client.image_to_video.create(
+        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="960:960", prompt_text="[sim:slow=60]"
+    )
+    runway.cancel(pending.id)
+
+    assert client.tasks.retrieve(pending.id).status == "CANCELLED"
+    task = _poll(client, running.id, "RUNNING")
+    assert task.status == "RUNNING"
+    assert 0 <= task.progress <= 1
+    assert task.estimated_cost.credits == 50
+
+
+def test_sdk_delete_then_retrieve_raises_not_found(client):
+    created = client.image_to_video.create(
+        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720"
+    )
+
+    client.tasks.delete(created.id)
+
+    with pytest.raises(NotFoundError) as missing:
+        client.tasks.retrieve(created.id)
+    assert missing.value.body == {"error": "Could not find Task"}
+    with pytest.raises(NotFoundError):
+        client.tasks.delete(created.id)
+
+
+def test_sdk_reads_the_organization(client, runway):
+    runway.configure(credit_balance=777, limits={"veo3.1": {"max_concurrent_generations": None}})
+    client.text_to_video.create(model="gen4.5", prompt_text="a lighthouse", ratio="720:1280", duration=5)
+
+    org = client.organization.retrieve()
+
+    assert org.credit_balance == 777 - 60
+    assert org.tier.models["gen4_turbo"].max_concurrent_generations == 2
+    assert org.tier.models["veo3.1"].max_concurrent_generations is None
+    assert org.usage.models["gen4.5"].daily_generations == 1
+
+
+def test_sdk_ephemeral_upload_gives_a_usable_runway_uri(client):
+    upload = client.uploads.create_ephemeral(file=("frame.png", _png(800, 600)))
+
+    assert upload.uri.startswith("runway://")
+    created = client.image_to_video.create(
+        model="gen4.5", prompt_image=upload.uri, ratio="1104:832", duration=2, prompt_text="a desk"
+    )
+    assert _poll(client, created.id).status == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("call", "path"),
+    [
+        (
+            lambda c: c.image_to_video.create(
+                model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1920:1080"
+            ),
+            ["ratio"],
+        ),
+        (lambda c: c.text_to_video.create(model="gen4_turbo", prompt_text="x", ratio="1280:720"), ["model"]),
+        (
+            lambda c: c.image_to_video.create(
+                model="veo3.1", prompt_image=_data_uri(_png()), ratio="1280:720", duration=5
+            ),
+            ["duration"],
+        ),
+        (
+            lambda c: c.image_to_video.create(
+                model="gen4.5", prompt_image=_data_uri(_png()), ratio="1280:720", duration=5
+            ),
+            ["promptText"],
+        ),
+        (
+            lambda c: c.image_to_video.create(
+                model="gen4_turbo",
+                prompt_image=[{"uri": _data_uri(_png()), "position": "last"}],
+                ratio="1280:720",
+            ),
+            ["promptImage", 0, "position"],
+        ),
+    ],
+)
+def test_sdk_raises_bad_request_with_issues_for_invalid_bodies(client, runway, call, path):
+    with pytest.raises(BadRequestError) as refused:
+        call(client)
+
+    body = refused.value.body
+    assert body["error"] == "Validation of body failed"
+    assert path in [issue["path"] for issue in body["issues"]]
+    assert runway.tasks() == []
+
+
+def test_sdk_raises_bad_request_when_credits_run_out(client, runway):
+    runway.configure(credit_balance=5)
+
+    with pytest.raises(BadRequestError) as refused:
+        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720")
+    assert refused.value.body == {"error": "You do not have enough credits to run this task."}
+
+
+def test_sdk_retries_a_503_burst_and_gives_up_on_the_daily_cap(runway):
+    client = RunwayML(api_key=runway.api_key, base_url=runway.base_url, max_retries=2)
+    runway.fail_next("http_error", count=2, status=503)
+    assert client.organization.retrieve().credit_balance == 100_000
+
+    runway.configure(limits={"gen4_turbo": {"max_daily_generations": 0}})
+    with pytest.raises(RateLimitError):
+        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720")
+    retries = [r["retryCount"] for r in runway.requests_log() if r["path"] == "/v1/image_to_video"]
+    assert retries == ["0", "1", "2"]
+
+
+def test_raw_requests_with_the_sdks_own_headers_are_accepted(runway):
+    headers = {**runway.api_headers, "User-Agent": "RunwayML/Python 5.24.0", "x-stainless-retry-count": "0"}
+
+    assert requests.get(f"{runway.base_url}/v1/organization", headers=headers, timeout=10).status_code == 200
