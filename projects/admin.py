@@ -1,0 +1,118 @@
+"""Admin for the creative domain: plain lists, search and inlines. Counters the system maintains
+(share link downloads, sequence status and film) are read-only here."""
+
+from django.contrib import admin
+
+from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, ShareLink, Shot
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class ReferenceSetInline(admin.TabularInline):
+    model = ReferenceSet
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_by", "created_at"]
+    search_fields = ["name", "description", "created_by__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["created_by"]
+    autocomplete_fields = ["created_by"]
+    inlines = [MembershipInline, ReferenceSetInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["project__name", "user__username"]
+    list_select_related = ["project", "user"]
+    autocomplete_fields = ["project", "user"]
+
+
+class ReferenceImageInline(admin.TabularInline):
+    model = ReferenceImage
+    extra = 0
+    fields = ["position", "original_name", "image", "width", "height"]
+    readonly_fields = ["original_name", "image", "width", "height"]
+    # Uploads go through the studio page, which validates and normalises every image.
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReferenceSet)
+class ReferenceSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "created_at"]
+    search_fields = ["name", "project__name"]
+    list_select_related = ["project"]
+    autocomplete_fields = ["project"]
+    inlines = [ReferenceImageInline]
+
+
+class ShotInline(admin.StackedInline):
+    model = Shot
+    extra = 0
+    fields = [
+        "position",
+        "prompt",
+        "duration",
+        "seed",
+        "first_frame",
+        "first_frame_image",
+        "last_frame_image",
+        "is_stale",
+    ]
+    readonly_fields = ["is_stale"]
+    raw_id_fields = ["first_frame_image", "last_frame_image"]
+
+
+class ShareLinkInline(admin.TabularInline):
+    model = ShareLink
+    extra = 0
+    fields = ["created_by", "created_at", "expires_at", "revoked_at", "download_count"]
+    readonly_fields = ["created_by", "created_at", "download_count"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Sequence)
+class SequenceAdmin(admin.ModelAdmin):
+    list_display = ["title", "project", "model", "status", "started_by", "created_at", "finished_at"]
+    list_filter = ["status", "model", "is_stitched"]
+    search_fields = ["title", "project__name", "created_by__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["project", "started_by"]
+    autocomplete_fields = ["project", "created_by", "reference_set"]
+    readonly_fields = [
+        "status",
+        "status_message",
+        "started_by",
+        "started_at",
+        "finished_at",
+        "film",
+        "poster",
+        "film_duration",
+    ]
+    inlines = [ShotInline, ShareLinkInline]
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    list_display = ["sequence", "created_by", "created_at", "expires_at", "revoked_at", "download_count"]
+    list_filter = ["revoked_at"]
+    search_fields = ["sequence__title", "sequence__project__name"]
+    list_select_related = ["sequence", "created_by"]
+    readonly_fields = ["sequence", "created_by", "created_at", "download_count"]
+    fields = ["sequence", "created_by", "created_at", "expires_at", "revoked_at", "download_count"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,0 +1,52 @@
+import pytest
+from django.urls import reverse
+
+from projects.models import Membership, ReferenceSet, Sequence, ShareLink, Shot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_with_data(admin_client, alice, project):
+    reference_set = ReferenceSet.objects.create(project=project, name="Rooms")
+    sequence = Sequence.objects.create(
+        project=project, title="Tour", created_by=alice, reference_set=reference_set
+    )
+    Shot.objects.create(sequence=sequence, prompt="<script>x</script>", first_frame="none")
+    ShareLink.objects.create(sequence=sequence, created_by=alice)
+    return admin_client
+
+
+@pytest.mark.parametrize("model", ["project", "membership", "referenceset", "sequence", "sharelink"])
+def test_the_lists_and_searches_load(admin_client_with_data, model):
+    url = reverse(f"admin:projects_{model}_changelist")
+    assert admin_client_with_data.get(url).status_code == 200
+    assert admin_client_with_data.get(url + "?q=tour").status_code == 200
+
+
+def test_a_project_shows_its_memberships_inline(admin_client_with_data, project):
+    response = admin_client_with_data.get(reverse("admin:projects_project_change", args=[project.pk]))
+    assert response.status_code == 200
+    assert "memberships-TOTAL_FORMS" in response.text
+
+
+def test_a_sequence_shows_its_shots_inline_and_escapes_prompts(admin_client_with_data):
+    sequence = Sequence.objects.get()
+    response = admin_client_with_data.get(reverse("admin:projects_sequence_change", args=[sequence.pk]))
+    assert "shots-TOTAL_FORMS" in response.text
+    assert "<script>x</script>" not in response.text
+
+
+def test_share_link_download_counts_are_read_only(admin_client_with_data):
+    link = ShareLink.objects.get()
+    response = admin_client_with_data.get(reverse("admin:projects_sharelink_change", args=[link.pk]))
+    assert 'name="download_count"' not in response.text
+    assert link.token not in response.text
+
+
+def test_staff_without_superuser_rights_cannot_see_it(client, alice):
+    alice.is_staff = True
+    alice.save()
+    client.force_login(alice)
+    assert client.get(reverse("admin:projects_project_changelist")).status_code == 403
+    assert Membership.objects.count() == 0
