@@ -49,6 +49,8 @@ ACTIVE = (
 STARTABLE = (SeqStatus.DRAFT, SeqStatus.FAILED, SeqStatus.CANCELLED)
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_DOWNLOAD_ATTEMPTS = 4
+# Runway documents 502 and 503 as load shedding: the request was refused, not half-done.
+LOAD_SHEDDING = (502, 503)
 
 SAFETY_MESSAGES = {
     "SAFETY.INPUT.TEXT": "Runway's moderation rejected the prompt. Reword it and retake the shot.",
@@ -454,9 +456,9 @@ def submit_take(take_pk: int) -> None:
             body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
         created = client.create_task(take.endpoint, body)
     except (runway.RunwayRateLimited, runway.RunwayUnavailable) as exc:
-        if getattr(exc, "maybe_created", False) and exc.status is None:
-            # The request reached Runway but no answer came back: the task may exist. Runway has
-            # no idempotency key and no task listing, so sending it again could pay twice.
+        if exc.maybe_created and exc.status not in LOAD_SHEDDING:
+            # The request reached Runway and no clear answer came back: the task may exist. Runway
+            # has no idempotency key and no task listing, so sending it again could pay twice.
             _fail_take(
                 take,
                 code="SUBMIT_UNCONFIRMED",
@@ -464,7 +466,7 @@ def submit_take(take_pk: int) -> None:
                 "charge twice). Retake the shot.",
             )
             return
-        # 429 and 5xx answers: Runway shed the request; send it again later.
+        # 429, and 502/503 (Runway's load shedding: the request was not taken): send it again later.
         _requeue_or_fail(take, exc)
         return
     except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:

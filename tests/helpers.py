@@ -1,8 +1,16 @@
 """Shared helpers for pipeline tests: sequences over the `references` fixture, and ledger checks."""
 
 import io
+import os
+import signal
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
 
+from django.conf import settings as django_settings
+from django.db import connection
 from django.db.models import Sum
 from PIL import Image, ImageChops, ImageStat
 
@@ -83,3 +91,79 @@ def assert_ledger_exact(user, simulator) -> None:
 def assert_no_duplicate_submissions(simulator) -> None:
     ids = list(Take.objects.exclude(runway_task_id=None).values_list("runway_task_id", flat=True))
     assert len(simulator.tasks()) == len(ids) == len(set(ids))
+
+
+MANAGE = str(Path(django_settings.BASE_DIR) / "manage.py")
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    return (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+class Cluster:
+    """A qcluster and a poller as child processes, each in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str) -> None:
+        """Start "qcluster" or "poller"; a suffix names another of the kind ("qcluster-2")."""
+        command = {"qcluster": "qcluster", "poller": "runway_poller"}[name.split("-")[0]]
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, MANAGE, command], env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.kill(name)
+
+
+def cluster_env(settings, simulator) -> dict[str, str]:
+    """Environment for qcluster and poller subprocesses sharing this test's database, media and simulator."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "RUNWAY_API_BASE": simulator.base_url,
+        "RUNWAY_API_KEY": simulator.api_key,
+        "RUNWAY_POLL_INTERVAL": "0.3",
+        "PIPELINE_LEASE_SECONDS": "3",
+        "PIPELINE_RECOVER_INTERVAL": "0.5",
+        "Q_NAME": f"test-{uuid.uuid4().hex[:8]}",
+        "Q_WORKERS": "2",
+        "DJANGO_SETTINGS_MODULE": "videogen.settings",
+    }
+    env.pop("PIPELINE_INLINE", None)
+    return env
+
+
+def wait_for(predicate, *, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def final(sequence: Sequence, timeout: float = 90) -> Sequence:
+    def done():
+        sequence.refresh_from_db()
+        return sequence.status in (Sequence.Status.DONE, Sequence.Status.FAILED, Sequence.Status.CANCELLED)
+
+    wait_for(done, timeout=timeout, what="the sequence to finish")
+    return sequence

@@ -265,3 +265,36 @@ def test_every_task_running_twice_changes_nothing(project, alice, references, ru
     sequence.refresh_from_db()
     assert sequence.status == Sequence.Status.DONE
     assert Path(sequence.film.path).exists()
+
+
+def test_a_503_burst_on_submission_is_sent_again_later(project, alice, references, runway_simulator):
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=True, duration=2, shots=1
+    )
+    runway_simulator.fail_next("http_error", 2, status=503)
+
+    pipeline.start_sequence(sequence, user=alice)
+    sequence = drive(sequence)
+
+    assert sequence.status == Sequence.Status.DONE, sequence.status_message
+    assert Take.objects.get().submit_attempts == 3
+    assert len(runway_simulator.tasks()) == 1
+    assert_ledger_exact(alice, runway_simulator)
+
+
+def test_an_unconfirmed_submission_is_not_sent_twice(project, alice, references, runway_simulator):
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=True, duration=2, shots=1
+    )
+    runway_simulator.fail_next("lost_response", 1, status=504)
+
+    pipeline.start_sequence(sequence, user=alice)
+    sequence = drive(sequence)
+
+    take = Take.objects.get()
+    assert (take.status, take.failure_code) == (Take.Status.FAILED, "SUBMIT_UNCONFIRMED")
+    assert "Retake" in take.failure_message
+    assert len(runway_simulator.tasks()) == 1
+    assert sequence.status == Sequence.Status.FAILED
+    assert not credits.open_holds().exists()
+    assert credits.month_summary(alice).used == 0

@@ -2,101 +2,34 @@
 worst moments: after a submission, during a download and during assembly. After a restart the
 sequence finishes, Runway saw each task once, and the ledger is exact."""
 
-import os
-import signal
 import stat
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 
 from generation import media, pipeline
 from generation.models import Take
 from projects.models import Sequence
-from tests.helpers import assert_ledger_exact, assert_no_duplicate_submissions, make_sequence
+from tests.helpers import (
+    Cluster,
+    assert_ledger_exact,
+    assert_no_duplicate_submissions,
+    cluster_env,
+    final,
+    make_sequence,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-MANAGE = str(Path(django_settings.BASE_DIR) / "manage.py")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    return (
-        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
-class Cluster:
-    """A qcluster and a poller as child processes, each in its own process group."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str) -> None:
-        command = {"qcluster": "qcluster", "poller": "runway_poller"}[name]
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, MANAGE, command], env=self.env, stdout=log, stderr=log, start_new_session=True
-        )
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.kill(name)
 
 
 @pytest.fixture
 def cluster(settings, runway, tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "RUNWAY_API_BASE": runway.base_url,
-        "RUNWAY_API_KEY": runway.api_key,
-        "RUNWAY_POLL_INTERVAL": "0.3",
-        "PIPELINE_LEASE_SECONDS": "3",
-        "PIPELINE_RECOVER_INTERVAL": "0.5",
-        "Q_NAME": f"test-{uuid.uuid4().hex[:8]}",
-        "Q_WORKERS": "2",
-        "DJANGO_SETTINGS_MODULE": "videogen.settings",
-    }
-    env.pop("PIPELINE_INLINE", None)
     settings.PIPELINE_INLINE = False
-    c = Cluster(env, tmp_path)
+    c = Cluster(cluster_env(settings, runway), tmp_path)
     yield c
     c.stop_all()
-
-
-def wait_for(predicate, *, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def final(sequence: Sequence, timeout: float = 90) -> Sequence:
-    def done():
-        sequence.refresh_from_db()
-        return sequence.status in (Sequence.Status.DONE, Sequence.Status.FAILED, Sequence.Status.CANCELLED)
-
-    wait_for(done, timeout=timeout, what="the sequence to finish")
-    return sequence
 
 
 def slow_ffmpeg(tmp_path: Path, seconds: float) -> str:
