@@ -573,6 +573,7 @@ def _sequence_context(
         "meter": meter,
         "remaining_after": meter["summary"].available - estimate.total_credits,
         "shortfall": max(estimate.total_credits - meter["summary"].available, 0),
+        "is_startable": _is_startable(sequence),
         "can_start": can_edit and _is_startable(sequence) and bool(shots) and not has_errors,
         "sequence_form": sequence_form
         or (SequenceForm(instance=sequence, project=sequence.project) if is_editable else None),
