@@ -1,6 +1,7 @@
 """The shared cast: alice owns a project and has a budget, bob watches it, carol is an outsider."""
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from generation.models import CreditBudget
@@ -14,6 +15,17 @@ pytest_plugins = ["generation.simulator.testing"]
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Throttling counters live in the cache; each test starts with none.
+    cache.clear()
 
 
 @pytest.fixture

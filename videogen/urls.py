@@ -2,8 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from projects import accounts
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", accounts.login, name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("projects.urls")),
 ]
