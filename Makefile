@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean-media
+.PHONY: run test lint serve
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,9 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Production: DEBUG=False with SECRET_KEY and ALLOWED_HOSTS set (see README, "Production").
+serve: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput
+	$(PY) manage.py studio --gunicorn --addr $${ADDR:-127.0.0.1:8000}

@@ -6,9 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -16,8 +21,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Where the site listens.")
+        parser.add_argument(
+            "--gunicorn", action="store_true", help="Serve with gunicorn (production) instead of runserver."
+        )
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes.")
 
-    def handle(self, *args, addr: str, **options) -> None:
+    def handle(self, *args, addr: str, gunicorn: bool, web_workers: int, **options) -> None:
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         env = dict(os.environ)
         commands: list[list[str]] = []
@@ -30,8 +39,24 @@ class Command(BaseCommand):
         commands += [
             [*manage, "qcluster"],
             [*manage, "runway_poller"],
-            [*manage, "runserver", addr, "--noreload"],
         ]
+        if gunicorn:
+            commands.append(
+                [
+                    str(Path(sys.executable).with_name("gunicorn")),
+                    "videogen.wsgi",
+                    "--bind",
+                    addr,
+                    "--workers",
+                    str(web_workers),
+                    "--access-logfile",
+                    "-",
+                ]
+            )
+        else:
+            commands.append([*manage, "runserver", addr, "--noreload"])
+        # A TERM (from a supervisor or `timeout`) stops the children like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
         children = [subprocess.Popen(cmd, env=env) for cmd in commands]
         self.stdout.write(f"Studio running on http://{addr}/ (Ctrl-C stops everything).")
         try:
