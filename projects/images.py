@@ -9,6 +9,7 @@ consumer, including Runway, sees it the right way up) and a small JPEG thumbnail
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
 
@@ -28,6 +29,11 @@ JPEG_QUALITY = 92
 # Pillow refuses (warning, then error at twice this) to open anything larger; our own limit is
 # checked too, but this stops a decompression bomb before a single pixel is decoded.
 Image.MAX_IMAGE_PIXELS = settings.REFERENCE_IMAGE_MAX_PIXELS
+
+
+DAMAGED = "is damaged or incomplete; export it again and upload the new file."
+# What Pillow raises on malformed input, besides its own UnidentifiedImageError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, struct.error)
 
 
 class RejectedImage(Exception):
@@ -81,6 +87,9 @@ def _open_checked(data: io.BytesIO) -> Image.Image:
             raise RejectedImage(
                 f"has too many pixels ({limit}); scale it down and upload it again."
             ) from None
+        except _DECODE_ERRORS:
+            # Pillow reads the header while identifying; a damaged header fails here.
+            raise RejectedImage(DAMAGED) from None
         if img.format not in ACCEPTED_FORMATS:
             raise RejectedImage("is not a JPEG, PNG or WebP image.")
         width, height = img.size
@@ -97,9 +106,32 @@ def _open_checked(data: io.BytesIO) -> Image.Image:
             raise RejectedImage(
                 f"has too many pixels ({limit}); scale it down and upload it again."
             ) from None
-        except (OSError, SyntaxError, ValueError, EOFError):
-            raise RejectedImage("is damaged or incomplete and could not be read.") from None
+        except _DECODE_ERRORS:
+            raise RejectedImage(DAMAGED) from None
     return img
+
+
+def _encode_upright(img: Image.Image) -> tuple[bytes, str, Image.Image]:
+    """The image turned upright by its EXIF orientation: PNG stays PNG, JPEG and WebP become JPEG."""
+    source_format = img.format
+    upright = ImageOps.exif_transpose(img)
+    out = io.BytesIO()
+    if source_format == "PNG":
+        if upright.mode not in ("RGB", "RGBA", "L", "LA"):
+            upright = upright.convert("RGBA" if "transparency" in upright.info else "RGB")
+        upright.save(out, format="PNG")
+        return out.getvalue(), "png", upright
+    upright = _flatten(upright)
+    upright.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue(), "jpg", upright
+
+
+def _encode_thumbnail(upright: Image.Image) -> bytes:
+    thumb = _flatten(upright)
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=82, optimize=True)
+    return out.getvalue()
 
 
 def normalise_reference_image(upload: UploadedFile) -> NormalisedImage:
@@ -118,28 +150,16 @@ def normalise_reference_image(upload: UploadedFile) -> NormalisedImage:
         raise RejectedImage("is empty.")
 
     img = _open_checked(data)
-    source_format = img.format
-    upright = ImageOps.exif_transpose(img)
-
-    out = io.BytesIO()
-    if source_format == "PNG":
-        if upright.mode not in ("RGB", "RGBA", "L", "LA"):
-            upright = upright.convert("RGBA" if "transparency" in upright.info else "RGB")
-        upright.save(out, format="PNG")
-        extension = "png"
-    else:
-        upright = _flatten(upright)
-        upright.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-        extension = "jpg"
-
-    thumb = _flatten(upright)
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
-    thumb_out = io.BytesIO()
-    thumb.save(thumb_out, format="JPEG", quality=82, optimize=True)
+    try:
+        image_bytes, extension, upright = _encode_upright(img)
+        thumb_bytes = _encode_thumbnail(upright)
+    except _DECODE_ERRORS:
+        # Metadata (EXIF, ICC) is parsed lazily; a damaged block fails only now.
+        raise RejectedImage(DAMAGED) from None
 
     return NormalisedImage(
-        image=ContentFile(out.getvalue(), name=f"reference.{extension}"),
-        thumbnail=ContentFile(thumb_out.getvalue(), name="thumbnail.jpg"),
+        image=ContentFile(image_bytes, name=f"reference.{extension}"),
+        thumbnail=ContentFile(thumb_bytes, name="thumbnail.jpg"),
         width=upright.width,
         height=upright.height,
     )
