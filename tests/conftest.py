@@ -3,6 +3,7 @@
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.servers.basehttp import WSGIServer
 
 from generation.models import CreditBudget
 from projects.images import add_reference_images
@@ -10,6 +11,10 @@ from projects.models import Membership, Project, ReferenceSet
 from tests.helpers import COLOURS, photo
 
 pytest_plugins = ["generation.simulator.testing"]
+
+# The live server's listen backlog (10) resets connections when 50 clients arrive at once, as the
+# concurrency tests make them; a production server (gunicorn) listens with a backlog of 2048.
+WSGIServer.request_queue_size = 128
 
 
 @pytest.fixture(autouse=True)
