@@ -269,6 +269,7 @@ class Simulator:
             data_uri_max_chars=self.config.data_uri_max_chars,
         )
         cost = MODELS[request.model].price_per_second(audio=request.audio) * request.duration
+        summary = summarize_body(body)
         now = time.monotonic()
         with self.lock:
             self._tick(now)
@@ -285,7 +286,7 @@ class Simulator:
             task = Task(
                 id=str(uuid.uuid4()),
                 request=request,
-                summary=summarize_body(body),
+                summary=summary,
                 plan=plan,
                 created_at=datetime.now(UTC),
                 created_clock=now,
