@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -192,6 +193,10 @@ class ShareLinkQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _new_token() -> str:
     # 32 bytes = 256 bits, URL-safe.
     return secrets.token_urlsafe(32)
@@ -200,6 +205,8 @@ def _new_token() -> str:
 class ShareLink(models.Model):
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="share_links")
     token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    # Links are looked up by this digest, so the time a lookup takes says nothing about the token.
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -213,6 +220,19 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return f"Share link for {self.sequence}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.token_digest:
+            self.token_digest = token_digest(self.token)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def find(cls, token: str) -> ShareLink | None:
+        """The link for a token from a URL, or None; compared in constant time after the lookup."""
+        link = cls.objects.select_related("sequence").filter(token_digest=token_digest(token)).first()
+        if link is None or not secrets.compare_digest(link.token.encode(), token.encode()):
+            return None
+        return link
 
     @property
     def is_active(self) -> bool:

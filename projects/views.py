@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from generation import catalog, credits
 from generation.models import LedgerEntry, Take
 from projects import images as reference_images
+from projects import throttle
 from projects.downloads import parse_range, ranged_file_response
 from projects.forms import (
     AddMemberForm,
@@ -920,9 +921,12 @@ def revoke_share_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _share_link_or_gone(request: HttpRequest, token: str) -> tuple[ShareLink | None, HttpResponse | None]:
-    # An exact match on a unique, indexed 256-bit token: nothing to learn from timing.
-    link = ShareLink.objects.select_related("sequence").filter(token=token).first()
+    ip = throttle.client_ip(request)
+    if throttle.is_blocked("share-miss", ip, limit=settings.SHARE_LINK_MISS_LIMIT):
+        return None, render(request, "projects/shared_film_throttled.html", {"hide_nav": True}, status=429)
+    link = ShareLink.find(token)
     if link is None:
+        throttle.record_failure("share-miss", ip, window=settings.SHARE_LINK_MISS_WINDOW)
         raise Http404("No such link.")
     if not link.is_active or link.sequence.status != Sequence.Status.DONE or not link.sequence.film:
         response = render(
