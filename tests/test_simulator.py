@@ -918,9 +918,9 @@ def test_a_truncated_download_announces_more_bytes_than_it_sends(runway):
 
 
 def test_a_stalled_download_stops_sending_and_holds_the_connection(runway):
-    task_id = create(runway, i2v(promptText="[sim:stall=3]"))
+    task_id = create(runway, i2v(promptText="[sim:stall=6]"))
     url = runway.wait_for_status(task_id, "SUCCEEDED")["output"][0]
-    received, announced = _read_until_error(url, read_timeout=0.5)
+    received, announced = _read_until_error(url, read_timeout=2)
 
     assert 0 < received < announced
 
@@ -1074,19 +1074,18 @@ def test_stop_ends_every_thread_the_server_started():
         requests.get(f"{control.base_url}/_simulator/health", timeout=2)
 
 
-def test_the_management_command_serves_until_interrupted(tmp_path):
-    with SimulatorServer(SimulatorConfig()) as probe_server:
-        port = int(probe_server.base_url.rsplit(":", 1)[1])  # a port that was free a moment ago
+def test_the_management_command_serves_until_interrupted():
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "runway_simulator", "--port", str(port), "--fast"],
+        [sys.executable, "manage.py", "runway_simulator", "--port", "0", "--fast"],
         cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         line = process.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line
-        assert requests.get(f"http://127.0.0.1:{port}/_simulator/health", timeout=5).json() == {"ok": True}
+        base_url = re.search(r"http://127\.0\.0\.1:\d+", line)[0]
+        assert "fast" in line
+        assert requests.get(f"{base_url}/_simulator/health", timeout=5).json() == {"ok": True}
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0

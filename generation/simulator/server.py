@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import socket
 import threading
@@ -458,7 +459,8 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
     # -- outputs ----------------------------------------------------------------------------------
 
     def output_url(self, task: Task, *, expired: bool = False) -> str:
-        exp = int(time.time() - 1) if expired else int(time.time() + self.sim.config.url_ttl)
+        # Rounded up, so a URL is good for at least url_ttl seconds.
+        exp = int(time.time() - 1) if expired else math.ceil(time.time() + self.sim.config.url_ttl)
         signature = self.sim.sign(f"output:{task.id}:{exp}")
         return f"{self.public_base()}/_outputs/{task.id}.mp4?_jwt={signature}&exp={exp}"
 
