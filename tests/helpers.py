@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -142,7 +141,9 @@ def cluster_env(settings, simulator) -> dict[str, str]:
         "RUNWAY_POLL_INTERVAL": "0.3",
         "PIPELINE_LEASE_SECONDS": "3",
         "PIPELINE_RECOVER_INTERVAL": "0.5",
-        "Q_NAME": f"test-{uuid.uuid4().hex[:8]}",
+        # The same queue as this process, so the workers run what the test (or its live server)
+        # queues; tasks left by earlier tests are harmless, as every task checks its row first.
+        "Q_NAME": django_settings.Q_CLUSTER["name"],
         "Q_WORKERS": "2",
         "DJANGO_SETTINGS_MODULE": "videogen.settings",
     }

@@ -76,17 +76,9 @@ def screenshots() -> Screenshots:
 def cluster(
     settings: SettingsWrapper, runway: SimulatorControl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Cluster]:
-    from django_q.conf import Conf
-
     settings.PIPELINE_INLINE = False
     env = cluster_env(settings, runway)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    # The live server runs in this process and queues its tasks under this process's cluster name,
-    # which also salts their signatures. Using the cluster's fresh name here too lets the qcluster
-    # run what the web queues, as in production (not only what the poller's recovery re-queues),
-    # while a shared Redis list never hands it tasks left over by earlier tests.
-    monkeypatch.setattr(Conf, "PREFIX", env["Q_NAME"])
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", env["Q_NAME"])
     c = Cluster(env, tmp_path)
     c.start("qcluster")
     c.start("poller")
