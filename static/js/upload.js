@@ -35,4 +35,6 @@
     showFiles();
   });
   input.addEventListener("change", showFiles);
+  // Files already chosen (a form restored by Back) are listed too.
+  showFiles();
 })();
