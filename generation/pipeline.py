@@ -555,13 +555,16 @@ def claim_due_takes(*, limit: int = 1000) -> list[int]:
     return ids
 
 
-def poll_once(*, threads: int = 16) -> int:
-    """One sweep: one GET per due in-flight take, then record what changed. Returns takes polled."""
+def poll_once(*, client: runway.RunwayClient | None = None, threads: int = 16) -> int:
+    """One sweep: one GET per due in-flight take, then record what changed. Returns takes polled.
+
+    A failed GET is not retried here: the take is simply polled again at the next interval.
+    """
     ids = claim_due_takes()
     if not ids:
         return 0
     takes = {t.pk: t for t in Take.objects.filter(pk__in=ids)}
-    client = runway.RunwayClient(max_retries=0)
+    client = client or runway.RunwayClient(max_retries=0)
 
     def fetch(take: Take):
         try:

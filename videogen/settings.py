@@ -77,7 +77,14 @@ WSGI_APPLICATION = "videogen.wsgi.application"
 # so that a read-then-write inside one transaction cannot interleave with another writer.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            # WAL lets readers (pages, the poller) go on while a worker writes.
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
     # Tests use a file (not :memory:) so that threads, qcluster and simulator processes share it.
     DATABASES["default"]["TEST"] = {
         "NAME": env("TEST_DATABASE_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))

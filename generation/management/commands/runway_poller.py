@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from generation import pipeline
+from generation import pipeline, runway
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,16 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        interval = min(settings.RUNWAY_POLL_INTERVAL, 1.0)
+        # Takes carry their own next poll time; waking often keeps the delay after it short.
+        interval = min(settings.RUNWAY_POLL_INTERVAL, 0.25)
+        # One client (one connection pool) for every sweep; GETs are not retried within a sweep.
+        client = runway.RunwayClient(max_retries=0)
         next_recover = 0.0
         while not stopping:
             started = time.monotonic()
             close_old_connections()
             try:
-                pipeline.poll_once()
+                pipeline.poll_once(client=client)
                 if started >= next_recover:
                     pipeline.recover()
                     next_recover = started + settings.PIPELINE_RECOVER_INTERVAL
@@ -43,5 +46,4 @@ class Command(BaseCommand):
                 log.exception("Poller sweep failed")
             if once:
                 return
-            # Takes carry their own next poll time; waking often keeps the lag after a due poll short.
             time.sleep(max(0.05, interval - (time.monotonic() - started)))
