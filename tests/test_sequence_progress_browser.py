@@ -38,9 +38,9 @@ def page(live_server, alice, monkeypatch):
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
         yield context.new_page()
         browser.close()
-    # Connections opened while Playwright's loop ran are not closed by Django's session cleanup;
-    # left open, PostgreSQL refuses to drop the test database.
-    connections.close_all()
+        # Connections opened while Playwright's loop runs are not closed by Django's session
+        # cleanup; left open, PostgreSQL refuses to drop the test database.
+        connections.close_all()
 
 
 def test_the_panel_follows_progress_and_stops_when_final(page, live_server, project, alice):
