@@ -36,6 +36,15 @@ class Take(models.Model):
     endpoint = models.CharField(max_length=20, default="image_to_video")
     request = models.JSONField(default=dict)
     notices = models.JSONField(default=list, blank=True)
+    # Where the keyframes come from ("previous", "reference" or "none"), copied into the input
+    # files when the take is submitted, outside any transaction.
+    first_frame_from = models.CharField(max_length=10, default="none")
+    first_frame_image = models.ForeignKey(
+        "projects.ReferenceImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_frame_image = models.ForeignKey(
+        "projects.ReferenceImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     input_first_frame = models.FileField(upload_to=_take_upload_to, blank=True)
     input_last_frame = models.FileField(upload_to=_take_upload_to, blank=True)
     runway_task_id = models.CharField(max_length=64, unique=True, null=True, blank=True)

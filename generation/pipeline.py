@@ -158,8 +158,8 @@ def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
 
 
 def _new_take(shot: Shot, estimate: ShotEstimate, *, user, attempt: int = 0) -> Take:
-    built = estimate.built
-    take = Take.objects.create(
+    built, plan = estimate.built, estimate.plan
+    return Take.objects.create(
         shot=shot,
         user=user,
         status=Status.QUEUED,
@@ -168,14 +168,10 @@ def _new_take(shot: Shot, estimate: ShotEstimate, *, user, attempt: int = 0) -> 
         notices=list(built.notices),
         estimated_credits=built.estimated_credits,
         attempt=attempt,
+        first_frame_from=plan.first,
+        first_frame_image=plan.first_image if plan.first == "reference" else None,
+        last_frame_image=plan.last_image,
     )
-    plan = estimate.plan
-    if plan.first == "reference":
-        take.input_first_frame.save("first.jpg", _copy_of(plan.first_image.image), save=False)
-    if plan.last_image is not None:
-        take.input_last_frame.save("last.jpg", _copy_of(plan.last_image.image), save=False)
-    take.save(update_fields=["input_first_frame", "input_last_frame"])
-    return take
 
 
 def _copy_of(field_file) -> ContentFile:
@@ -443,7 +439,9 @@ def submit_take(take_pk: int) -> None:
     )
     if not claimed:
         return
-    take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
+    take = Take.objects.select_related("shot__sequence", "first_frame_image", "last_frame_image").get(
+        pk=take_pk
+    )
     Take.objects.filter(pk=take_pk).update(submit_attempts=take.submit_attempts + 1)
     client = runway.RunwayClient()
     try:
@@ -489,24 +487,38 @@ def submit_take(take_pk: int) -> None:
 
 
 def _keyframe_files(take: Take) -> tuple[object | None, object | None]:
-    """The take's first and last keyframe files; a stitched take copies the previous shot's last frame."""
-    first = take.input_first_frame or None
-    if first is None and take.endpoint == catalog.IMAGE_TO_VIDEO:
-        shot = take.shot
-        previous = (
-            Shot.objects.filter(sequence=shot.sequence, position__lt=shot.position)
-            .order_by("-position", "-pk")
-            .select_related("chosen_take")
-            .first()
-        )
-        if previous is None or previous.chosen_take is None or not previous.chosen_take.last_frame:
-            raise PipelineError(
-                f"Shot {shot.position + 1} starts on the previous shot, which has no finished take."
-            )
-        take.input_first_frame.save("first.png", _copy_of(previous.chosen_take.last_frame), save=False)
+    """The take's first and last keyframe files, copied into the take on its first submission:
+    a reference image, or the last frame of the previous shot's chosen take."""
+    if not take.input_first_frame and take.first_frame_from != "none":
+        source = _first_frame_source(take)
+        take.input_first_frame.save(Path(source.name).name, _copy_of(source), save=False)
         Take.objects.filter(pk=take.pk).update(input_first_frame=take.input_first_frame.name)
-        first = take.input_first_frame
-    return first, (take.input_last_frame or None)
+    if not take.input_last_frame and take.last_frame_image_id:
+        source = take.last_frame_image.image
+        take.input_last_frame.save(Path(source.name).name, _copy_of(source), save=False)
+        Take.objects.filter(pk=take.pk).update(input_last_frame=take.input_last_frame.name)
+    return (take.input_first_frame or None), (take.input_last_frame or None)
+
+
+def _first_frame_source(take: Take):
+    shot = take.shot
+    if take.first_frame_from == "reference":
+        if take.first_frame_image is None:
+            raise PipelineError(
+                f"The first-frame image of shot {shot.position + 1} was removed; choose another."
+            )
+        return take.first_frame_image.image
+    previous = (
+        Shot.objects.filter(sequence=shot.sequence, position__lt=shot.position)
+        .order_by("-position", "-pk")
+        .select_related("chosen_take")
+        .first()
+    )
+    if previous is None or previous.chosen_take is None or not previous.chosen_take.last_frame:
+        raise PipelineError(
+            f"Shot {shot.position + 1} starts on the previous shot, which has no finished take."
+        )
+    return previous.chosen_take.last_frame
 
 
 def _image_uri(client: runway.RunwayClient, field_file) -> str:
@@ -629,6 +641,9 @@ def _handle_failure(take: Take, *, code: str, failure: str) -> None:
                 endpoint=take.endpoint,
                 request=take.request,
                 notices=take.notices,
+                first_frame_from=take.first_frame_from,
+                first_frame_image_id=take.first_frame_image_id,
+                last_frame_image_id=take.last_frame_image_id,
                 input_first_frame=take.input_first_frame.name,
                 input_last_frame=take.input_last_frame.name,
                 estimated_credits=take.estimated_credits,
