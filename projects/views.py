@@ -527,12 +527,12 @@ def _sequence_context(
     for index, shot in enumerate(shots):
         item = by_shot.get(shot.pk)
         first, last = _frame_plans(index, item.plan if item else None, images)
+        # Only the shot being edited gets its form: rendering a form per shot dominated the page.
         form = None
-        if is_editable:
-            if shot_form and shot_form[0] == shot.pk:
-                form = shot_form[1]
-            else:
-                form = ShotForm(instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s")
+        if is_editable and shot_form and shot_form[0] == shot.pk:
+            form = shot_form[1]
+        elif is_editable and request.GET.get("edit") == str(shot.pk):
+            form = ShotForm(instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s")
         shot_rows.append(
             {
                 "number": index + 1,
@@ -541,7 +541,6 @@ def _sequence_context(
                 "last": last,
                 "estimate": item,
                 "form": form,
-                "is_form_open": bool(shot_form and shot_form[0] == shot.pk),
             }
         )
 

@@ -32,7 +32,7 @@ def test_invalid_input_reopens_the_form_and_changes_nothing(client, alice, shot)
         url(shot), {"prompt": "Grand hall", "duration": 5, "seed": -1, "first_frame": "none"}
     )
     assert response.status_code == 200
-    assert response.context["shot_rows"][0]["is_form_open"]
+    assert response.context["shot_rows"][0]["form"].errors["seed"]
     shot.refresh_from_db()
     assert (shot.prompt, shot.seed) == ("Hall", None)
 

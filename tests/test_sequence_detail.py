@@ -119,3 +119,23 @@ def test_its_query_count_does_not_grow_with_shots(client, alice, sequence, djang
     add_shots(10)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(url(sequence))
+
+
+def test_only_the_shot_being_edited_renders_its_form(client, alice, project):
+    sequence = Sequence.objects.create(project=project, title="Forms", created_by=alice)
+    shots = [
+        Shot.objects.create(sequence=sequence, position=i, prompt=f"Shot {i}", duration=5) for i in range(3)
+    ]
+    client.force_login(alice)
+    url = reverse("sequence_detail", args=[sequence.pk])
+
+    plain = client.get(url)
+    editing = client.get(url, {"edit": shots[1].pk})
+
+    assert [row["form"] for row in plain.context["shot_rows"]] == [None, None, None]
+    assert f'href="?edit={shots[1].pk}#shot-{shots[1].pk}"' in plain.text
+    forms = [row["form"] for row in editing.context["shot_rows"]]
+    assert forms[0] is None
+    assert forms[2] is None
+    assert forms[1].instance == shots[1]
+    assert f'action="{reverse("edit_shot", args=[shots[1].pk])}"' in editing.text
