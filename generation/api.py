@@ -76,6 +76,7 @@ def build_job(
     seed: int | None,
     stitch: bool,
     audio: bool = True,
+    fit: str = "pad",
 ) -> tuple[Sequence, list[str]]:
     """Translate the old product's arguments into a sequence, with the notices of every translation.
 
@@ -128,6 +129,7 @@ def build_job(
         is_stitched=stitch,
         has_audio=audio,
         reference_set=reference_set,
+        image_fit=fit,
         created_by=user,
     )
     for index, (prompt, request) in enumerate(zip(prompts, built, strict=True)):
@@ -243,6 +245,7 @@ def run_job(
     seed: int | None = None,
     stitch: bool = False,
     audio: bool = True,
+    fit: str = "pad",
     user=None,
     output_dir: Path | str = ".",
     film_name: str | None = "runway_final.mp4",
@@ -268,6 +271,7 @@ def run_job(
             seed=seed,
             stitch=stitch,
             audio=audio,
+            fit=fit,
         )
     for notice in notices:
         progress(f"Notice: {notice}")

@@ -448,9 +448,10 @@ def submit_take(take_pk: int) -> None:
         body = dict(take.request)
         first, last = _keyframe_files(take)
         if first is not None:
-            images = [{"uri": _image_uri(client, first), "position": "first"}]
+            fit = take.shot.sequence.image_fit
+            images = [{"uri": _image_uri(client, first, fit=fit), "position": "first"}]
             if last is not None:
-                images.append({"uri": _image_uri(client, last), "position": "last"})
+                images.append({"uri": _image_uri(client, last, fit=fit), "position": "last"})
             body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
         created = client.create_task(take.endpoint, body)
     except (runway.RunwayRateLimited, runway.RunwayUnavailable) as exc:
@@ -521,9 +522,9 @@ def _first_frame_source(take: Take):
     return previous.chosen_take.last_frame
 
 
-def _image_uri(client: runway.RunwayClient, field_file) -> str:
+def _image_uri(client: runway.RunwayClient, field_file, *, fit: str) -> str:
     with field_file.open("rb") as fh:
-        data = runway.prepare_image(fh)
+        data = runway.prepare_image(fh, fit=fit)
     return runway.image_uri(data, client=client)
 
 

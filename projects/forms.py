@@ -94,10 +94,17 @@ class SequenceForm(forms.ModelForm):
 
     model = forms.ChoiceField(choices=model_choices, label="Video model")
     ratio = forms.CharField(label="Aspect ratio", widget=forms.Select)
+    image_fit = forms.ChoiceField(
+        choices=Sequence.ImageFit.choices,
+        required=False,
+        initial=Sequence.ImageFit.PAD,
+        label="Very wide or tall images",
+        help_text="Runway takes images between 2:1 and 1:2.",
+    )
 
     class Meta:
         model = Sequence
-        fields = ["title", "model", "ratio", "is_stitched", "has_audio", "reference_set"]
+        fields = ["title", "model", "ratio", "is_stitched", "has_audio", "reference_set", "image_fit"]
         labels = {
             "is_stitched": "Stitch shots (each shot starts on the last frame of the one before)",
             "has_audio": "Generate sound (Veo only)",
@@ -117,6 +124,10 @@ class SequenceForm(forms.ModelForm):
         self.fields["model"].widget.attrs["data-model-select"] = ""
         self.fields["ratio"].widget.attrs["data-ratio-select"] = ""
         self.fields["has_audio"].widget.attrs["data-audio-toggle"] = ""
+
+    def clean_image_fit(self) -> str:
+        # Forms posted before this choice existed keep the default.
+        return self.cleaned_data.get("image_fit") or Sequence.ImageFit.PAD
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -122,6 +122,14 @@ class Sequence(models.Model):
     ratio = models.CharField(max_length=20, default="1280:720")
     is_stitched = models.BooleanField(default=True)
     has_audio = models.BooleanField(default=True)
+
+    class ImageFit(models.TextChoices):
+        PAD = "pad", "Pad with bars (keep the whole picture)"
+        CROP = "crop", "Crop to fit (fill the frame)"
+
+    # Runway takes images with a width/height between 0.5 and 2.0; wider or taller ones are
+    # brought inside that range this way.
+    image_fit = models.CharField(max_length=4, choices=ImageFit.choices, default=ImageFit.PAD)
     reference_set = models.ForeignKey(
         ReferenceSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="sequences"
     )

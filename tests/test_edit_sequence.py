@@ -72,3 +72,14 @@ def test_viewers_get_403(client, bob, sequence):
 def test_it_refuses_get(client, alice, sequence):
     client.force_login(alice)
     assert client.get(url(sequence)).status_code == 405
+
+
+def test_editors_choose_how_wide_images_fit(client, alice, sequence):
+    client.force_login(alice)
+    client.post(url(sequence), data(image_fit="crop"))
+    sequence.refresh_from_db()
+    assert sequence.image_fit == "crop"
+
+    client.post(url(sequence), data(image_fit="stretch"))
+    sequence.refresh_from_db()
+    assert sequence.image_fit == "crop"

@@ -4,17 +4,20 @@ Tasks run inline (PIPELINE_INLINE) and the test drives the poller's sweep itself
 runs under a real qcluster and poller, killed at the worst moments, in test_pipeline_cluster.py.
 """
 
+import io
 import time
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
-from PIL import Image
+from PIL import Image, ImageStat
 
 from generation import credits, media, pipeline
 from generation.credits import InsufficientCredits
 from generation.models import LedgerEntry, Take
-from projects.models import Sequence, Shot
+from projects.images import add_reference_images
+from projects.models import ReferenceSet, Sequence, Shot
 from tests.helpers import (
     assert_ledger_exact,
     assert_no_duplicate_submissions,
@@ -298,3 +301,40 @@ def test_an_unconfirmed_submission_is_not_sent_twice(project, alice, references,
     assert sequence.status == Sequence.Status.FAILED
     assert not credits.open_holds().exists()
     assert credits.month_summary(alice).used == 0
+
+
+@pytest.mark.parametrize(("fit", "bars"), [("pad", True), ("crop", False)])
+def test_a_panorama_is_padded_or_cropped_as_the_sequence_says(
+    project, alice, runway_simulator, tmp_path, fit, bars
+):
+    reference_set = ReferenceSet.objects.create(project=project, name="Panorama")
+    buffer = io.BytesIO()
+    Image.new("RGB", (1500, 500), (220, 40, 40)).save(buffer, "JPEG")
+    add_reference_images(reference_set, files=[SimpleUploadedFile("pano.jpg", buffer.getvalue())])
+    sequence = Sequence.objects.create(
+        project=project,
+        title="Wide",
+        model="gen4_turbo",
+        ratio="1280:720",
+        is_stitched=False,
+        reference_set=reference_set,
+        image_fit=fit,
+        created_by=alice,
+    )
+    Shot.objects.create(
+        sequence=sequence,
+        prompt="Pan",
+        duration=2,
+        first_frame=Shot.FirstFrame.REFERENCE,
+        first_frame_image=reference_set.images.get(),
+    )
+
+    pipeline.start_sequence(sequence, user=alice)
+    sequence = drive(sequence)
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(sequence.shots.get().chosen_take.output.read())
+    first = Image.open(media.extract_first_frame(clip, tmp_path / "first.png")).convert("RGB")
+    top = first.crop((0, 0, first.width, first.height // 20))
+    red = ImageStat.Stat(top).mean[0]
+    assert (red < 40) if bars else (red > 150)

@@ -37,6 +37,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-audio", action="store_true", help="Veo: generate without audio (cheaper).")
         parser.add_argument(
+            "--fit",
+            choices=["pad", "crop"],
+            default="pad",
+            help="Images wider than 2:1 or taller than 1:2: pad with bars (default) or crop.",
+        )
+        parser.add_argument(
             "--user", default=None, help="Whose credit budget pays (default: the only superuser)."
         )
         parser.add_argument("--output-dir", default=".", help="Where runway_clip_N.mp4 files are written.")
@@ -69,6 +75,7 @@ class Command(BaseCommand):
                 seed=o["seed"],
                 stitch=o["stitch"],
                 audio=not o["no_audio"],
+                fit=o["fit"],
                 user=o["user"],
                 output_dir=Path(o["output_dir"]),
                 film_name=o["output"] if len(prompts) > 1 or o["stitch"] else None,
