@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from generation import catalog, credits, media, runway
-from generation.models import LedgerEntry, Take
+from generation.models import Take
 from projects.models import Sequence, Shot
 
 log = logging.getLogger(__name__)
@@ -753,8 +753,6 @@ def finish_take(take_pk: int) -> None:
         hold = credits.hold_for_take(take)
         if hold is not None:
             credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
-        else:
-            LedgerEntry.objects.none()
         take.refresh_from_db()
         choose_take(take)
         _enqueue("advance_sequence", take.shot.sequence_id)
