@@ -25,9 +25,12 @@ class Take(models.Model):
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # Nobody can know whether Runway made (and charged) this task: the create got no clear
+        # answer, or its worker died during the call. The hold stays open until an admin resolves it.
+        UNCONFIRMED = "unconfirmed", "Unconfirmed"
 
     IN_FLIGHT = (Status.PENDING, Status.THROTTLED, Status.RUNNING)
-    FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.UNCONFIRMED)
 
     shot = models.ForeignKey("projects.Shot", on_delete=models.CASCADE, related_name="takes")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="takes")
@@ -62,6 +65,10 @@ class Take(models.Model):
     # A worker that downloads the output holds the take until then; a lapsed claim is taken over.
     claimed_until = models.DateTimeField(null=True, blank=True)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set just before the create request leaves; a submission that died before it is safe to resend.
+    create_sent_at = models.DateTimeField(null=True, blank=True)
+    # The highest Runway status seen for this task; Runway keeps the charge of a task it saw RUNNING.
+    was_running = models.BooleanField(default=False)
     download_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -80,16 +87,96 @@ class Take(models.Model):
 
 
 class CreditBudget(models.Model):
-    """A user's monthly credit limit. The period is the calendar month in UTC, computed, never stored."""
+    """A user's monthly credit limit, and the credits the user holds right now (all open holds).
+
+    `held` is maintained by `generation.credits` in the transaction of each hold, settle and
+    release, so checking the balance never reads the ledger's history.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_budget"
     )
     monthly_limit = models.PositiveIntegerField(default=0, help_text="Credits per calendar month (UTC).")
+    held = models.BigIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"Budget of {self.user}"
+
+
+class ProjectBudget(models.Model):
+    """A project's optional monthly cap (for example one client's work), and its open holds."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="credit_budget")
+    monthly_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Credits per calendar month (UTC); empty means no cap."
+    )
+    held = models.BigIntegerField(default=0, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Budget of {self.project}"
+
+
+class CreditMonth(models.Model):
+    """Running figures of one user or one project for one calendar month (UTC).
+
+    Written in the same transaction as the ledger rows they sum, so the balance check is
+    constant-time; `manage.py check_ledger` recomputes them from the ledger.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="credit_months"
+    )
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="credit_months"
+    )
+    month = models.DateField(help_text="First day of the month (UTC).")
+    granted = models.BigIntegerField(default=0)
+    used = models.BigIntegerField(default=0)
+    # The highest soft alert (80 or 100 percent) already sent for this month.
+    alerted_percent = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "month"], condition=Q(user__isnull=False), name="one_credit_month_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "month"],
+                condition=Q(project__isnull=False),
+                name="one_credit_month_per_project",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, project__isnull=True)
+                | Q(user__isnull=True, project__isnull=False),
+                name="credit_month_for_a_user_or_a_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.project} {self.month:%Y-%m}"
+
+
+class UsageReconciliation(models.Model):
+    """What the ledger settled against what Runway reports as used, for one UTC day and model."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=40)
+    ledger_credits = models.BigIntegerField(default=0)
+    runway_credits = models.BigIntegerField(default=0)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "model"]
+        constraints = [models.UniqueConstraint(fields=["day", "model"], name="one_reconciliation_per_day_model")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}"
+
+    @property
+    def difference(self) -> int:
+        return self.runway_credits - self.ledger_credits
 
 
 class LedgerEntry(models.Model):

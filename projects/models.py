@@ -111,6 +111,9 @@ class Sequence(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # A shot failed; the shots after it were stopped and released. The user edits and retakes
+        # that shot (the sequence goes on from its new last frame) or stops.
+        NEEDS_ATTENTION = "attention", "Needs attention"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sequences")
     title = models.CharField(max_length=200)
