@@ -16,6 +16,7 @@ upload or download hosts) and is scrubbed from every message this module builds.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import email.utils
 import io
 import logging
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 RUNWAY_VERSION = "2024-11-06"
 ENDPOINTS = (catalog.IMAGE_TO_VIDEO, catalog.TEXT_TO_VIDEO)
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+# The longest window POST /v1/organization/usage accepts.
+USAGE_MAX_DAYS = 90
 
 # Backoff as Runway's SDK does it: min(0.5 * 2^n, 8) seconds, times a jitter factor in 0.75-1.0.
 BACKOFF_BASE = 0.5
@@ -220,12 +223,84 @@ class Organization:
         )
 
 
+@dataclass(frozen=True)
+class UsedCredits:
+    """Credits one model used on one UTC day, net of refunds (negative when refunds exceeded charges)."""
+
+    day: dt.date
+    model: str
+    credits: int
+
+
+@dataclass(frozen=True)
+class OrganizationUsage:
+    """Runway's usage report (`POST /v1/organization/usage`) for [start_date, before_date)."""
+
+    start_date: dt.date
+    before_date: dt.date
+    used: tuple[UsedCredits, ...]
+    models: tuple[str, ...]
+
+    def by_day_and_model(self) -> dict[tuple[dt.date, str], int]:
+        totals: dict[tuple[dt.date, str], int] = {}
+        for line in self.used:
+            totals[(line.day, line.model)] = totals.get((line.day, line.model), 0) + line.credits
+        return totals
+
+    @classmethod
+    def from_json(
+        cls, data: Mapping[str, Any], *, start_date: dt.date, before_date: dt.date
+    ) -> OrganizationUsage:
+        """Parse the report; extra fields (`apiKeys`, `resultsByApiKey`, new ones) are ignored.
+
+        An entry without a date, model or amount raises: a usage figure silently dropped would
+        look like money nobody spent.
+        """
+        results = data.get("results") if isinstance(data, Mapping) else None
+        if not isinstance(results, list):
+            raise RunwayError("Runway returned a usage report without results.", retryable=True)
+        used: list[UsedCredits] = []
+        for result in results:
+            day = _date_or_none(result.get("date")) if isinstance(result, Mapping) else None
+            lines = result.get("usedCredits") if isinstance(result, Mapping) else None
+            if day is None or not isinstance(lines, list):
+                raise RunwayError(
+                    "Runway's usage report has a day without a date or credits.", retryable=False
+                )
+            for line in lines:
+                model = line.get("model") if isinstance(line, Mapping) else None
+                amount = line.get("amount") if isinstance(line, Mapping) else None
+                if not isinstance(model, str) or not model or not _is_number(amount):
+                    raise RunwayError(
+                        f"Runway's usage report for {day} has an entry without a model or amount.",
+                        retryable=False,
+                    )
+                # Typed as an integer; were it ever fractional, round up as task costs are.
+                used.append(UsedCredits(day=day, model=model, credits=math.ceil(amount)))
+        models = data.get("models")
+        return cls(
+            start_date=start_date,
+            before_date=before_date,
+            used=tuple(used),
+            models=tuple(m for m in models if isinstance(m, str)) if isinstance(models, list) else (),
+        )
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _int_or_none(value: Any) -> int | None:
     return int(value) if _is_number(value) else None
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -306,6 +381,22 @@ class RunwayClient:
 
     def organization(self) -> Organization:
         return Organization.from_json(self._api("GET", "/v1/organization"))
+
+    def organization_usage(self, *, start_date: dt.date, before_date: dt.date) -> OrganizationUsage:
+        """Credits used per UTC day and model in [start_date, before_date) (at most 90 days).
+
+        Runway counts every task of the organisation, whichever key made it, and books a refund
+        (a failure, a cancel before RUNNING) as a negative amount on the day it happens.
+        """
+        days = (before_date - start_date).days
+        if not 0 < days <= USAGE_MAX_DAYS:
+            raise ValueError(
+                f"Runway reports usage for 1 to {USAGE_MAX_DAYS} days at a time, not {days} "
+                f"({start_date} to before {before_date})."
+            )
+        body = {"startDate": start_date.isoformat(), "beforeDate": before_date.isoformat()}
+        data = self._api("POST", "/v1/organization/usage", json=body)
+        return OrganizationUsage.from_json(data, start_date=start_date, before_date=before_date)
 
     def upload_ephemeral(self, filename: str, data: bytes) -> str:
         """Upload a file for use as a media URI; returns its runway:// URI (valid for 24 h)."""
