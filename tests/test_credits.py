@@ -167,6 +167,7 @@ def test_fifty_concurrent_reservations_never_spend_past_the_limit(django_user_mo
     assert holds.count() == 10
     assert holds.aggregate(total=Sum("credits"))["total"] == 100
     assert credits.month_summary(user).available == 0
+    assert credits.recompute_figures() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -198,3 +199,4 @@ def test_concurrent_settle_and_release_close_a_hold_once(django_user_model):
     summary = credits.month_summary(user)
     assert summary.held == 0
     assert summary.used in (0, 60)
+    assert credits.recompute_figures() == []

@@ -78,6 +78,7 @@ def test_fifty_generate_clicks_on_different_sequences_fit_the_budget(live_server
     assert held == 100
     assert credits.month_summary(alice).available == 0
     assert Take.objects.count() == 10
+    assert credits.recompute_figures() == []
 
 
 def test_fifty_clicks_on_one_sequence_start_it_once(live_server, project, alice, references):
@@ -89,3 +90,4 @@ def test_fifty_clicks_on_one_sequence_start_it_once(live_server, project, alice,
     assert Take.objects.count() == 1
     assert LedgerEntry.objects.filter(kind="hold").count() == 1
     assert credits.month_summary(alice).held == 10
+    assert credits.recompute_figures() == []
