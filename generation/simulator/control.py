@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 import requests
@@ -52,6 +53,14 @@ class SimulatorControl:
         """Change credit_balance, max_monthly_credit_spend, pending_seconds, running_seconds,
         url_ttl, render_scale or limits={model: {max_concurrent_generations, max_daily_generations}}."""
         return self._call("POST", "/_simulator/config", settings)
+
+    def adjust_usage(self, day: date | str, model: str, amount: int) -> dict[str, Any]:
+        """Book `amount` credits for `model` on the UTC `day` in the usage report, leaving the balance
+        alone: a mismatch between Runway's report and the app's ledger, for reconciliation tests."""
+        day_text = day.isoformat() if isinstance(day, date) else day
+        return self._call(
+            "POST", "/_simulator/usage_adjust", {"date": day_text, "model": model, "amount": amount}
+        )
 
     def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel a task server-side (as from Runway's dashboard); it stays readable as CANCELLED."""

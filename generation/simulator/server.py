@@ -4,10 +4,12 @@ Routes (runway-api.md §2):
     POST   /v1/image_to_video, /v1/text_to_video     create a task
     GET    /v1/tasks/{id}, DELETE /v1/tasks/{id}      read, cancel or delete a task
     GET    /v1/organization                          balance, tier limits, daily usage
+    POST   /v1/organization/usage                    credits used per UTC day and model
     POST   /v1/uploads                               start an ephemeral upload
     POST   /_uploads/{id}                            the presigned upload target (no auth header)
     GET    /_outputs/{task}.mp4?_jwt=..&exp=..        signed, expiring output URL
-    *      /_simulator/...                           control endpoints (control token required)
+    *      /_simulator/...                           control endpoints (control token required),
+                                                     e.g. POST /_simulator/usage_adjust books a usage mismatch
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from email import policy
 from email.parser import BytesParser
 from http import HTTPStatus
@@ -398,6 +401,17 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
     def get_organization(self, match: re.Match[str]) -> None:
         self.send_json(200, self.sim.organization())
 
+    def organization_usage(self, match: re.Match[str]) -> None:
+        try:
+            start, before = validation.validate_usage_body(self.json_body(), today=datetime.now(UTC).date())
+        except _BadJSON:
+            self.send_json(400, {"error": "Request body is not valid JSON", "docUrl": validation.DOC_URL})
+            return
+        except ValidationFailed as exc:
+            self.send_json(400, exc.body())
+            return
+        self.send_json(200, self.sim.usage_report(start, before))
+
     def create_upload(self, match: re.Match[str]) -> None:
         try:
             filename = validation.validate_upload_body(self.json_body())
@@ -587,6 +601,24 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
         except (ValueError, TypeError, AttributeError) as exc:
             self.send_json(400, {"error": str(exc)})
 
+    def control_usage_adjust(self, match: re.Match[str]) -> None:
+        body = self._control_body()
+        expected = 'Expected {"date": "YYYY-MM-DD", "model": ..., "amount": N}'
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
+            self.send_json(400, {"error": expected})
+            return
+        amount = body.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            self.send_json(400, {"error": expected})
+            return
+        try:
+            day = date.fromisoformat(str(body.get("date")))
+        except ValueError:
+            self.send_json(400, {"error": expected})
+            return
+        total = self.sim.adjust_usage(day, body["model"], amount)
+        self.send_json(200, {"date": day.isoformat(), "model": body["model"], "amount": total})
+
     def control_requests(self, match: re.Match[str]) -> None:
         with self.sim.lock:
             self.send_json(200, {"requests": list(self.sim.requests)})
@@ -623,6 +655,7 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], str]] = [
     (re.compile(r"^/v1/text_to_video$"), {"POST": H.create_text_to_video}, "api"),
     (re.compile(rf"^/v1/tasks/{_ID}$"), {"GET": H.get_task, "DELETE": H.delete_task}, "api"),
     (re.compile(r"^/v1/organization$"), {"GET": H.get_organization}, "api"),
+    (re.compile(r"^/v1/organization/usage$"), {"POST": H.organization_usage}, "api"),
     (re.compile(r"^/v1/uploads$"), {"POST": H.create_upload}, "api"),
     (re.compile(rf"^/_uploads/{_ID}$"), {"POST": H.receive_upload}, "upload"),
     (re.compile(rf"^/_outputs/{_ID}\.mp4$"), {"GET": H.get_output, "HEAD": H.get_output}, "output"),
@@ -637,4 +670,5 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], str]] = [
     (re.compile(r"^/_simulator/reset$"), {"POST": H.control_reset}, "control"),
     (re.compile(r"^/_simulator/config$"), {"GET": H.control_config, "POST": H.control_config}, "control"),
     (re.compile(r"^/_simulator/requests$"), {"GET": H.control_requests}, "control"),
+    (re.compile(r"^/_simulator/usage_adjust$"), {"POST": H.control_usage_adjust}, "control"),
 ]

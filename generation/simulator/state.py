@@ -10,6 +10,15 @@ Credits: the estimated cost is taken from the balance when the task is created (
 enough credits is refused), kept on success, and given back on failure and on cancelling a task that
 had not started RUNNING. Time is read from a monotonic clock; `tick()` advances every task and runs
 both from a background clock thread and before every read, so what a client sees never lags.
+
+Usage (`POST /v1/organization/usage`): the simulator keeps its own book of credits used per UTC
+day and model, written where the balance changes, never derived from the app's ledger or catalog.
+Runway documents only the report's shape (net credits per day and model, negative after refunds),
+so these are guesses: a charge counts on the UTC day the task is created (when its estimated cost
+leaves the balance); a refund (failure, or a cancel before RUNNING) counts as a negative amount on
+the UTC day it happens, so a task that fails after midnight shows on two days; a day and model
+appear in the report once anything was booked for them, even when the net is 0; days with nothing
+booked are left out. `adjust_usage` books an amount by hand, to give tests a mismatch.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -142,6 +151,8 @@ class Simulator:
         self.tasks: dict[str, Task] = {}
         self.uploads: dict[str, Upload] = {}
         self.created_log: deque[tuple[float, str]] = deque()
+        # Net credits per (UTC day, model): the usage report's own book (see the module docstring).
+        self.usage: dict[tuple[date, str], int] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
 
     # -- clock ----------------------------------------------------------------------------------
@@ -197,6 +208,31 @@ class Simulator:
                 # Runway lists only the models used in the last day.
                 "usage": {"models": {m: {"dailyGenerations": n} for m, n in usage.items() if n}},
             }
+
+    def _book_usage(self, model: str, credits: int, day: date | None = None) -> None:
+        key = (day or datetime.now(UTC).date(), model)
+        self.usage[key] = self.usage.get(key, 0) + credits
+
+    def usage_report(self, start: date, before: date) -> dict[str, Any]:
+        """The body of POST /v1/organization/usage for UTC days in [start, before)."""
+        with self.lock:
+            self._tick(time.monotonic())
+            booked = sorted(
+                (day, model, n) for (day, model), n in self.usage.items() if start <= day < before
+            )
+        results: list[dict[str, Any]] = []
+        for day, model, credits in booked:
+            if not results or results[-1]["date"] != day.isoformat():
+                results.append({"date": day.isoformat(), "usedCredits": []})
+            results[-1]["usedCredits"].append({"model": model, "amount": credits})
+        return {"results": results, "models": sorted({model for _, model, _ in booked})}
+
+    def adjust_usage(self, day: date, model: str, credits: int) -> int:
+        """Book `credits` for `model` on `day` without touching the balance (a control for tests
+        of reconciliation); returns the day's new net amount for the model."""
+        with self.lock:
+            self._book_usage(model, credits, day)
+            return self.usage[(day, model)]
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Change limits, balance or timings of the running simulator (control endpoint)."""
@@ -279,6 +315,7 @@ class Simulator:
             if self.balance < cost:
                 raise InsufficientCredits(InsufficientCredits.message)
             self.balance -= cost
+            self._book_usage(request.model, cost)
             self.created_log.append((now, request.model))
             plan = TaskPlan.from_prompt(request.prompt_text)
             for fault in self.faults.take_all("task"):
@@ -354,6 +391,7 @@ class Simulator:
         else:
             task.cost = 0
             self.balance += task.estimated_cost
+            self._book_usage(task.model, -task.estimated_cost)
         self._finish(task, CANCELLED, now)
 
     def _finish(self, task: Task, status: str, now: float) -> None:
@@ -419,6 +457,7 @@ class Simulator:
         task.failure = failure
         task.cost = 0
         self.balance += task.estimated_cost
+        self._book_usage(task.model, -task.estimated_cost)
         self._finish(task, FAILED, now)
 
     # -- rendering --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What Runway accepts: headers, task bodies, upload bodies and image assets.
+"""What Runway accepts: headers, task bodies, upload bodies, image assets and usage queries.
 
 The rules are transcribed from Runway's contract (shared/runway-api.md §1, §3, §6, §7) into the
 VARIANTS table below, deliberately not derived from generation.catalog: the simulator is the test
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import io
 import ipaddress
 import json
@@ -668,3 +669,66 @@ def validate_upload_body(body: object) -> str:
     if issues:
         raise ValidationFailed(issues)
     return filename  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage reports
+
+USAGE_MAX_DAYS = 90
+USAGE_DEFAULT_DAYS = 30
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def invalid_date(path: Path) -> dict[str, Any]:
+    return {
+        "origin": "string",
+        "code": "invalid_format",
+        "format": "date",
+        "pattern": ISO_DATE_RE.pattern,
+        "path": path,
+        "message": "Invalid ISO date",
+    }
+
+
+def validate_usage_body(body: object, *, today: dt.date) -> tuple[dt.date, dt.date]:
+    """Check `POST /v1/organization/usage`; return (start, before), defaults filled in.
+
+    Both dates are optional: start defaults to 30 days before `today` (UTC), before to 30 days
+    after start. Before must come after start and at most 90 days after it (runway-api.md §8).
+    """
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ValidationFailed([invalid_type([], "object", body)])
+    issues: list[dict[str, Any]] = []
+    unknown = [key for key in body if key not in ("startDate", "beforeDate")]
+    if unknown:
+        issues.append(unrecognized_keys([], unknown))
+    dates: dict[str, dt.date | None] = {}
+    for key in ("startDate", "beforeDate"):
+        value = body.get(key, _MISSING)
+        dates[key] = None
+        if value is _MISSING:
+            continue
+        if not isinstance(value, str):
+            issues.append(invalid_type([key], "string", value))
+            continue
+        try:
+            if not ISO_DATE_RE.match(value):
+                raise ValueError(value)
+            dates[key] = dt.date.fromisoformat(value)
+        except ValueError:
+            issues.append(invalid_date([key]))
+    if issues:
+        raise ValidationFailed(issues)
+    start = dates["startDate"] or today - dt.timedelta(days=USAGE_DEFAULT_DAYS)
+    before = dates["beforeDate"] or start + dt.timedelta(days=USAGE_DEFAULT_DAYS)
+    if before <= start:
+        issues.append(custom(["beforeDate"], "beforeDate must be after startDate"))
+    elif (before - start).days > USAGE_MAX_DAYS:
+        issues.append(
+            custom(["beforeDate"], f"beforeDate must be at most {USAGE_MAX_DAYS} days after startDate")
+        )
+    if issues:
+        raise ValidationFailed(issues)
+    return start, before
