@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from generation import credits
-from generation.models import CreditBudget, LedgerEntry, Take
+from generation.models import CreditBudget, LedgerEntry, Take, UsageReconciliation
 
 
 def _sum_subquery(queryset) -> Coalesce:
@@ -208,6 +208,46 @@ class TakeAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Take._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class DiffersFilter(admin.SimpleListFilter):
+    title = "difference"
+    parameter_name = "differs"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Differs only")]
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(ledger_credits=F("runway_credits"))
+        return queryset
+
+
+@admin.register(UsageReconciliation)
+class UsageReconciliationAdmin(admin.ModelAdmin):
+    """Read only: rows are written by `manage.py reconcile_usage` and its daily schedule."""
+
+    list_display = ["day", "model", "ledger_credits", "runway_credits", "difference", "checked_at"]
+    list_filter = [DiffersFilter, "model"]
+    ordering = ["-day", "model"]
+    date_hierarchy = "day"
+    readonly_fields = [f.name for f in UsageReconciliation._meta.fields]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(_difference=F("runway_credits") - F("ledger_credits"))
+
+    @admin.display(description="difference (Runway - ledger)", ordering="_difference")
+    def difference(self, obj: UsageReconciliation) -> int:
+        return obj.difference
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -1,7 +1,9 @@
 """django-q2 entry points. Each takes a primary key, and the service it calls returns early when
 the row's state has moved on, so running a task twice is harmless."""
 
-from generation import pipeline
+from django.conf import settings
+
+from generation import pipeline, reconcile
 
 
 def advance_sequence(sequence_pk: int) -> None:
@@ -22,3 +24,11 @@ def finish_take(take_pk: int) -> None:
 def assemble_sequence(sequence_pk: int) -> None:
     """Concatenate the chosen takes into the film."""
     pipeline.assemble_sequence(sequence_pk)
+
+
+def reconcile_usage_task(days: int | None = None) -> str:
+    """Daily: compare the ledger with Runway's usage report, store the rows, mail admins about
+    differences. Returns the summary line (kept as django-q's task result). Running it twice
+    stores the same rows; while a difference lasts, every run mails it again."""
+    days = settings.RECONCILE_DAYS if days is None else days
+    return reconcile.summary(reconcile.reconcile_usage(days=days), days=days)

@@ -152,6 +152,8 @@ REFERENCE_IMAGE_MAX_PIXELS = env.int("REFERENCE_IMAGE_MAX_PIXELS", default=40_00
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")
+# Extra addresses for admin mail (reconciliation alerts; with DEBUG off, also Django's error mail).
+ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 
 # Background work: django-q2. The ORM broker needs nothing installed; REDIS_URL switches to Redis.
 # `retry` must exceed `timeout` (and the longest task: a download or an assembly), or a slow task
@@ -212,6 +214,10 @@ PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=Q_CLUSTER["ti
 PIPELINE_INLINE = env.bool("PIPELINE_INLINE", default=False)
 # How often the poller looks for work whose worker died.
 PIPELINE_RECOVER_INTERVAL = env.float("PIPELINE_RECOVER_INTERVAL", default=30.0)
+# Reconciliation with Runway's usage report (generation/reconcile.py): how many UTC days back each
+# run checks, and the difference in credits per day and model above which admins are mailed.
+RECONCILE_DAYS = env.int("RECONCILE_DAYS", default=7)
+RECONCILE_ALERT_CREDITS = env.int("RECONCILE_ALERT_CREDITS", default=0)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
