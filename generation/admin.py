@@ -3,18 +3,19 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
+from django.db.models import BigIntegerField, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from generation import credits
-from generation.models import CreditBudget, LedgerEntry, Take, UsageReconciliation
+from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget, Take, UsageReconciliation
 
 
-def _sum_subquery(queryset) -> Coalesce:
-    total = queryset.order_by().values("user").annotate(total=Sum("credits")).values("total")
-    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+def _this_month(field: str, *, owner: str) -> Coalesce:
+    """This month's running figure `field` of the budget's user or project (0 before any spending)."""
+    figures = CreditMonth.objects.filter(**{owner: OuterRef(owner)}, month=credits.month_start().date())
+    return Coalesce(Subquery(figures.values(field)[:1], output_field=BigIntegerField()), 0)
 
 
 class GrantForm(forms.Form):
@@ -32,21 +33,24 @@ class CreditBudgetAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
     def get_queryset(self, request: HttpRequest):
-        start, end = credits.month_start(), credits.next_month_start()
-        this_month = LedgerEntry.objects.filter(
-            user=OuterRef("user"), created_at__gte=start, created_at__lt=end
-        )
+        # The running figures, not the ledger: the list costs the same with any amount of history.
         return (
             super()
             .get_queryset(request)
             .select_related("user")
             .annotate(
-                granted_sum=_sum_subquery(this_month.filter(kind=LedgerEntry.Kind.GRANT)),
-                used_sum=_sum_subquery(this_month.filter(kind=LedgerEntry.Kind.SETTLE)),
-                held_sum=_sum_subquery(credits.open_holds().filter(user=OuterRef("user"))),
+                granted_sum=_this_month("granted", owner="user"),
+                used_sum=_this_month("used", owner="user"),
+                held_sum=F("held"),
             )
             .annotate(available_sum=F("monthly_limit") + F("granted_sum") - F("used_sum") - F("held_sum"))
         )
+
+    def save_model(self, request: HttpRequest, obj: CreditBudget, form, change: bool) -> None:
+        # Through the service, which locks the row and writes only the limit: a plain save() would
+        # also write back the `held` read when the page was loaded.
+        budget = credits.set_monthly_limit(obj.user, credits=obj.monthly_limit)
+        obj.pk = budget.pk
 
     @admin.display(description="Granted this month", ordering="granted_sum")
     def granted(self, obj: CreditBudget) -> int:
@@ -94,6 +98,44 @@ class CreditBudgetAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
             },
         )
+
+
+@admin.register(ProjectBudget)
+class ProjectBudgetAdmin(admin.ModelAdmin):
+    list_display = ["project", "monthly_limit", "used", "held", "available", "updated_at"]
+    list_editable = ["monthly_limit"]
+    search_fields = ["project__name"]
+    fields = ["project", "monthly_limit", "used", "held", "available", "updated_at"]
+    readonly_fields = ["used", "held", "available", "updated_at"]
+    autocomplete_fields = ["project"]
+
+    def get_queryset(self, request: HttpRequest):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("project")
+            .annotate(used_sum=_this_month("used", owner="project"), held_sum=F("held"))
+            .annotate(available_sum=F("monthly_limit") - F("used_sum") - F("held_sum"))
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [*self.readonly_fields, "project"] if obj else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: ProjectBudget, form, change: bool) -> None:
+        budget = credits.set_project_limit(obj.project, credits=obj.monthly_limit)
+        obj.pk = budget.pk
+
+    @admin.display(description="Used this month", ordering="used_sum")
+    def used(self, obj: ProjectBudget) -> int:
+        return obj.used_sum
+
+    @admin.display(description="Held now", ordering="held_sum")
+    def held(self, obj: ProjectBudget) -> int:
+        return obj.held_sum
+
+    @admin.display(description="Available", ordering="available_sum")
+    def available(self, obj: ProjectBudget) -> int | str:
+        return "No cap" if obj.monthly_limit is None else obj.available_sum
 
 
 class MonthFilter(admin.SimpleListFilter):

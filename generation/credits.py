@@ -17,6 +17,10 @@ user's before any project's, projects in primary-key order (SELECT ... FOR UPDAT
 SQLite every transaction begins IMMEDIATE, which takes the database write lock), so concurrent
 reservations are serialised and can never spend past either limit. Closing a hold twice is
 prevented twice over: the check under the lock, and a unique constraint on (hold, kind).
+
+Once a hold or a closure commits, `generation.alerts` mails the user (or a capped project's
+owners) when the month's spending reaches 80 % or 100 %; it runs outside the locks and never fails
+a spend.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
+from generation import alerts
 from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget
 
 Kind = LedgerEntry.Kind
@@ -219,6 +224,7 @@ def reserve_many(user, *, holds: list[dict], reason: str) -> list[LedgerEntry]:
         CreditBudget.objects.filter(user=user).update(held=F("held") + needed)
         for project_id, project_needed in by_project.items():
             ProjectBudget.objects.filter(project_id=project_id).update(held=F("held") + project_needed)
+    alerts.check_after_commit(user_id=user.pk, project_ids=by_project)
     return entries
 
 
@@ -257,6 +263,7 @@ def _close(hold: LedgerEntry, *, settle: int | None, reason: str) -> bool:
             return False
         _add_held(user_id=hold.user_id, project_id=hold.project_id, credits=-hold.credits)
         _add_used(at=now, user_id=hold.user_id, project_id=hold.project_id, credits=settle or 0)
+    alerts.check_after_commit(user_id=hold.user_id, project_ids=[hold.project_id])
     return True
 
 

@@ -68,6 +68,16 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
 
 
+class ProjectBudgetForm(forms.Form):
+    monthly_limit = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2_147_483_647,  # the column is a PositiveIntegerField
+        label="Monthly cap (credits)",
+        help_text="Credits this project may use per calendar month (UTC). Leave empty for no cap.",
+    )
+
+
 class ReferenceSetForm(forms.ModelForm):
     class Meta:
         model = ReferenceSet

@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/new/", views.create_project, name="create_project"),
     path("projects/<int:pk>/", views.project_detail, name="project_detail"),
     path("projects/<int:pk>/members/add/", views.add_member, name="add_member"),
+    path("projects/<int:pk>/budget/", views.set_project_budget, name="set_project_budget"),
     path("members/<int:pk>/role/", views.change_member_role, name="change_member_role"),
     path("members/<int:pk>/remove/", views.remove_member, name="remove_member"),
     path("projects/<int:pk>/reference-sets/new/", views.create_reference_set, name="create_reference_set"),

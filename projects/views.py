@@ -35,6 +35,7 @@ from projects.forms import (
     AddMemberForm,
     DirectionForm,
     MemberRoleForm,
+    ProjectBudgetForm,
     ProjectForm,
     ReferenceSetForm,
     ReferenceUploadForm,
@@ -165,8 +166,8 @@ def _move(siblings: QuerySet, obj, direction: str) -> bool:
     return True
 
 
-def _credits_meter(summary: credits.MonthSummary) -> dict:
-    total = max(summary.total, 0)
+def _credits_meter(summary: credits.MonthSummary | credits.ProjectSummary) -> dict:
+    total = max(summary.total or 0, 0)
     used = min(summary.used, total) if total else 0
     held = min(summary.held, max(total - used, 0)) if total else 0
     return {
@@ -176,7 +177,14 @@ def _credits_meter(summary: credits.MonthSummary) -> dict:
         "available": max(summary.available, 0),
         "is_over": summary.available < 0,
         "over_by": max(-summary.available, 0),
+        "is_project": isinstance(summary, credits.ProjectSummary),
     }
+
+
+def _project_meter(project: Project) -> dict | None:
+    """The meter of the project's monthly cap; None when the project has no cap."""
+    summary = credits.project_summary(project)
+    return None if summary.limit is None else _credits_meter(summary)
 
 
 # --- dashboard and projects ----------------------------------------------------------------------
@@ -234,6 +242,7 @@ def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
         cost=Sum("shots__takes__cost_credits"),
     )
     members = project.memberships.select_related("user").order_by("user__username")
+    project_meter = _project_meter(project)
     return {
         "project": project,
         "role": role,
@@ -243,6 +252,10 @@ def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
         "sequences": sequences,
         "members": members,
         "role_choices": Role.choices,
+        "meter": _credits_meter(credits.month_summary(request.user)),
+        "project_meter": project_meter,
+        "budget_form": forms.get("budget_form")
+        or ProjectBudgetForm(initial={"monthly_limit": project_meter and project_meter["summary"].limit}),
         "member_form": forms.get("member_form") or AddMemberForm(project=project),
         "reference_set_form": forms.get("reference_set_form") or ReferenceSetForm(),
         "sequence_form": forms.get("sequence_form") or SequenceForm(project=project),
@@ -324,6 +337,24 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     if membership.user_id == request.user.pk:
         return redirect("dashboard")
     return redirect(back)
+
+
+@require_POST
+@login_required
+def set_project_budget(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk, OWN)
+    form = ProjectBudgetForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "projects/project_detail.html", _project_context(request, project, budget_form=form)
+        )
+    limit = form.cleaned_data["monthly_limit"]
+    credits.set_project_limit(project, credits=limit)
+    if limit is None:
+        messages.success(request, "The project's monthly cap was removed.")
+    else:
+        messages.success(request, f"The project may now use {limit} credits per month.")
+    return redirect("project_detail", pk=project.pk)
 
 
 # --- reference images ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from generation import credits
-from generation.models import CreditBudget, LedgerEntry
+from generation.models import CreditBudget, LedgerEntry, ProjectBudget
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +122,82 @@ def test_staff_without_admin_rights_cannot_see_budgets(client, alice):
     client.force_login(alice)
     response = client.get(reverse("admin:generation_creditbudget_changelist"))
     assert response.status_code == 302
+
+
+def test_the_budget_list_reads_the_running_figures_not_the_history(
+    admin_client, alice, django_assert_max_num_queries
+):
+    for n in range(30):
+        credits.settle(credits.reserve(alice, credits=10, reason=f"shot {n}"), credits=10)
+    url = reverse("admin:generation_creditbudget_changelist")
+
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(url)
+
+    budget = next(b for b in response.context["cl"].result_list if b.user == alice)
+    assert (budget.used_sum, budget.held_sum, budget.available_sum) == (300, 0, 700)
+
+
+def test_editing_a_limit_in_the_list_changes_only_the_limit(admin_client, alice):
+    budget = alice.credit_budget
+    url = reverse("admin:generation_creditbudget_changelist")
+    credits.reserve(alice, credits=300, reason="shot")
+
+    admin_client.post(
+        url,
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(budget.pk),
+            "form-0-monthly_limit": "1500",
+            "_save": "Save",
+        },
+    )
+
+    budget.refresh_from_db()
+    assert (budget.monthly_limit, budget.held) == (1500, 300)
+    assert credits.recompute_figures() == []
+
+
+def test_project_budgets_show_this_months_figures(admin_client, alice, project):
+    credits.set_project_limit(project, credits=500)
+    credits.settle(credits.reserve(alice, credits=100, reason="shot", project=project), credits=70)
+    credits.reserve(alice, credits=50, reason="shot 2", project=project)
+
+    response = admin_client.get(reverse("admin:generation_projectbudget_changelist"))
+
+    assert response.status_code == 200
+    (budget,) = response.context["cl"].result_list
+    assert (budget.monthly_limit, budget.used_sum, budget.held_sum, budget.available_sum) == (
+        500,
+        70,
+        50,
+        380,
+    )
+
+
+def test_admins_set_a_project_cap_but_never_its_held_credits(admin_client, alice, project):
+    credits.reserve(alice, credits=50, reason="shot", project=project)
+    budget = ProjectBudget.objects.get(project=project)
+    url = reverse("admin:generation_projectbudget_change", args=[budget.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert 'name="held"' not in page.text
+    assert 'name="monthly_limit"' in page.text
+
+    response = admin_client.post(url, {"monthly_limit": "250", "held": "0"})
+
+    assert response.status_code == 302
+    budget.refresh_from_db()
+    assert (budget.monthly_limit, budget.held) == (250, 50)
+    admin_client.post(url, {"monthly_limit": ""})
+    budget.refresh_from_db()
+    assert budget.monthly_limit is None
+
+
+def test_admins_add_a_cap_to_a_project_without_a_budget(admin_client, project):
+    response = admin_client.post(
+        reverse("admin:generation_projectbudget_add"), {"project": str(project.pk), "monthly_limit": "900"}
+    )
+    assert response.status_code == 302
+    assert credits.project_summary(project).limit == 900
