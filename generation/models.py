@@ -85,6 +85,18 @@ class Take(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL
 
+    @property
+    def charge_note(self) -> str:
+        """What this take cost, in words, for takes that did not end in a clip."""
+        if self.status == self.Status.UNCONFIRMED:
+            return (
+                f"Its {self.estimated_credits} credits stay held until an admin confirms with Runway "
+                "whether it was charged."
+            )
+        if self.cost_credits:
+            return f"Runway charged {self.cost_credits} credits for it."
+        return "No credits were charged."
+
 
 class CreditBudget(models.Model):
     """A user's monthly credit limit, and the credits the user holds right now (all open holds).
@@ -126,7 +138,11 @@ class CreditMonth(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="credit_months"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="credit_months",
     )
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="credit_months"
@@ -169,7 +185,9 @@ class UsageReconciliation(models.Model):
 
     class Meta:
         ordering = ["-day", "model"]
-        constraints = [models.UniqueConstraint(fields=["day", "model"], name="one_reconciliation_per_day_model")]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "model"], name="one_reconciliation_per_day_model")
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.model}"

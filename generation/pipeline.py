@@ -27,7 +27,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from generation import catalog, credits, media, runway
@@ -46,11 +46,13 @@ ACTIVE = (
     Status.RUNNING,
     Status.DOWNLOADING,
 )
-STARTABLE = (SeqStatus.DRAFT, SeqStatus.FAILED, SeqStatus.CANCELLED)
+STARTABLE = (SeqStatus.DRAFT, SeqStatus.FAILED, SeqStatus.CANCELLED, SeqStatus.NEEDS_ATTENTION)
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_DOWNLOAD_ATTEMPTS = 4
 # Runway documents 502 and 503 as load shedding: the request was refused, not half-done.
 LOAD_SHEDDING = (502, 503)
+# How often recovery tries again to save an output Runway made but that could not be downloaded.
+REFETCH_DELAY = dt.timedelta(minutes=10)
 
 SAFETY_MESSAGES = {
     "SAFETY.INPUT.TEXT": "Runway's moderation rejected the prompt. Reword it and retake the shot.",
@@ -61,6 +63,11 @@ SAFETY_MESSAGES = {
 
 class PipelineError(Exception):
     """A request the pipeline refuses, with a message a user can act on."""
+
+
+def runway_client(**options) -> runway.RunwayClient:
+    """The Runway client every pipeline step uses (settings decide which Runway, real or simulated)."""
+    return runway.RunwayClient(**options)
 
 
 # --- estimates and the keyframe plan ------------------------------------------------------------
@@ -97,6 +104,10 @@ class SequenceEstimate:
     def errors(self) -> list[str]:
         return [f"Shot {i + 1}: {s.error}" for i, s in enumerate(self.shots) if s.error]
 
+    def to_generate(self) -> SequenceEstimate:
+        """The part "Generate" makes and holds: the shots that `needs_take`."""
+        return SequenceEstimate(shots=[e for e in self.shots if needs_take(e.shot)])
+
 
 def plan_shot(sequence: Sequence, shot: Shot, index: int, references: list) -> ShotPlan:
     """Resolve a shot's keyframes (DESIGN.md section 4).
@@ -127,7 +138,7 @@ def _references(sequence: Sequence) -> list:
 
 def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
     """Validate every shot through the catalog and price it. Reads only."""
-    shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image"))
+    shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take"))
     references = _references(sequence)
     estimates = []
     for index, shot in enumerate(shots):
@@ -152,6 +163,40 @@ def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
             estimate.notices = list(built.notices)
         estimates.append(estimate)
     return SequenceEstimate(shots=estimates)
+
+
+def needs_take(shot: Shot) -> bool:
+    """Whether a run must make this shot: it has no chosen, finished take that is still valid
+    (a stale take started on a frame that is no longer chosen)."""
+    take = shot.chosen_take
+    return take is None or take.status != Status.SUCCEEDED or shot.is_stale
+
+
+def estimate_generation(sequence: Sequence) -> SequenceEstimate:
+    """What "Generate" holds: the estimate of the shots that `needs_take`; the others keep their
+    chosen takes and cost nothing. Reads only.
+
+    The page's confirmation and `start_sequence` both use this, so the amount a user confirms is
+    the amount held. Empty when every shot has a valid take: generating then only assembles.
+    """
+    return estimate_sequence(sequence).to_generate()
+
+
+def estimate_retake(shot: Shot) -> SequenceEstimate:
+    """What a retake of `shot` holds: the shot, and in a stitched sequence every later shot that
+    has no valid take and none on its way, so that they are made from the retake's new last
+    frame (after a failure had stopped them). Reads only; the retake confirmation shows this."""
+    sequence = shot.sequence
+    active = set(
+        Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE).values_list("shot_id", flat=True)
+    )
+    estimate = estimate_sequence(sequence)
+    order = [e.shot.pk for e in estimate.shots]
+    index = order.index(shot.pk)
+    wanted = [estimate.shots[index]]
+    if sequence.is_stitched:
+        wanted += [e for e in estimate.shots[index + 1 :] if needs_take(e.shot) and e.shot.pk not in active]
+    return SequenceEstimate(shots=wanted)
 
 
 # --- starting work ------------------------------------------------------------------------------
@@ -186,13 +231,21 @@ def _create_takes(sequence: Sequence, shots: list[Shot], *, user, reason: str) -
     credits.InsufficientCredits when the holds do not fit.
     """
     wanted = {s.pk for s in shots}
-    estimates = [e for e in estimate_sequence(sequence).shots if e.shot.pk in wanted]
-    if not estimates:
+    estimate = SequenceEstimate(shots=[e for e in estimate_sequence(sequence).shots if e.shot.pk in wanted])
+    if not estimate.shots:
         raise PipelineError("There are no shots to generate. Add a shot first.")
-    errors = [f"Shot {e.shot.position + 1}: {e.error}" for e in estimates if e.error]
+    return _hold_takes(sequence, estimate, user=user, reason=reason)
+
+
+def _hold_takes(sequence: Sequence, estimate: SequenceEstimate, *, user, reason: str) -> list[Take]:
+    """Create a queued take per estimated shot and hold exactly the estimate, all or nothing.
+
+    Must run inside a transaction; raises as `_create_takes` does.
+    """
+    errors = [f"Shot {e.shot.position + 1}: {e.error}" for e in estimate.shots if e.error]
     if errors:
         raise PipelineError(" ".join(errors))
-    takes = [_new_take(e.shot, e, user=user) for e in estimates]
+    takes = [_new_take(e.shot, e, user=user) for e in estimate.shots]
     credits.reserve_many(
         user,
         holds=[{"credits": t.estimated_credits, "project": sequence.project, "take": t} for t in takes],
@@ -201,11 +254,14 @@ def _create_takes(sequence: Sequence, shots: list[Shot], *, user, reason: str) -
     return takes
 
 
-def start_sequence(sequence: Sequence, *, user) -> list[Take]:
-    """Validate, estimate and hold the whole sequence, then queue its first submissions.
+def start_sequence(sequence: Sequence, *, user, expected_credits: int | None = None) -> list[Take]:
+    """Validate, estimate and hold the shots to make (`estimate_generation`), then queue their
+    first submissions. Shots with a valid chosen take keep it and cost nothing; when every shot
+    has one, the film is only assembled again.
 
     Nothing reaches Runway before the holds are written. Raises PipelineError (shot problems,
-    already running) or credits.InsufficientCredits (with the amounts), writing nothing.
+    already running, an estimate other than `expected_credits`, the amount the user confirmed)
+    or credits.InsufficientCredits (with the amounts), writing nothing.
     Safe against double clicks: only one caller moves the sequence out of a startable state.
     """
     with transaction.atomic():
@@ -222,22 +278,44 @@ def start_sequence(sequence: Sequence, *, user) -> list[Take]:
                 "This sequence is already generating or finished. Retake single shots instead."
             )
         sequence.refresh_from_db()
-        shots = list(sequence.shots.all())
-        takes = _create_takes(sequence, shots, user=user, reason=f"Generate '{sequence.title}'")
-        Shot.objects.filter(sequence=sequence).update(is_stale=False)
+        if not sequence.shots.exists():
+            raise PipelineError("There are no shots to generate. Add a shot first.")
+        estimate = estimate_generation(sequence)
+        if expected_credits is not None and estimate.total_credits != expected_credits:
+            raise PipelineError(
+                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
+            )
+        takes = []
+        if estimate.shots:
+            takes = _hold_takes(sequence, estimate, user=user, reason=f"Generate '{sequence.title}'")
         _enqueue("advance_sequence", sequence.pk)
     return takes
 
 
-def retake_shot(shot: Shot, *, user) -> Take:
-    """Queue a new take of one shot (estimate and hold first). The sequence runs again if idle."""
+def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Take:
+    """Queue a new take of one shot, and in a stitched sequence of the later shots that need one
+    (`estimate_retake`), holding all of them at once. The sequence runs again if idle (after a
+    failure it goes on from the retake's new last frame). Returns the shot's new take.
+
+    Raises PipelineError (already generating, assembling, an estimate other than
+    `expected_credits`) or credits.InsufficientCredits, writing nothing.
+    """
     with transaction.atomic():
         sequence = Sequence.objects.select_for_update().get(pk=shot.sequence_id)
         if shot.takes.filter(status__in=ACTIVE).exists():
             raise PipelineError(f"Shot {shot.position + 1} is already generating.")
         if sequence.status == SeqStatus.ASSEMBLING:
             raise PipelineError("The film is being assembled; retake when it is done.")
-        (take,) = _create_takes(sequence, [shot], user=user, reason=f"Retake shot {shot.position + 1}")
+        shot.sequence = sequence
+        estimate = estimate_retake(shot)
+        if expected_credits is not None and estimate.total_credits != expected_credits:
+            raise PipelineError(
+                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
+            )
+        reason = f"Retake shot {shot.position + 1}"
+        if len(estimate.shots) > 1:
+            reason += " and the shots after it"
+        take, *_ = _hold_takes(sequence, estimate, user=user, reason=reason)
         _reopen(sequence, user=user)
         _enqueue("advance_sequence", sequence.pk)
     return take
@@ -301,35 +379,246 @@ def _mark_followers_stale(shot: Shot) -> None:
     Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
 
 
-def cancel_sequence(sequence: Sequence, *, user=None) -> int:
-    """Stop a sequence: cancel its Runway tasks (DELETE) and release every open hold.
+def cancel_sequence(sequence: Sequence, *, user=None) -> CancelResult:
+    """Stop a sequence and everything it has on its way, paying what Runway keeps.
 
-    Idempotent. Returns how many takes were cancelled.
+    Takes not yet sent are released. A take Runway has not started (PENDING, THROTTLED) is deleted
+    at Runway and released; one it saw RUNNING is deleted but settled at its cost, since Runway keeps
+    that charge; one Runway already finished is saved (it was paid). A take being submitted is left
+    to its submitter, which stops it as soon as Runway answers. Idempotent; a take whose state moves
+    while we look is looked at again.
     """
-    Sequence.objects.filter(pk=sequence.pk, status__in=(SeqStatus.RUNNING, SeqStatus.ASSEMBLING)).update(
-        status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now()
-    )
-    cancelled = 0
+    Sequence.objects.filter(
+        pk=sequence.pk, status__in=(SeqStatus.RUNNING, SeqStatus.ASSEMBLING, SeqStatus.NEEDS_ATTENTION)
+    ).update(status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now())
+    client = runway_client()
+    result = CancelResult()
     for take in Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE):
-        if _cancel_take(take):
-            cancelled += 1
-    return cancelled
+        for _ in range(5):
+            done = _cancel_take(take, client)
+            if done is not None:
+                break
+            take.refresh_from_db()
+        if done:
+            result.cancelled += 1
+    for take in Take.objects.filter(shot__sequence=sequence, status=Status.CANCELLED):
+        hold = credits.hold_for_take(take)
+        if hold is None or hold.created_at < (sequence.started_at or hold.created_at):
+            continue
+        closures = {c.kind: c.credits for c in hold.closures.all()}
+        result.charged += closures.get(credits.Kind.SETTLE, 0)
+        result.released += closures.get(credits.Kind.RELEASE, 0)
+        if not closures:
+            result.still_held += hold.credits
+    return result
 
 
-def _cancel_take(take: Take) -> bool:
-    old_status = take.status
-    with transaction.atomic():
-        changed = Take.objects.filter(pk=take.pk, status=old_status).update(
-            status=Status.CANCELLED, finished_at=timezone.now(), failure_message="Cancelled."
+@dataclass
+class CancelResult:
+    cancelled: int = 0
+    charged: int = 0  # what Runway kept for work it had started
+    released: int = 0
+    still_held: int = 0  # takes whose outcome at Runway is not known yet (being submitted, unreachable)
+
+    def __str__(self) -> str:
+        parts = ["Generation cancelled."]
+        if self.charged:
+            parts.append(f"Runway charged {self.charged} credits for work it had already started.")
+        if self.released:
+            parts.append(f"{self.released} held credits were returned.")
+        if self.still_held:
+            parts.append(
+                f"{self.still_held} credits stay held until Runway confirms what it did with the takes "
+                "it was being sent."
+            )
+        if not (self.charged or self.released or self.still_held):
+            parts.append("Nothing was charged.")
+        return " ".join(parts)
+
+
+def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
+    """Finish cancelling a CANCELLED take that Runway knows: read the task, delete it, and close the
+    hold at what Runway keeps (runway-api.md section 5: no refund once Runway saw the task RUNNING).
+
+    If Runway cannot be asked now, the hold stays open and recovery tries again.
+    """
+    task_id = take.runway_task_id
+    try:
+        state = client.get_task(task_id)
+    except runway.RunwayTaskNotFound:
+        state = None
+    except runway.RunwayError as exc:
+        log.warning("Could not read Runway task %s to cancel it; will try again: %s", task_id, exc)
+        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
+        return
+    if state is None:
+        if take.was_running:
+            _close_cancelled(
+                take,
+                charge=take.estimated_credits,
+                message="Cancelled. Runway had started this take, so it keeps the charge.",
+            )
+        else:
+            _mark_unconfirmed(
+                take,
+                from_statuses=(Status.CANCELLED,),
+                message="Cancelled, but Runway no longer knows the task, so whether it charged for it "
+                "is unknown.",
+            )
+        return
+    if state.status == "SUCCEEDED":
+        # Runway made the clip and charged for it: save it rather than throw it away.
+        moved = Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(
+            status=Status.DOWNLOADING,
+            progress=1,
+            was_running=True,
+            cost_credits=state.cost_credits,
+            failure_message="",
+            finished_at=None,
+            claimed_until=None,
         )
-        if changed:
-            _release_take(take, reason="Take cancelled")
-    if changed and take.runway_task_id and old_status in Take.IN_FLIGHT:
-        try:
-            runway.RunwayClient().cancel_task(take.runway_task_id)
-        except runway.RunwayError as exc:
-            log.warning("Could not cancel Runway task of take %s: %s", take.pk, exc)
-    return bool(changed)
+        if moved:
+            _enqueue_now("finish_take", take.pk)
+        return
+    if state.status in ("FAILED", "CANCELLED"):
+        charge = _charge(take, state)
+        _close_cancelled(take, charge=charge, message="Cancelled. Runway had already stopped this task.")
+        return
+    try:
+        client.cancel_task(task_id)
+    except runway.RunwayError as exc:
+        log.warning("Could not cancel Runway task %s; will try again: %s", task_id, exc)
+        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
+        return
+    if state.status == "RUNNING" or take.was_running:
+        charge = state.estimated_credits if state.estimated_credits is not None else take.estimated_credits
+        _close_cancelled(
+            take,
+            charge=charge,
+            message="Cancelled while Runway was generating it; Runway keeps the charge.",
+        )
+    else:
+        _close_cancelled(take, charge=None, message="Cancelled before Runway started it.")
+
+
+def _close_cancelled(take: Take, *, charge: int | None, message: str) -> None:
+    with transaction.atomic():
+        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(
+            cost_credits=charge, failure_message=message[:1000], claimed_until=None
+        )
+        _close_hold(take, charge=charge, reason=f"Take cancelled (Runway task {take.runway_task_id})")
+
+
+def _charge(take: Take, state: runway.TaskState) -> int:
+    """What Runway charged for a finished task: its reported cost (0 means refunded), or, where an
+    older API leaves the cost out, the most it could have charged."""
+    if state.cost_credits is not None:
+        return state.cost_credits
+    return take.estimated_credits
+
+
+def _close_hold(take: Take, *, charge: int | None, reason: str) -> None:
+    """Settle the take's hold at `charge` and release the rest, or release it whole when nothing was
+    charged (`charge` None). Idempotent: a closed hold is left as it is."""
+    hold = credits.hold_for_take(take)
+    if hold is None:
+        return
+    if charge is None:
+        credits.release(hold, reason=reason)
+    else:
+        credits.settle(hold, credits=charge, reason=reason)
+
+
+def _mark_unconfirmed(take: Take, *, message: str, from_statuses=ACTIVE) -> bool:
+    """Nobody can know whether Runway made (and charged) this take's task: keep its credits held
+    and leave the decision to an admin (`resolve_unconfirmed`). Never resends."""
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status__in=from_statuses).update(
+            status=Status.UNCONFIRMED,
+            failure_code="UNCONFIRMED",
+            failure_message=message[:1000],
+            finished_at=timezone.now(),
+            claimed_until=None,
+        )
+        if moved:
+            _enqueue("advance_sequence", take.shot.sequence_id)
+    return bool(moved)
+
+
+def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> bool:
+    """An admin's decision on an unconfirmed take, after checking with Runway: settle its hold at
+    the estimate (Runway made and charged the task) or release it. Idempotent."""
+    if not reason.strip():
+        raise PipelineError("Say why (for example what Runway's usage report shows).")
+    who = f" by {by}" if by is not None else ""
+    if charged:
+        message = f"Runway did charge this take ({take.estimated_credits} credits), as confirmed{who}: {reason}"
+    else:
+        message = f"Runway did not charge this take, as confirmed{who}: {reason}"
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status=Status.UNCONFIRMED).update(
+            status=Status.FAILED,
+            cost_credits=take.estimated_credits if charged else None,
+            failure_message=message[:1000],
+        )
+        if moved:
+            _close_hold(
+                take, charge=take.estimated_credits if charged else None, reason=f"Resolved{who}: {reason}"[:500]
+            )
+    return bool(moved)
+
+
+def fetch_take_again(take: Take, *, user=None) -> None:
+    """Download again the output of a take that Runway made (and was paid for) but that could not
+    be saved. Runway gives a fresh URL on every GET; the take is not charged again."""
+    moved = Take.objects.filter(
+        pk=take.pk, status=Status.FAILED, failure_code="DOWNLOAD", runway_task_id__isnull=False
+    ).update(
+        status=Status.DOWNLOADING,
+        failure_code="",
+        failure_message="",
+        download_attempts=0,
+        finished_at=None,
+        claimed_until=None,
+    )
+    if not moved:
+        raise PipelineError("This take has no saved output to fetch again.")
+    _enqueue_now("finish_take", take.pk)
+
+
+def _cancel_take(take: Take, client: runway.RunwayClient) -> bool | None:
+    """Cancel one take. True if cancelled, False if there is nothing to cancel (finished, or saving
+    an output Runway already made and charged), None if its state moved meanwhile (look again)."""
+    now = timezone.now()
+    if take.status == Status.QUEUED:
+        with transaction.atomic():
+            moved = Take.objects.filter(pk=take.pk, status=Status.QUEUED).update(
+                status=Status.CANCELLED,
+                finished_at=now,
+                failure_message="Cancelled before it was sent to Runway; nothing was charged.",
+            )
+            if moved:
+                _release_take(take, reason="Take cancelled before it was sent to Runway")
+        return True if moved else None
+    if take.status == Status.SUBMITTING:
+        # The submitter owns the money from here: it releases if the request never left, and stops
+        # the task at Runway (paying what Runway keeps) once Runway answers. Its lease is kept, so
+        # that recovery takes over only if the submitter dies.
+        moved = Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
+            status=Status.CANCELLED, finished_at=now, failure_message="Cancelled while it was sent to Runway."
+        )
+        return True if moved else None
+    if take.status in Take.IN_FLIGHT:
+        lease = now + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+        moved = Take.objects.filter(pk=take.pk, status=take.status).update(
+            status=Status.CANCELLED, finished_at=now, failure_message="Cancelled.", claimed_until=lease
+        )
+        if not moved:
+            return None
+        take.refresh_from_db()
+        _stop_at_runway(take, client)
+        return True
+    return False
 
 
 def _release_take(take: Take, *, reason: str) -> None:
@@ -361,11 +650,15 @@ def advance_sequence(sequence_pk: int) -> None:
 
     to_submit: list[Take] = []
     if sequence.is_stitched:
+        stuck = stuck_shots(sequence, [(s, takes_by_shot[s.pk]) for s in shots])
+        if stuck:
+            # The chain cannot pass this shot: stop the later ones now rather than hold their
+            # credits until someone notices.
+            _ask_for_attention(sequence, stuck=stuck, takes_by_shot=takes_by_shot, shots=shots)
+            return
         for shot in shots:
             queued = [t for t in takes_by_shot[shot.pk] if t.status in ACTIVE]
             if not queued:
-                if shot.chosen_take_id is None:
-                    break  # this shot failed: the chain cannot go on
                 continue
             if ready(queued[0]) and queued[0].status == Status.QUEUED:
                 to_submit.append(queued[0])
@@ -383,24 +676,87 @@ def advance_sequence(sequence_pk: int) -> None:
 
     if any(t.status in ACTIVE for ts in takes_by_shot.values() for t in ts):
         return
-    missing = [s for s in shots if s.chosen_take_id is None]
-    if missing:
-        failed = [
-            f"Shot {s.position + 1}: {takes_by_shot[s.pk][-1].failure_message}"
-            for s in missing
-            if takes_by_shot[s.pk]
-        ]
-        Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
-            status=SeqStatus.FAILED,
-            status_message=(" ".join(failed) or "Some shots have no take.")[:500],
-            finished_at=timezone.now(),
-        )
+    stuck = stuck_shots(sequence, [(s, takes_by_shot[s.pk]) for s in shots])
+    if stuck:
+        _ask_for_attention(sequence, stuck=stuck, takes_by_shot=takes_by_shot, shots=shots)
         return
     claimed = Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
         status=SeqStatus.ASSEMBLING, claimed_until=None
     )
     if claimed:
         _enqueue_now("assemble_sequence", sequence.pk)
+
+
+def stuck_shots(sequence: Sequence, rows: list[tuple[Shot, list[Take]]]) -> list[Shot]:
+    """The shots that stop a sequence: none of their takes is on its way and none is chosen (the
+    last one failed, was cancelled or is unconfirmed, or there is none).
+
+    `rows` are the shots in order with their takes. In a stitched sequence only the first such shot
+    counts, and only when no earlier shot is still generating: the chain cannot pass it.
+    """
+    stuck = []
+    for shot, takes in rows:
+        if any(t.status in ACTIVE for t in takes):
+            if sequence.is_stitched:
+                break
+            continue
+        if shot.chosen_take_id is None:
+            stuck.append(shot)
+            if sequence.is_stitched:
+                break
+    return stuck
+
+
+def attention_message(shot: Shot, takes: list[Take]) -> str:
+    """Why a stuck shot stops its sequence, in words for the sequence page and the command line."""
+    number = shot.position + 1
+    last = takes[-1] if takes else None
+    if last is None:
+        return f"Shot {number} has no take yet. Retake it, or generate again."
+    what = {
+        Status.FAILED: "failed",
+        Status.CANCELLED: "was cancelled",
+        Status.UNCONFIRMED: "is unconfirmed",
+    }.get(last.status, "has no finished take")
+    reason = last.failure_message.strip()
+    return f"Shot {number} {what}: {reason}" if reason else f"Shot {number} {what}."
+
+
+def _ask_for_attention(
+    sequence: Sequence, *, stuck: list[Shot], takes_by_shot: dict[int, list[Take]], shots: list[Shot]
+) -> None:
+    """Move a running sequence to NEEDS_ATTENTION, naming its stuck shots and why.
+
+    In a stitched sequence the queued takes after the (single) stuck shot are cancelled and their
+    holds released in the same transaction: they were never sent to Runway, and a retake of the
+    stuck shot queues them again. Takes already at Runway are left to finish. Idempotent: the
+    sequence row is locked and moved only from RUNNING, and only while the stuck shots still have
+    nothing on its way (a retake may have queued one since the read).
+    """
+    message = " ".join(attention_message(s, takes_by_shot[s.pk]) for s in stuck)
+    later: list[Take] = []
+    if sequence.is_stitched:
+        after = [s.pk for s in shots[shots.index(stuck[0]) + 1 :]]
+        later = [t for pk in after for t in takes_by_shot[pk] if t.status == Status.QUEUED]
+    with transaction.atomic():
+        locked = Sequence.objects.select_for_update().filter(pk=sequence.pk, status=SeqStatus.RUNNING).first()
+        if locked is None or Take.objects.filter(shot__in=stuck, status__in=ACTIVE).exists():
+            return
+        Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
+            status=SeqStatus.NEEDS_ATTENTION, status_message=message[:500], finished_at=timezone.now()
+        )
+        number = stuck[0].position + 1
+        for take in later:
+            unsent = Take.objects.filter(pk=take.pk, status=Status.QUEUED, runway_task_id__isnull=True)
+            stopped = unsent.update(
+                status=Status.CANCELLED,
+                finished_at=timezone.now(),
+                claimed_until=None,
+                failure_message=f"Not generated: shot {number} before it has no finished take. "
+                f"Retaking shot {number} generates this shot again.",
+            )
+            if stopped:
+                _release_take(take, reason=f"Shot {number} failed; later shots stopped")
 
 
 _org_cache: dict[str, tuple[float, int]] = {}
@@ -414,7 +770,7 @@ def concurrency_limit(model: str) -> int:
         return cached[1]
     limit = settings.RUNWAY_MAX_CONCURRENCY
     try:
-        org = runway.RunwayClient().organization()
+        org = runway_client().organization()
         model_limits = org.models.get(model)
         if model_limits and model_limits.max_concurrent:
             limit = model_limits.max_concurrent
@@ -431,11 +787,13 @@ def submit_take(take_pk: int) -> None:
     """Send one queued take to Runway and store the task id at once.
 
     Claims the take (QUEUED -> SUBMITTING) so that only one worker submits it. The Runway call
-    happens after that commit; its outcome is saved right after.
+    happens after that commit; its outcome is saved right after. `create_sent_at` is written just
+    before the create request leaves: a submission that died before it may be sent again, one that
+    died after it may have made a task and is never resent (see `recover`).
     """
     lease = timezone.now() + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
     claimed = Take.objects.filter(pk=take_pk, status=Status.QUEUED, runway_task_id__isnull=True).update(
-        status=Status.SUBMITTING, claimed_until=lease
+        status=Status.SUBMITTING, claimed_until=lease, create_sent_at=None
     )
     if not claimed:
         return
@@ -443,7 +801,7 @@ def submit_take(take_pk: int) -> None:
         pk=take_pk
     )
     Take.objects.filter(pk=take_pk).update(submit_attempts=take.submit_attempts + 1)
-    client = runway.RunwayClient()
+    client = runway_client()
     try:
         body = dict(take.request)
         first, last = _keyframe_files(take)
@@ -453,23 +811,31 @@ def submit_take(take_pk: int) -> None:
             if last is not None:
                 images.append({"uri": _image_uri(client, last, fit=fit), "position": "last"})
             body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
+    except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
+        _not_created(take, code="SUBMIT", message=_user_message(exc))
+        return
+    if not Take.objects.filter(pk=take_pk, status=Status.SUBMITTING).update(create_sent_at=timezone.now()):
+        # Cancelled before the request left: nothing can have been charged.
+        _release_take(take, reason="Take cancelled before it was sent to Runway")
+        return
+    try:
         created = client.create_task(take.endpoint, body)
     except (runway.RunwayRateLimited, runway.RunwayUnavailable) as exc:
         if exc.maybe_created and exc.status not in LOAD_SHEDDING:
             # The request reached Runway and no clear answer came back: the task may exist. Runway
             # has no idempotency key and no task listing, so sending it again could pay twice.
-            _fail_take(
+            _mark_unconfirmed(
                 take,
-                code="SUBMIT_UNCONFIRMED",
+                from_statuses=(Status.SUBMITTING, Status.CANCELLED),
                 message="Runway did not confirm the submission, so it was not sent again (that could "
-                "charge twice). Retake the shot.",
+                "charge twice). Retake the shot to go on.",
             )
             return
         # 429, and 502/503 (Runway's load shedding: the request was not taken): send it again later.
         _requeue_or_fail(take, exc)
         return
-    except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
-        _fail_take(take, code="SUBMIT", message=_user_message(exc))
+    except runway.RunwayError as exc:
+        _not_created(take, code="SUBMIT", message=_user_message(exc))
         return
     now = timezone.now()
     Take.objects.filter(pk=take_pk).update(runway_task_id=created.id)
@@ -480,11 +846,18 @@ def submit_take(take_pk: int) -> None:
         claimed_until=None,
     )
     if not moved:
-        # Cancelled while we were submitting: stop the task we just started.
-        try:
-            client.cancel_task(created.id)
-        except runway.RunwayError as exc:
-            log.warning("Could not cancel Runway task %s: %s", created.id, exc)
+        # Cancelled while we were submitting: stop the task we just started, paying what Runway keeps.
+        take.refresh_from_db()
+        if take.status == Status.CANCELLED:
+            Take.objects.filter(pk=take_pk).update(submitted_at=now)
+            _stop_at_runway(take, client)
+
+
+def _not_created(take: Take, *, code: str, message: str) -> None:
+    """Runway refused the request or it never left: nothing was charged."""
+    _fail_take(take, code=code, message=message)
+    # A take cancelled meanwhile is no longer active, so _fail_take left its hold alone.
+    _release_take(take, reason="Take cancelled; Runway did not create it")
 
 
 def _keyframe_files(take: Take) -> tuple[object | None, object | None]:
@@ -529,17 +902,21 @@ def _image_uri(client: runway.RunwayClient, field_file, *, fit: str) -> str:
 
 
 def _requeue_or_fail(take: Take, exc: Exception) -> None:
+    """Runway refused the create without taking it (429, load shedding): send it again later."""
     attempts = take.submit_attempts + 1
     if attempts >= MAX_SUBMIT_ATTEMPTS:
-        _fail_take(take, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, code="SUBMIT", message=_user_message(exc))
         return
     delay = min(300.0, settings.RUNWAY_POLL_INTERVAL * 2**attempts)
-    Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
+    moved = Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
         status=Status.QUEUED,
         claimed_until=None,
+        create_sent_at=None,
         next_poll_at=timezone.now() + dt.timedelta(seconds=delay),
         failure_message=f"Runway is busy; trying again in {delay:.0f} s.",
     )
+    if not moved:
+        _release_take(take, reason="Take cancelled; Runway did not create it")
 
 
 def _user_message(exc: Exception) -> str:
@@ -577,7 +954,7 @@ def poll_once(*, client: runway.RunwayClient | None = None, threads: int = 16) -
     if not ids:
         return 0
     takes = {t.pk: t for t in Take.objects.filter(pk__in=ids)}
-    client = client or runway.RunwayClient(max_retries=0)
+    client = client or runway_client(max_retries=0)
 
     def fetch(take: Take):
         try:
@@ -598,30 +975,57 @@ def poll_once(*, client: runway.RunwayClient | None = None, threads: int = 16) -
 def apply_task_state(take: Take, state) -> None:
     """Record what Runway said about a take. Idempotent: a take that moved on is left alone."""
     if isinstance(state, runway.RunwayTaskNotFound):
-        _fail_take(take, code="NOT_FOUND", message="Runway no longer knows this task (it was deleted).")
+        if take.was_running:
+            _fail_take(
+                take,
+                code="NOT_FOUND",
+                message="Runway no longer knows this task (it was deleted outside the studio). Runway had "
+                "started it, so it keeps the charge. Retake the shot.",
+                charge=take.estimated_credits,
+            )
+        else:
+            _mark_unconfirmed(
+                take,
+                from_statuses=Take.IN_FLIGHT,
+                message="Runway no longer knows this task (it was deleted outside the studio), so whether "
+                "it was charged is unknown. Retake the shot to go on.",
+            )
         return
     if isinstance(state, Exception):
         log.info("Polling take %s failed, will retry: %s", take.pk, state)
         return
     if state.status in ("PENDING", "THROTTLED", "RUNNING"):
+        seen = {"was_running": True} if state.status == "RUNNING" else {}
         Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
-            status=state.status.lower(), progress=state.progress or 0
+            status=state.status.lower(), progress=state.progress or 0, **seen
         )
     elif state.status == "SUCCEEDED":
         moved = Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
-            status=Status.DOWNLOADING, progress=1, cost_credits=state.cost_credits, claimed_until=None
+            status=Status.DOWNLOADING,
+            progress=1,
+            was_running=True,
+            cost_credits=state.cost_credits,
+            claimed_until=None,
         )
         if moved:
             _enqueue_now("finish_take", take.pk)
     elif state.status == "FAILED":
-        _handle_failure(take, code=state.failure_code or "", failure=state.failure or "")
+        _handle_failure(take, code=state.failure_code or "", failure=state.failure or "", charge=_charge(take, state))
     elif state.status == "CANCELLED":
+        charge = _charge(take, state)
         _fail_take(
-            take, code="CANCELLED", message="The task was cancelled at Runway.", status=Status.CANCELLED
+            take,
+            code="CANCELLED",
+            message="The task was cancelled at Runway.",
+            status=Status.CANCELLED,
+            charge=charge,
         )
 
 
-def _handle_failure(take: Take, *, code: str, failure: str) -> None:
+def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> None:
+    """A FAILED task: settle at what Runway charged, and start a new take automatically after a
+    Runway-side (INTERNAL) failure while attempts remain. The new take inherits the hold when the
+    failure was refunded; otherwise it needs a new hold, and without room for it the shot stops."""
     retryable = code.startswith("INTERNAL") or code in (
         "INPUT_PREPROCESSING.INTERNAL",
         "THIRD_PARTY.UNAVAILABLE",
@@ -633,31 +1037,54 @@ def _handle_failure(take: Take, *, code: str, failure: str) -> None:
                 failure_code=code,
                 failure_message="Runway had an internal problem; a new take was started automatically.",
                 finished_at=timezone.now(),
+                cost_credits=charge,
             )
             if not moved:
                 return
-            retake = Take.objects.create(
-                shot_id=take.shot_id,
-                user_id=take.user_id,
-                endpoint=take.endpoint,
-                request=take.request,
-                notices=take.notices,
-                first_frame_from=take.first_frame_from,
-                first_frame_image_id=take.first_frame_image_id,
-                last_frame_image_id=take.last_frame_image_id,
-                input_first_frame=take.input_first_frame.name,
-                input_last_frame=take.input_last_frame.name,
-                estimated_credits=take.estimated_credits,
-                attempt=take.attempt + 1,
-            )
             hold = credits.hold_for_take(take)
-            if hold is not None:
-                credits.transfer_hold(
-                    hold, take=retake, reason="Automatic retake after a Runway internal failure"
-                )
+            reason = "Automatic retake after a Runway internal failure"
+            if charge:
+                _close_hold(take, charge=charge, reason=f"Runway task {take.runway_task_id} failed ({code})")
+                try:
+                    with transaction.atomic():
+                        retake = _copy_for_retake(take)
+                        credits.reserve(
+                            take.user,
+                            credits=take.estimated_credits,
+                            reason=reason,
+                            project=take.shot.sequence.project,
+                            take=retake,
+                        )
+                except credits.InsufficientCredits as exc:
+                    Take.objects.filter(pk=take.pk).update(
+                        failure_message=f"{_failure_message(code, failure)} {exc}"[:1000]
+                    )
+                    _enqueue("advance_sequence", take.shot.sequence_id)
+                    return
+            else:
+                retake = _copy_for_retake(take)
+                if hold is not None:
+                    credits.transfer_hold(hold, take=retake, reason=reason)
             _enqueue("advance_sequence", take.shot.sequence_id)
         return
-    _fail_take(take, code=code, message=_failure_message(code, failure))
+    _fail_take(take, code=code, message=_failure_message(code, failure), charge=charge)
+
+
+def _copy_for_retake(take: Take) -> Take:
+    return Take.objects.create(
+        shot_id=take.shot_id,
+        user_id=take.user_id,
+        endpoint=take.endpoint,
+        request=take.request,
+        notices=take.notices,
+        first_frame_from=take.first_frame_from,
+        first_frame_image_id=take.first_frame_image_id,
+        last_frame_image_id=take.last_frame_image_id,
+        input_first_frame=take.input_first_frame.name,
+        input_last_frame=take.input_last_frame.name,
+        estimated_credits=take.estimated_credits,
+        attempt=take.attempt + 1,
+    )
 
 
 def _failure_message(code: str, failure: str) -> str:
@@ -673,7 +1100,11 @@ def _failure_message(code: str, failure: str) -> str:
     return "Runway could not generate this shot. Retake it, or change the prompt."
 
 
-def _fail_take(take: Take, *, code: str, message: str, status: str = Status.FAILED) -> None:
+def _fail_take(
+    take: Take, *, code: str, message: str, status: str = Status.FAILED, charge: int | None = None
+) -> None:
+    """End an active take. `charge` is what Runway charged for its task (settled, the rest released);
+    None means Runway never made it or nothing was charged (the hold is released whole)."""
     with transaction.atomic():
         moved = Take.objects.filter(pk=take.pk, status__in=ACTIVE).update(
             status=status,
@@ -681,9 +1112,13 @@ def _fail_take(take: Take, *, code: str, message: str, status: str = Status.FAIL
             failure_message=message[:1000],
             finished_at=timezone.now(),
             claimed_until=None,
+            cost_credits=charge,
         )
         if moved:
-            _release_take(take, reason=f"Take {status}: {code}" if code else f"Take {status}")
+            what = f"Take {status}: {code}" if code else f"Take {status}"
+            if charge is not None and take.runway_task_id:
+                what = f"Runway task {take.runway_task_id} {status} ({code})" if code else what
+            _close_hold(take, charge=charge, reason=what)
             _enqueue("advance_sequence", take.shot.sequence_id)
 
 
@@ -710,7 +1145,7 @@ def finish_take(take_pk: int) -> None:
     if not _claim(Take, take_pk, status=Status.DOWNLOADING):
         return
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
-    client = runway.RunwayClient()
+    client = runway_client()
     expected = float(take.request.get("duration") or 0) or None
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         clip = Path(tmp) / "clip.mp4"
@@ -723,7 +1158,7 @@ def finish_take(take_pk: int) -> None:
             attempts = take.download_attempts + 1
             Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
             if attempts >= MAX_DOWNLOAD_ATTEMPTS:
-                _fail_take(take, code="DOWNLOAD", message=f"The finished clip could not be saved: {exc}")
+                _download_failed(take, exc)
                 return
             raise  # the queue (or the poller's recovery) tries again
         with clip.open("rb") as fh:
@@ -756,6 +1191,31 @@ def finish_take(take_pk: int) -> None:
         take.refresh_from_db()
         choose_take(take)
         _enqueue("advance_sequence", take.shot.sequence_id)
+
+
+def _download_failed(take: Take, exc: Exception) -> None:
+    """Runway made the clip (so it was paid) but it could not be saved: settle at its cost and keep
+    the take ready to be fetched again, by the user or by recovery, without paying again."""
+    charge = take.cost_credits if take.cost_credits is not None else take.estimated_credits
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+            status=Status.FAILED,
+            failure_code="DOWNLOAD",
+            failure_message=f"Runway made this clip, but it could not be saved ({exc}). Fetch it again: "
+            "that is not charged twice."[:1000],
+            cost_credits=charge,
+            finished_at=now,
+            claimed_until=None,
+            next_poll_at=now + REFETCH_DELAY,
+        )
+        if moved:
+            _close_hold(
+                take,
+                charge=charge,
+                reason=f"Runway task {take.runway_task_id} succeeded; its output could not be saved yet",
+            )
+            _enqueue("advance_sequence", take.shot.sequence_id)
 
 
 def _download_output(client: runway.RunwayClient, take: Take, dest: Path):
@@ -825,7 +1285,9 @@ def assemble_sequence(sequence_pk: int) -> None:
 
 def recover() -> int:
     """Re-enqueue work whose worker died: lapsed downloads and assemblies, stuck submissions,
-    and running sequences with queued takes. Duplicates are harmless (every task claims first)."""
+    cancellations that could not reach Runway, outputs to fetch again, and running sequences with
+    queued takes. Duplicates are harmless (every task claims first). Never resends a create that
+    may have reached Runway."""
     now = timezone.now()
     lapsed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     count = 0
@@ -833,18 +1295,40 @@ def recover() -> int:
         _enqueue_now("finish_take", pk)
         count += 1
     # A submission whose worker died before Runway answered: the task id was never stored.
-    # The request is short, so a lease long past means Runway never got it or never answered.
     for take in Take.objects.filter(
         status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=True
-    ):
-        Take.objects.filter(pk=take.pk, status=Status.SUBMITTING, claimed_until=take.claimed_until).update(
-            status=Status.QUEUED, claimed_until=None
-        )
+    ).select_related("shot"):
+        if take.create_sent_at is None:
+            # It died before the request left: sending it is safe.
+            Take.objects.filter(
+                pk=take.pk, status=Status.SUBMITTING, claimed_until=take.claimed_until, create_sent_at=None
+            ).update(status=Status.QUEUED, claimed_until=None)
+        else:
+            _mark_unconfirmed(
+                take,
+                from_statuses=(Status.SUBMITTING,),
+                message="The worker sending this take to Runway stopped before Runway answered, so whether "
+                "Runway made (and charged) it is unknown. Retake the shot to go on.",
+            )
         count += 1
     # A take whose worker died after Runway answered and the id was stored.
     Take.objects.filter(status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=False).update(
         status=Status.PENDING, next_poll_at=now, claimed_until=None
     )
+    count += _finish_cancellations(now)
+    # Outputs Runway made (and was paid for) that could not be saved: try again now and then while
+    # Runway keeps them (output URLs last 24-48 hours; a GET gives fresh ones).
+    for take in Take.objects.filter(
+        status=Status.FAILED,
+        failure_code="DOWNLOAD",
+        next_poll_at__lte=now,
+        finished_at__gte=now - dt.timedelta(hours=24),
+    ):
+        try:
+            fetch_take_again(take)
+            count += 1
+        except PipelineError:
+            pass
     for pk in Sequence.objects.filter(lapsed, status=SeqStatus.ASSEMBLING).values_list("pk", flat=True):
         _enqueue_now("assemble_sequence", pk)
         count += 1
@@ -853,6 +1337,34 @@ def recover() -> int:
     )
     for pk in running.values_list("pk", flat=True).distinct():
         _enqueue_now("advance_sequence", pk)
+        count += 1
+    return count
+
+
+def _finish_cancellations(now: dt.datetime) -> int:
+    """Close the holds of cancelled takes whose cancelling process died or could not reach Runway."""
+    open_hold = credits.open_holds().filter(take=OuterRef("pk"))
+    pending = Take.objects.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), Exists(open_hold), status=Status.CANCELLED
+    )
+    count = 0
+    client = None
+    for take in pending:
+        if not _claim(Take, take.pk, status=Status.CANCELLED):
+            continue
+        if take.runway_task_id:
+            client = client or runway_client()
+            _stop_at_runway(take, client)
+        elif take.create_sent_at is not None:
+            _mark_unconfirmed(
+                take,
+                from_statuses=(Status.CANCELLED,),
+                message="Cancelled while it was sent to Runway, and Runway's answer was lost, so whether "
+                "Runway made (and charged) it is unknown.",
+            )
+        else:
+            _release_take(take, reason="Take cancelled before it was sent to Runway")
+            Take.objects.filter(pk=take.pk).update(claimed_until=None)
         count += 1
     return count
 

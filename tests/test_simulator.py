@@ -890,11 +890,28 @@ def test_a_rate_limit_fault_refuses_the_next_create_without_creating_a_task(runw
 
 
 def test_a_lost_response_creates_the_task_but_answers_with_an_error(runway):
-    runway.fail_next("lost_response", status=502)
+    runway.fail_next("lost_response")
     lost = post(runway, "/v1/image_to_video", i2v())
 
-    assert lost.status_code == 502
+    assert lost.status_code == 504
     assert len(runway.tasks()) == 1
+
+
+def test_a_lost_response_cannot_be_a_load_shedding_status():
+    # Runway documents 502 and 503 as load shedding: the request was not taken.
+    from generation.simulator.faults import FaultQueue
+
+    with pytest.raises(ValueError, match="load shedding"):
+        FaultQueue().arm("lost_response", status=502)
+
+
+def test_a_failure_can_keep_its_charge(runway):
+    balance = organization(runway)["creditBalance"]
+    task_id = create(runway, i2v(promptText="Fails but is charged [sim:fail=SAFETY.OUTPUT][sim:charge]"))
+    task = runway.wait_for_status(task_id, "FAILED")
+
+    assert task["cost"]["credits"] == 10  # gen4_turbo, 2 s at 5 credits a second
+    assert organization(runway)["creditBalance"] == balance - 10
 
 
 def test_a_slow_task_keeps_running_past_the_usual_time(runway):

@@ -2,8 +2,8 @@
 
 A fault is armed through `POST /_simulator/faults` (or `SimulatorControl.fail_next`) and is used up
 by the next `count` events of its scope. A prompt may also carry markers such as
-`[sim:fail=SAFETY.INPUT.TEXT]`, `[sim:slow=10]`, `[sim:stall]` or `[sim:truncate]`, which act on that
-task alone; they are how end-to-end tests make one particular clip misbehave.
+`[sim:fail=SAFETY.INPUT.TEXT]`, `[sim:charge]` (a failure keeps its charge), `[sim:slow=10]`,
+`[sim:stall]` or `[sim:truncate]`, which act on that task alone; they are how end-to-end tests make one particular clip misbehave.
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ FAILURE_TEXTS = {
 # requests), "create" (next create requests), "download" (next output downloads), "task_get" (next
 # task GETs that carry output URLs).
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "moderation": ("task", {"code": "SAFETY.INPUT.TEXT"}),
-    "bad_output": ("task", {"code": "INTERNAL.BAD_OUTPUT.CODE01"}),
-    "fail": ("task", {"code": "INTERNAL"}),
+    # `charge`: the failed task keeps its charge instead of being refunded (cost = estimate).
+    "moderation": ("task", {"code": "SAFETY.INPUT.TEXT", "charge": False}),
+    "bad_output": ("task", {"code": "INTERNAL.BAD_OUTPUT.CODE01", "charge": False}),
+    "fail": ("task", {"code": "INTERNAL", "charge": False}),
     "slow": ("task", {"seconds": 10.0}),
     "http_error": ("api", {"status": 500}),
     "rate_limit": ("create", {}),
     # The task is created but the client sees an error: the case that tempts clients to resubmit.
-    "lost_response": ("create", {"status": 502}),
+    # 500 or 504 (or a dropped connection): Runway documents 502 and 503 as load shedding, which
+    # means the request was not taken, so a "lost" 502/503 would contradict Runway (arm refuses it).
+    "lost_response": ("create", {"status": 504}),
     "stall_download": ("download", {"fraction": 0.5, "hold_seconds": 30.0}),
     "truncate_download": ("download", {"fraction": 0.5}),
     "expired_urls": ("task_get", {}),
@@ -73,6 +76,11 @@ class FaultQueue:
         unknown = set(params) - set(defaults) - {"failure"}
         if unknown:
             raise ValueError(f"Unknown parameters for {kind}: {', '.join(sorted(unknown))}")
+        if kind == "lost_response" and int(params.get("status", defaults["status"])) in (502, 503):
+            raise ValueError(
+                "Runway documents 502 and 503 as load shedding (the task is not created); "
+                "use http_error for those, and 500 or 504 for a lost response."
+            )
         fault = Fault(kind=kind, remaining=count, params={**defaults, **params})
         with self._lock:
             self._faults.append(fault)
@@ -119,6 +127,7 @@ class TaskPlan:
 
     failure_code: str | None = None
     failure: str | None = None
+    charge_on_failure: bool = False
     extra_seconds: float = 0.0
     download_fault: Fault | None = None
 
@@ -126,6 +135,7 @@ class TaskPlan:
         if fault.kind in ("moderation", "bad_output", "fail"):
             self.failure_code = str(fault.params["code"])
             self.failure = str(fault.params.get("failure") or failure_text(self.failure_code))
+            self.charge_on_failure = bool(fault.params.get("charge"))
         elif fault.kind == "slow":
             self.extra_seconds += float(fault.params["seconds"])
 
@@ -138,6 +148,8 @@ class TaskPlan:
             if name == "fail" and value:
                 plan.failure_code = value
                 plan.failure = failure_text(value)
+            elif name == "charge":
+                plan.charge_on_failure = True
             elif name == "slow":
                 plan.extra_seconds += float(value or 10)
             elif name == "stall":

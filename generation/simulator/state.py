@@ -455,9 +455,14 @@ class Simulator:
     def _fail(self, task: Task, code: str, failure: str, now: float) -> None:
         task.failure_code = code
         task.failure = failure
-        task.cost = 0
-        self.balance += task.estimated_cost
-        self._book_usage(task.model, -task.estimated_cost)
+        # Runway refunds failed tasks as a rule (cost 0). The API still reports a `cost` on FAILED
+        # tasks, so a failure that keeps its charge is possible; `charge_on_failure` makes one.
+        if task.plan.charge_on_failure:
+            task.cost = task.estimated_cost
+        else:
+            task.cost = 0
+            self.balance += task.estimated_cost
+            self._book_usage(task.model, -task.estimated_cost)
         self._finish(task, FAILED, now)
 
     # -- rendering --------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from django import template
 register = template.Library()
 
 # Runway's failure codes in words a user can act on, for takes without a stored message. Runway's
-# own `failure` text is diagnostic and not meant for users, so it is never shown. Runway refunds
-# failed tasks, and the pipeline releases their holds.
+# own `failure` text is diagnostic and not meant for users, so it is never shown. What Runway
+# charged for a failed task (usually nothing: it refunds) is settled by the pipeline and said here.
 _FAILURES: tuple[tuple[str, str], ...] = (
     ("SAFETY.INPUT.TEXT", "Runway's content moderation rejected the prompt. Reword it and retake the shot."),
     (
@@ -52,7 +52,8 @@ def failure_reason(take) -> str:
             (words for prefix, words in _FAILURES if code == prefix or code.startswith(prefix + ".")),
             "Runway could not generate this take. Retake the shot." if code else "This take did not finish.",
         )
-    return f"{message} No credits were charged."
+    note = take.charge_note if hasattr(take, "charge_note") else "No credits were charged."
+    return f"{message} {note}"
 
 
 @register.filter
@@ -78,6 +79,8 @@ _STATUS_BADGES = {
     "pending": "",
     "throttled": "badge-warn",
     "downloading": "",
+    "unconfirmed": "badge-warn",
+    "attention": "badge-warn",
 }
 
 
