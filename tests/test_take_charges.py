@@ -95,8 +95,10 @@ def test_cancelling_before_runway_starts_charges_nothing(project, alice, referen
     result = pipeline.cancel_sequence(sequence)
 
     first.refresh_from_db()
-    assert first.status == Status.CANCELLED and first.cost_credits is None
-    assert runway.tasks()[0]["status"] == "CANCELLED" and runway.tasks()[0]["cost"] == 0
+    assert first.status == Status.CANCELLED
+    assert first.cost_credits is None
+    assert runway.tasks()[0]["status"] == "CANCELLED"
+    assert runway.tasks()[0]["cost"] == 0
     assert (result.charged, result.released, result.still_held) == (0, 20, 0)
     assert first.charge_note == "No credits were charged."
     assert books(alice) == 0
@@ -112,7 +114,8 @@ def test_cancelling_while_runway_generates_keeps_runways_charge(project, alice, 
 
     take.refresh_from_db()
     assert take.status == Status.CANCELLED
-    assert take.cost_credits == 10 and settled(take) == [10]
+    assert take.cost_credits == 10
+    assert settled(take) == [10]
     assert (result.charged, result.released) == (10, 0)
     assert "Runway charged 10 credits" in str(result)
     assert runway.tasks()[0]["cost"] == 10
@@ -129,7 +132,8 @@ def test_cancelling_after_runway_finished_saves_the_paid_clip(project, alice, re
 
     take.refresh_from_db()
     sequence.refresh_from_db()
-    assert take.status == Status.SUCCEEDED and take.output
+    assert take.status == Status.SUCCEEDED
+    assert take.output
     assert settled(take) == [10]
     assert sequence.status == Sequence.Status.CANCELLED
     assert sequence.shots.get().chosen_take == take
@@ -153,7 +157,8 @@ def test_cancelling_while_the_output_is_saved_lets_it_finish(
     pipeline.finish_take(take.pk)
 
     take.refresh_from_db()
-    assert take.status == Status.SUCCEEDED and settled(take) == [10]
+    assert take.status == Status.SUCCEEDED
+    assert settled(take) == [10]
     assert books(alice) == 10
 
 
@@ -178,9 +183,11 @@ def test_cancelling_during_submission_stops_the_task_runway_made(
     pipeline.start_sequence(sequence, user=alice)
 
     take = Take.objects.get()
-    assert take.status == Status.CANCELLED and take.runway_task_id
+    assert take.status == Status.CANCELLED
+    assert take.runway_task_id
     (task,) = runway.tasks()
-    assert task["status"] == "CANCELLED" and task["deleted"]
+    assert task["status"] == "CANCELLED"
+    assert task["deleted"]
     assert not credits.open_holds().exists()
     assert books(alice) == task["cost"]
 
@@ -194,7 +201,8 @@ def test_a_task_cancelled_at_runway_is_settled_at_its_cost(project, alice, refer
     runway.cancel(take.runway_task_id)  # from Runway's dashboard, after it started: no refund
     take = poll_until(take, Status.CANCELLED)
 
-    assert take.cost_credits == 10 and settled(take) == [10]
+    assert take.cost_credits == 10
+    assert settled(take) == [10]
     assert "Runway charged 10 credits" in take.charge_note
     assert books(alice) == 10
 
@@ -259,7 +267,8 @@ def test_a_lost_download_is_paid_once_and_can_be_fetched_again(project, alice, r
     pipeline.fetch_take_again(take)
 
     take.refresh_from_db()
-    assert take.status == Status.SUCCEEDED and take.output
+    assert take.status == Status.SUCCEEDED
+    assert take.output
     assert sequence.shots.get().chosen_take == take
     assert settled(take) == [10]
     assert len(runway.tasks()) == 1
@@ -312,7 +321,9 @@ def test_a_worker_killed_during_the_create_call_is_never_resent(
         with pytest.raises(_WorkerKilled):
             pipeline.start_sequence(sequence, user=alice)
     take = Take.objects.get()
-    assert take.status == Status.SUBMITTING and take.create_sent_at and not take.runway_task_id
+    assert take.status == Status.SUBMITTING
+    assert take.create_sent_at
+    assert not take.runway_task_id
 
     Take.objects.filter(pk=take.pk).update(claimed_until=timezone.now() - dt.timedelta(seconds=1))
     drive(sequence)
