@@ -34,6 +34,7 @@ urlpatterns = [
     path("shots/<int:pk>/retake/", views.retake_shot, name="retake_shot"),
     path("takes/<int:pk>/video/", views.take_video, name="take_video"),
     path("takes/<int:pk>/choose/", views.choose_take, name="choose_take"),
+    path("takes/<int:pk>/fetch-again/", views.fetch_take_again, name="fetch_take_again"),
     path("share-links/<int:pk>/revoke/", views.revoke_share_link, name="revoke_share_link"),
     path("s/<str:token>/", views.shared_film, name="shared_film"),
     path("s/<str:token>/film/", views.shared_film_download, name="shared_film_download"),

@@ -529,12 +529,22 @@ def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot
     for shot in shots:
         takes = list(shot.takes.all())
         rows.append({"shot": shot, "takes": takes})
+    attention = []
+    if sequence.status == Sequence.Status.NEEDS_ATTENTION:
+        from generation import pipeline
+
+        numbers = {shot.pk: n for n, shot in enumerate(shots, start=1)}
+        takes_of = {row["shot"].pk: row["takes"] for row in rows}
+        for shot in pipeline.stuck_shots(sequence, [(row["shot"], row["takes"]) for row in rows]):
+            takes = takes_of[shot.pk]
+            attention.append({"number": numbers[shot.pk], "shot": shot, "take": takes[-1] if takes else None})
     return {
         "sequence": sequence,
         "can_edit": _can_edit(sequence.my_role),
         "progress_rows": rows,
         "has_stale": any(shot.is_stale for shot in shots),
         "is_active": sequence.status in ACTIVE_STATUSES,
+        "attention": attention,
     }
 
 
@@ -551,6 +561,7 @@ def _sequence_context(
     shots = _shots_with_takes(sequence)
     images = _reference_images_of(sequence)
     estimate = _sequence_estimate(sequence)
+    to_generate = estimate.to_generate()
     by_shot = {item.shot.pk: item for item in estimate.shots}
     meter = _credits_meter(credits.month_summary(request.user))
 
@@ -590,7 +601,7 @@ def _sequence_context(
             url = request.build_absolute_uri(reverse("shared_film", args=[link.token]))
             share_links.append((link, url))
 
-    has_errors = any(item.error for item in estimate.shots)
+    has_errors = any(item.error for item in to_generate.shots)
     context = {
         "project": sequence.project,
         "sequence": sequence,
@@ -602,8 +613,10 @@ def _sequence_context(
         "estimate": estimate,
         "has_errors": has_errors,
         "meter": meter,
-        "remaining_after": meter["summary"].available - estimate.total_credits,
-        "shortfall": max(estimate.total_credits - meter["summary"].available, 0),
+        "to_generate": to_generate,
+        "kept_count": len(shots) - len(to_generate.shots),
+        "remaining_after": meter["summary"].available - to_generate.total_credits,
+        "shortfall": max(to_generate.total_credits - meter["summary"].available, 0),
         "is_startable": _is_startable(sequence),
         "can_start": can_edit and _is_startable(sequence) and bool(shots) and not has_errors,
         "sequence_form": sequence_form
@@ -734,7 +747,9 @@ def _spend_errors() -> tuple[type[Exception], ...]:
 
 
 def _is_startable(sequence: Sequence) -> bool:
-    return sequence.status in (Sequence.Status.DRAFT, Sequence.Status.FAILED, Sequence.Status.CANCELLED)
+    from generation import pipeline
+
+    return sequence.status in pipeline.STARTABLE
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -745,7 +760,10 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     if not _is_startable(sequence):
         messages.info(request, "This sequence is generating or finished. Retake single shots instead.")
         return redirect("sequence_detail", pk=sequence.pk)
-    estimate = _sequence_estimate(sequence)
+    from generation import pipeline
+
+    # Only the shots without a valid take are made; the same estimate is held by the pipeline.
+    estimate = pipeline.estimate_generation(sequence)
     if request.method == "POST":
         if request.POST.get("credits") != str(estimate.total_credits):
             messages.warning(
@@ -753,16 +771,17 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
                 f"The estimate is now {estimate.total_credits} credits. Check it and confirm again.",
             )
             return redirect("start_sequence", pk=sequence.pk)
-        from generation import pipeline
-
         try:
-            pipeline.start_sequence(sequence, user=request.user)
+            pipeline.start_sequence(sequence, user=request.user, expected_credits=estimate.total_credits)
         except _spend_errors() as error:
             messages.error(request, str(error))
             return redirect("start_sequence", pk=sequence.pk)
-        messages.success(
-            request, f"Generating “{sequence.title}”: {estimate.total_credits} credits reserved."
-        )
+        if estimate.shots:
+            messages.success(
+                request, f"Generating “{sequence.title}”: {estimate.total_credits} credits reserved."
+            )
+        else:
+            messages.success(request, f"Assembling “{sequence.title}” from the chosen takes.")
         return redirect("sequence_detail", pk=sequence.pk)
 
     shots = list(sequence.shots.order_by("position", "pk"))
@@ -772,7 +791,8 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "project": sequence.project,
         "sequence": sequence,
-        "rows": [(n, shot, by_shot.get(shot.pk)) for n, shot in enumerate(shots, start=1)],
+        "rows": [(n, shot, by_shot[shot.pk]) for n, shot in enumerate(shots, start=1) if shot.pk in by_shot],
+        "kept": [n for n, shot in enumerate(shots, start=1) if shot.pk not in by_shot],
         "estimate": estimate,
         "meter": meter,
         "remaining_after": meter["summary"].available - estimate.total_credits,
@@ -798,7 +818,7 @@ def sequence_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
     back = reverse("sequence_detail", args=[sequence.pk])
-    if sequence.status not in ACTIVE_STATUSES:
+    if sequence.status not in (*ACTIVE_STATUSES, Sequence.Status.NEEDS_ATTENTION):
         messages.info(request, "This sequence is not generating.")
         return redirect(back)
     confirmation = _confirm(
@@ -806,8 +826,9 @@ def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         title="Cancel generation",
         question=f"Stop generating “{sequence.title}”?",
         details=[
-            "Takes that are still running are cancelled and their held credits returned.",
-            "Finished clips are kept.",
+            "Takes Runway has not started yet are cancelled and their held credits returned.",
+            "Takes Runway is already generating are stopped, but Runway keeps their charge.",
+            "Clips Runway has finished are saved and kept: they were paid for.",
         ],
         button="Cancel generation",
         cancel_url=back,
@@ -816,24 +837,64 @@ def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         return confirmation
     from generation import pipeline
 
-    pipeline.cancel_sequence(sequence, user=request.user)
-    messages.success(request, "Generation cancelled. Held credits for unfinished takes were returned.")
+    result = pipeline.cancel_sequence(sequence, user=request.user)
+    messages.success(request, str(result))
     return redirect(back)
 
 
 @require_POST
 @login_required
 def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    """A retake that also makes later shots (after a failure stopped a stitched sequence), or that
+    continues a sequence needing attention, is confirmed first with its whole cost."""
     shot = _get_shot_for_user(request, pk, EDIT)
     from generation import pipeline
 
+    back = reverse("sequence_detail", args=[shot.sequence_id]) + f"#progress-shot-{shot.pk}"
+    estimate = pipeline.estimate_retake(shot)
+    expected = None
+    if len(estimate.shots) > 1 or shot.sequence.status == Sequence.Status.NEEDS_ATTENTION:
+        expected = estimate.total_credits
+        if request.POST.get("confirm") != "yes" or request.POST.get("credits") != str(expected):
+            if request.POST.get("confirm") == "yes":
+                messages.warning(
+                    request, f"The estimate is now {expected} credits. Check it and confirm again."
+                )
+            return _retake_confirmation(request, shot, estimate, back=back)
     try:
-        pipeline.retake_shot(shot, user=request.user)
+        pipeline.retake_shot(shot, user=request.user, expected_credits=expected)
     except _spend_errors() as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"A new take of shot {shot.position + 1} is on its way.")
-    return redirect(reverse("sequence_detail", args=[shot.sequence_id]) + f"#progress-shot-{shot.pk}")
+        if len(estimate.shots) > 1:
+            messages.success(
+                request,
+                f"A new take of shot {shot.position + 1} is on its way, then the {len(estimate.shots) - 1} "
+                f"shot(s) after it: {estimate.total_credits} credits reserved.",
+            )
+        else:
+            messages.success(request, f"A new take of shot {shot.position + 1} is on its way.")
+    return redirect(back)
+
+
+def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: str) -> HttpResponse:
+    numbers = {pk: n for n, pk in enumerate(shot.sequence.shots.values_list("pk", flat=True), start=1)}
+    meter = _credits_meter(credits.month_summary(request.user))
+    available = meter["summary"].available
+    context = {
+        "project": shot.sequence.project,
+        "sequence": shot.sequence,
+        "shot": shot,
+        "number": numbers[shot.pk],
+        "rows": [(numbers[item.shot.pk], item) for item in estimate.shots],
+        "estimate": estimate,
+        "meter": meter,
+        "remaining_after": available - estimate.total_credits,
+        "can_afford": estimate.total_credits <= available,
+        "has_errors": any(item.error for item in estimate.shots),
+        "back": back,
+    }
+    return render(request, "projects/retake_shot.html", context)
 
 
 @require_POST
@@ -850,6 +911,23 @@ def choose_take(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request, "Take chosen. Later stitched shots that started from the old one are marked stale."
         )
+    return redirect(
+        reverse("sequence_detail", args=[take.shot.sequence_id]) + f"#progress-shot-{take.shot_id}"
+    )
+
+
+@require_POST
+@login_required
+def fetch_take_again(request: HttpRequest, pk: int) -> HttpResponse:
+    take = _get_take_for_user(request, pk, EDIT)
+    from generation import pipeline
+
+    try:
+        pipeline.fetch_take_again(take, user=request.user)
+    except pipeline.PipelineError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Fetching the clip again from Runway. It is not charged twice.")
     return redirect(
         reverse("sequence_detail", args=[take.shot.sequence_id]) + f"#progress-shot-{take.shot_id}"
     )
