@@ -248,12 +248,64 @@ class TakeAdmin(admin.ModelAdmin):
     list_select_related = ["shot", "user"]
     # Everything on a take is written by the pipeline.
     readonly_fields = [f.name for f in Take._meta.fields]
+    actions = ["resolve_unconfirmed"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        waiting = Take.objects.filter(status=Take.Status.UNCONFIRMED).count()
+        if waiting and "status__exact" not in request.GET:
+            self.message_user(
+                request,
+                f"{waiting} unconfirmed take(s) hold credits until you check with Runway whether they were "
+                "charged: filter by status Unconfirmed, select them and choose “Resolve unconfirmed takes”.",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Resolve unconfirmed takes")
+    def resolve_unconfirmed(self, request: HttpRequest, queryset):
+        from generation import pipeline
+
+        queryset = queryset.filter(status=Take.Status.UNCONFIRMED)
+        if not queryset.exists():
+            self.message_user(request, "None of the selected takes is unconfirmed.", messages.WARNING)
+            return None
+        if "apply" in request.POST:
+            form = ResolveForm(request.POST)
+            if form.is_valid():
+                charged = form.cleaned_data["outcome"] == "charged"
+                resolved = sum(
+                    pipeline.resolve_unconfirmed(
+                        take, charged=charged, reason=form.cleaned_data["reason"], by=request.user
+                    )
+                    for take in queryset
+                )
+                what = "settled at their estimate" if charged else "released"
+                self.message_user(request, f"{resolved} take(s) resolved: {what}.", messages.SUCCESS)
+                return None
+        else:
+            form = ResolveForm()
+        return render(
+            request,
+            "admin/generation/resolve_unconfirmed.html",
+            {**self.admin_site.each_context(request), "form": form, "takes": queryset, "opts": self.model._meta},
+        )
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[
+            ("charged", "Runway made and charged these tasks: settle their holds at the estimate"),
+            ("not_charged", "Runway did not charge these tasks: release their holds"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(max_length=400, help_text="What you checked, e.g. Runway's usage report for the day.")
 
 
 class DiffersFilter(admin.SimpleListFilter):
