@@ -24,6 +24,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from generation import catalog, credits, pipeline
+from generation.models import Take
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet, Sequence, Shot
 
@@ -179,6 +180,16 @@ def run_sequence(
     pipeline.start_sequence(sequence, user=user)
     interval = settings.RUNWAY_POLL_INTERVAL if not settings.RUNWAY_SIMULATED else 0.5
     deadline = time.monotonic() + timeout
+    try:
+        return _drive(sequence, interval=interval, deadline=deadline, progress=progress)
+    except KeyboardInterrupt:
+        result = pipeline.cancel_sequence(sequence)
+        raise JobError(f"Interrupted. {result}") from None
+
+
+def _drive(
+    sequence: Sequence, *, interval: float, deadline: float, progress: Callable[[str], None]
+) -> Sequence:
     last_report = ""
     next_recover = 0.0
     while True:
@@ -192,12 +203,29 @@ def run_sequence(
         if report != last_report:
             progress(report)
             last_report = report
-        if sequence.status in (Sequence.Status.DONE, Sequence.Status.FAILED, Sequence.Status.CANCELLED):
+        if sequence.status in Sequence.STOPPED:
             return sequence
         if now > deadline:
-            pipeline.cancel_sequence(sequence)
-            raise JobError("Gave up waiting for Runway; the sequence was cancelled and its credits released.")
+            result = pipeline.cancel_sequence(sequence)
+            raise JobError(f"Gave up waiting for Runway. {result}")
         time.sleep(interval)
+
+
+def charges_line(sequence: Sequence) -> str:
+    """What the job's takes cost, and what to do about takes that need it, in one line."""
+    charges = pipeline.charges_of(sequence)
+    parts = [f"Runway charged {charges.charged} credits"]
+    if charges.held:
+        parts.append(
+            f"{charges.held} stay held until an admin confirms with Runway whether they were charged"
+        )
+    line = "; ".join(parts) + "."
+    lost = Take.objects.filter(
+        shot__sequence=sequence, status=Take.Status.FAILED, failure_code="DOWNLOAD"
+    ).values_list("pk", flat=True)
+    for take_pk in lost:
+        line += f" A paid clip could not be saved: fetch it with `manage.py fetch_take {take_pk}`."
+    return line
 
 
 def _progress_line(sequence: Sequence) -> str:
@@ -287,7 +315,10 @@ def run_job(
     with runway_for_job():
         sequence = run_sequence(sequence, user=user, progress=progress)
     if sequence.status != Sequence.Status.DONE:
-        raise JobError(f"The sequence {sequence.get_status_display().lower()}: {sequence.status_message}")
+        raise JobError(
+            f"The sequence {sequence.get_status_display().lower()}: {sequence.status_message} "
+            + charges_line(sequence)
+        )
     clips, film = export_outputs(sequence, Path(output_dir), film_name=film_name)
     return JobResult(
         sequence=sequence, clips=clips, film=film, notices=notices, estimated_credits=estimate.total_credits

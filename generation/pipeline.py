@@ -27,7 +27,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from generation import catalog, credits, media, runway
@@ -391,6 +391,7 @@ def cancel_sequence(sequence: Sequence, *, user=None) -> CancelResult:
     Sequence.objects.filter(
         pk=sequence.pk, status__in=(SeqStatus.RUNNING, SeqStatus.ASSEMBLING, SeqStatus.NEEDS_ATTENTION)
     ).update(status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now())
+    started = Sequence.objects.filter(pk=sequence.pk).values_list("started_at", flat=True).first()
     client = runway_client()
     result = CancelResult()
     for take in Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE):
@@ -401,16 +402,29 @@ def cancel_sequence(sequence: Sequence, *, user=None) -> CancelResult:
             take.refresh_from_db()
         if done:
             result.cancelled += 1
-    for take in Take.objects.filter(shot__sequence=sequence, status=Status.CANCELLED):
-        hold = credits.hold_for_take(take)
-        if hold is None or hold.created_at < (sequence.started_at or hold.created_at):
-            continue
-        closures = {c.kind: c.credits for c in hold.closures.all()}
-        result.charged += closures.get(credits.Kind.SETTLE, 0)
-        result.released += closures.get(credits.Kind.RELEASE, 0)
-        if not closures:
-            result.still_held += hold.credits
+    charges = charges_of(sequence, since=started)
+    result.charged, result.released, result.still_held = charges.charged, charges.released, charges.held
     return result
+
+
+@dataclass
+class Charges:
+    charged: int = 0  # settled: what Runway charged
+    released: int = 0  # returned to the budget
+    held: int = 0  # still held: takes under way, or unconfirmed ones waiting for an admin
+
+
+def charges_of(sequence: Sequence, *, since: dt.datetime | None = None) -> Charges:
+    """What the sequence's takes (those created since `since`) cost so far, from the ledger."""
+    takes = Take.objects.filter(shot__sequence=sequence)
+    if since is not None:
+        takes = takes.filter(created_at__gte=since)
+    entries = credits.LedgerEntry.objects.filter(take__in=takes)
+    totals = {row["kind"]: row["total"] for row in entries.values("kind").annotate(total=Sum("credits"))}
+    held = credits.open_holds().filter(take__in=takes).aggregate(total=Sum("credits"))["total"] or 0
+    return Charges(
+        charged=totals.get(credits.Kind.SETTLE, 0), released=totals.get(credits.Kind.RELEASE, 0), held=held
+    )
 
 
 @dataclass

@@ -204,3 +204,30 @@ def test_the_python_api_stitches_clips(boss, runway, images, tmp_path):
     )
     assert [Path(c).name for c in clips] == ["runway_clip_1.mp4", "runway_clip_2.mp4"]
     assert all(abs(media.probe(c).duration - 4) < 0.1 for c in clips)
+
+
+def test_a_rejected_clip_stops_the_run_and_says_why(capsys, boss, runway, images, tmp_path):
+    with pytest.raises(CommandError) as error:
+        run(
+            capsys,
+            "--stitch",
+            "--duration",
+            "2",
+            "-i",
+            ",".join(str(p) for p in images),
+            "--output-dir",
+            str(tmp_path),
+            "-p",
+            "The foyer",
+            "The forbidden stairs [sim:fail=SAFETY.INPUT.TEXT]",
+            "The kitchen",
+        )
+
+    assert str(error.value) == (
+        "The sequence needs attention: Shot 2 failed: Runway's moderation rejected the prompt. "
+        "Reword it and retake the shot. Runway charged 10 credits."
+    )
+    assert Sequence.objects.get().status == Sequence.Status.NEEDS_ATTENTION
+    assert len(runway.tasks()) == 2  # the third clip was never sent
+    assert not credits.open_holds().exists()
+    assert credits.month_summary(boss).used == 10
