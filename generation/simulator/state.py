@@ -8,7 +8,10 @@ Lifecycle of a task (runway-api.md §5, §9):
 
 Credits: the estimated cost is taken from the balance when the task is created (a create without
 enough credits is refused), kept on success, and given back on failure and on cancelling a task that
-had not started RUNNING. Time is read from a monotonic clock; `tick()` advances every task and runs
+had not started RUNNING (runway-api.md section 5: no refund once Runway saw the task RUNNING, none
+for deleting a finished task). Guesses where Runway is silent: the final cost always equals the
+estimate (Runway says the final may be lower); a failure is refunded unless a `[sim:charge]` marker
+or a fault's `charge` parameter says it keeps its charge, which the API allows (`cost` on FAILED). Time is read from a monotonic clock; `tick()` advances every task and runs
 both from a background clock thread and before every read, so what a client sees never lags.
 
 Usage (`POST /v1/organization/usage`): the simulator keeps its own book of credits used per UTC
