@@ -115,6 +115,9 @@ class Sequence(models.Model):
         # that shot (the sequence goes on from its new last frame) or stops.
         NEEDS_ATTENTION = "attention", "Needs attention"
 
+    # The states a run stops in; nothing changes until someone acts.
+    STOPPED = (Status.DONE, Status.FAILED, Status.CANCELLED, Status.NEEDS_ATTENTION)
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sequences")
     title = models.CharField(max_length=200)
     model = models.CharField(
@@ -164,7 +167,7 @@ class Sequence(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED, self.Status.DRAFT)
+        return self.status in self.STOPPED or self.status == self.Status.DRAFT
 
 
 class Shot(models.Model):

@@ -66,7 +66,7 @@ def drive(sequence: Sequence, *, timeout: float = 90) -> Sequence:
         pipeline.poll_once()
         pipeline.recover()
         sequence.refresh_from_db()
-        if sequence.status in (Sequence.Status.DONE, Sequence.Status.FAILED, Sequence.Status.CANCELLED):
+        if sequence.status in Sequence.STOPPED:
             return sequence
         time.sleep(0.1)
     raise AssertionError(f"sequence still {sequence.status} after {timeout} s")
@@ -164,7 +164,7 @@ def wait_for(predicate, *, timeout: float = 60, what: str = "condition"):
 def final(sequence: Sequence, timeout: float = 90) -> Sequence:
     def done():
         sequence.refresh_from_db()
-        return sequence.status in (Sequence.Status.DONE, Sequence.Status.FAILED, Sequence.Status.CANCELLED)
+        return sequence.status in Sequence.STOPPED
 
     wait_for(done, timeout=timeout, what="the sequence to finish")
     return sequence
