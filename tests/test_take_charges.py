@@ -1,8 +1,9 @@
 """What a take costs on every terminal path, against the simulator over real HTTP.
 
 The rule: the ledger never shows less than Runway could have charged. After each path the user's
-settled credits plus the holds kept open as "unconfirmed" equal what the simulator's organisation
-was charged (its starting balance less its balance now), and nothing is ever resent silently.
+settled credits equal what the simulator's organisation was charged for the tasks the ledger knows
+(its starting balance less its balance now), any difference is covered by holds kept open as
+"unconfirmed", no other hold is left open, and nothing is ever resent silently.
 """
 
 import datetime as dt
@@ -42,7 +43,9 @@ def books(runway):
         open_holds = credits.open_holds().filter(user=user)
         unconfirmed = open_holds.filter(take__status=Status.UNCONFIRMED).aggregate(s=Sum("credits"))["s"] or 0
         assert not open_holds.exclude(take__status=Status.UNCONFIRMED).exists(), "a hold was left open"
-        assert settled + unconfirmed == charged
+        # Confirmed tasks are settled at exactly their cost; unconfirmed holds cover what Runway may
+        # have made besides (an admin settles or releases them), so the ledger is never short.
+        assert settled <= charged <= settled + unconfirmed
         assert credits.recompute_figures() == []
         return charged
 
@@ -387,3 +390,41 @@ def test_an_unconfirmed_take_the_admin_finds_uncharged_is_released(project, alic
 
     assert not credits.open_holds().exists()
     assert credits.month_summary(alice).used == 0
+
+
+# --- the invariant across the fault matrix ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "count", "params"),
+    [
+        ("moderation", 1, {}),
+        ("moderation", 1, {"charge": True}),
+        ("bad_output", 1, {}),
+        ("fail", 1, {"charge": True}),
+        ("http_error", 2, {"status": 503}),
+        ("http_error", 1, {"status": 500}),
+        ("rate_limit", 2, {}),
+        ("lost_response", 1, {}),
+        ("truncate_download", 2, {}),
+        ("truncate_download", 30, {}),
+        ("expired_urls", 2, {}),
+        ("slow", 1, {"seconds": 1}),
+    ],
+)
+def test_the_books_match_runway_whatever_goes_wrong(
+    project, alice, references, runway, books, kind, count, params
+):
+    runway.fail_next(kind, count, **params)
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
+    )
+    pipeline.start_sequence(sequence, user=alice)
+    sequence = drive(sequence)
+
+    assert sequence.status in (Sequence.Status.DONE, Sequence.Status.NEEDS_ATTENTION)
+    ids = [t for t in Take.objects.values_list("runway_task_id", flat=True) if t]
+    assert len(ids) == len(set(ids))  # no task was made twice for one take
+    unconfirmed = Take.objects.filter(status=Status.UNCONFIRMED).count()
+    assert len(runway.tasks()) == len(ids) + (unconfirmed if kind == "lost_response" else 0)
+    books(alice)
