@@ -745,7 +745,7 @@ def _ask_for_attention(
     holds released in the same transaction: they were never sent to Runway, and a retake of the
     stuck shot queues them again. Takes already at Runway are left to finish. Idempotent: the
     sequence row is locked and moved only from RUNNING, and only while the stuck shots still have
-    nothing on its way (a retake may have queued one since the read).
+    nothing on its way and nothing chosen (a retake may have queued one since the read).
     """
     message = " ".join(attention_message(s, takes_by_shot[s.pk]) for s in stuck)
     later: list[Take] = []
@@ -755,6 +755,8 @@ def _ask_for_attention(
     with transaction.atomic():
         locked = Sequence.objects.select_for_update().filter(pk=sequence.pk, status=SeqStatus.RUNNING).first()
         if locked is None or Take.objects.filter(shot__in=stuck, status__in=ACTIVE).exists():
+            return
+        if Shot.objects.filter(pk__in=[s.pk for s in stuck], chosen_take__isnull=False).exists():
             return
         Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
             status=SeqStatus.NEEDS_ATTENTION, status_message=message[:500], finished_at=timezone.now()
