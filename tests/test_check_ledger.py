@@ -85,4 +85,4 @@ def test_the_command_exits_non_zero_for_ci(alice, project):
         check=False,
     )
     assert done.returncode == 1
-    assert "user" in done.stdout and "recorded 7, ledger says 50" in done.stdout
+    assert f"user {alice.pk} held: recorded 7, ledger says 50" in done.stdout
