@@ -51,6 +51,9 @@ class Take(models.Model):
     input_first_frame = models.FileField(upload_to=_take_upload_to, blank=True)
     input_last_frame = models.FileField(upload_to=_take_upload_to, blank=True)
     runway_task_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Which Runway made the task: its API base and a fingerprint of the key (never the key itself).
+    # A poller, a recovery pass or a command line touches only the takes of its own Runway.
+    runway_origin = models.CharField(max_length=300, blank=True, db_index=True)
     progress = models.FloatField(default=0)
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=1000, blank=True)

@@ -141,6 +141,9 @@ class Sequence(models.Model):
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     status_message = models.CharField(max_length=500, blank=True)
+    # The Runway (API base and key fingerprint) of the process that started the sequence: only
+    # processes of that Runway submit, poll and recover its takes.
+    runway_origin = models.CharField(max_length=300, blank=True, db_index=True)
     # Who pressed Generate: their budget pays for every take of this run.
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
