@@ -11,6 +11,7 @@ Runway simulator serves the requests, as in the app.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test.utils import override_settings
 
-from generation import catalog, credits, pipeline
+from generation import catalog, credits, pipeline, runway
 from generation.models import Take
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet, Sequence, Shot
@@ -160,17 +161,30 @@ def build_job(
 
 @contextlib.contextmanager
 def runway_for_job() -> Iterator[None]:
-    """Run the pipeline in this process, against Runway or, without a key, an embedded simulator."""
+    """Run the pipeline in this process, against Runway or, without a key, a simulator: the studio's
+    when one answers (so the studio and this job follow each other's takes), else one of its own
+    with a key of its own, whose takes no other process mistakes for its own."""
     with contextlib.ExitStack() as stack:
         overrides = {"PIPELINE_INLINE": True}
-        if settings.RUNWAY_SIMULATED:
+        if settings.RUNWAY_SIMULATED and not _simulator_answers(settings.RUNWAY_API_BASE):
             from generation.simulator.server import SimulatorServer
 
-            server = SimulatorServer.for_settings()
+            key = "key_" + secrets.token_hex(64)
+            server = SimulatorServer.for_settings(api_key=key)
             overrides["RUNWAY_API_BASE"] = server.start()
+            overrides["RUNWAY_API_KEY"] = key
             stack.callback(server.stop)
         stack.enter_context(override_settings(**overrides))
         yield
+
+
+def _simulator_answers(base_url: str) -> bool:
+    """Whether a Runway simulator (the studio's) answers at `base_url` with the configured key."""
+    try:
+        runway.RunwayClient(base_url=base_url, max_retries=0).organization()
+    except runway.RunwayError:
+        return False
+    return True
 
 
 def run_sequence(
@@ -305,6 +319,9 @@ def run_job(
         progress(f"Notice: {notice}")
     estimate = pipeline.estimate_sequence(sequence)
     summary = credits.month_summary(user)
+    if estimate.total_credits > summary.available:
+        sequence.delete()
+        raise credits.InsufficientCredits(needed=estimate.total_credits, available=summary.available)
     progress(
         f"Estimate: {estimate.total_credits} credits for {len(estimate.shots)} clip(s); "
         f"{summary.available} available, {summary.available - estimate.total_credits} left afterwards."
@@ -313,7 +330,12 @@ def run_job(
         sequence.delete()
         raise JobError("Stopped before spending anything.")
     with runway_for_job():
-        sequence = run_sequence(sequence, user=user, progress=progress)
+        try:
+            sequence = run_sequence(sequence, user=user, progress=progress)
+        except credits.InsufficientCredits:
+            # Another job took the credits since the estimate; nothing was held or sent.
+            sequence.delete()
+            raise
     if sequence.status != Sequence.Status.DONE:
         raise JobError(
             f"The sequence {sequence.get_status_display().lower()}: {sequence.status_message} "

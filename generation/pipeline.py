@@ -70,6 +70,16 @@ def runway_client(**options) -> runway.RunwayClient:
     return runway.RunwayClient(**options)
 
 
+def current_origin() -> str:
+    """This process's Runway (API base and key fingerprint): the takes and sequences it may touch."""
+    return runway_client().origin
+
+
+def _ours(origin: str | None = None) -> Q:
+    """Rows of this process's Runway (and rows from before origins were recorded)."""
+    return Q(runway_origin__in=(origin or current_origin(), ""))
+
+
 # --- estimates and the keyframe plan ------------------------------------------------------------
 
 
@@ -267,6 +277,7 @@ def start_sequence(sequence: Sequence, *, user, expected_credits: int | None = N
     with transaction.atomic():
         claimed = Sequence.objects.filter(pk=sequence.pk, status__in=STARTABLE).update(
             status=SeqStatus.RUNNING,
+            runway_origin=current_origin(),
             status_message="",
             started_by=user,
             started_at=timezone.now(),
@@ -337,10 +348,18 @@ def regenerate_stale_shots(sequence: Sequence, *, user) -> list[Take]:
 
 
 def _reopen(sequence: Sequence, *, user) -> None:
+    # The process that queues new takes submits them, on its own Runway.
     if sequence.status != SeqStatus.RUNNING:
         Sequence.objects.filter(pk=sequence.pk).update(
-            status=SeqStatus.RUNNING, status_message="", started_by=user, finished_at=None, claimed_until=None
+            status=SeqStatus.RUNNING,
+            runway_origin=current_origin(),
+            status_message="",
+            started_by=user,
+            finished_at=None,
+            claimed_until=None,
         )
+    else:
+        Sequence.objects.filter(pk=sequence.pk).update(runway_origin=current_origin())
 
 
 def choose_take(take: Take, *, user=None) -> None:
@@ -360,7 +379,7 @@ def choose_take(take: Take, *, user=None) -> None:
         if sequence.status == SeqStatus.DONE:
             # The film no longer matches the chosen takes; assemble it again.
             Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.DONE).update(
-                status=SeqStatus.RUNNING, claimed_until=None
+                status=SeqStatus.RUNNING, claimed_until=None, runway_origin=current_origin()
             )
             _enqueue("advance_sequence", sequence.pk)
 
@@ -456,6 +475,10 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
 
     If Runway cannot be asked now, the hold stays open and recovery tries again.
     """
+    if take.runway_origin not in (client.origin, ""):
+        # Another Runway's process (a command line) made it: its recovery finishes the cancel.
+        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
+        return
     task_id = take.runway_task_id
     try:
         state = client.get_task(task_id)
@@ -566,7 +589,9 @@ def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> b
         raise PipelineError("Say why (for example what Runway's usage report shows).")
     who = f" by {by}" if by is not None else ""
     if charged:
-        message = f"Runway did charge this take ({take.estimated_credits} credits), as confirmed{who}: {reason}"
+        message = (
+            f"Runway did charge this take ({take.estimated_credits} credits), as confirmed{who}: {reason}"
+        )
     else:
         message = f"Runway did not charge this take, as confirmed{who}: {reason}"
     with transaction.atomic():
@@ -577,7 +602,9 @@ def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> b
         )
         if moved:
             _close_hold(
-                take, charge=take.estimated_credits if charged else None, reason=f"Resolved{who}: {reason}"[:500]
+                take,
+                charge=take.estimated_credits if charged else None,
+                reason=f"Resolved{who}: {reason}"[:500],
             )
     return bool(moved)
 
@@ -585,6 +612,12 @@ def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> b
 def fetch_take_again(take: Take, *, user=None) -> None:
     """Download again the output of a take that Runway made (and was paid for) but that could not
     be saved. Runway gives a fresh URL on every GET; the take is not charged again."""
+    origin = current_origin()
+    if take.runway_origin not in (origin, ""):
+        raise PipelineError(
+            f"This clip was made on another Runway ({runway.origin_base(take.runway_origin)}); fetch it "
+            "again from the studio or command line that uses that Runway."
+        )
     moved = Take.objects.filter(
         pk=take.pk, status=Status.FAILED, failure_code="DOWNLOAD", runway_task_id__isnull=False
     ).update(
@@ -650,9 +683,9 @@ def advance_sequence(sequence_pk: int) -> None:
     Idempotent and safe to run concurrently: submissions and assembly are claimed with
     compare-and-set updates by the tasks that do them.
     """
-    sequence = Sequence.objects.filter(pk=sequence_pk).first()
+    sequence = Sequence.objects.filter(_ours(), pk=sequence_pk).first()
     if sequence is None or sequence.status != SeqStatus.RUNNING:
-        return
+        return  # moved on, or another Runway's process drives it
     shots = list(sequence.shots.order_by("position", "pk"))
     takes_by_shot: dict[int, list[Take]] = {s.pk: [] for s in shots}
     for take in Take.objects.filter(shot__sequence=sequence).order_by("pk"):
@@ -808,16 +841,20 @@ def submit_take(take_pk: int) -> None:
     died after it may have made a task and is never resent (see `recover`).
     """
     lease = timezone.now() + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
-    claimed = Take.objects.filter(pk=take_pk, status=Status.QUEUED, runway_task_id__isnull=True).update(
-        status=Status.SUBMITTING, claimed_until=lease, create_sent_at=None
-    )
+    client = runway_client()
+    origin = client.origin
+    claimed = Take.objects.filter(
+        pk=take_pk,
+        status=Status.QUEUED,
+        runway_task_id__isnull=True,
+        shot__sequence__runway_origin__in=(origin, ""),
+    ).update(status=Status.SUBMITTING, claimed_until=lease, create_sent_at=None, runway_origin=origin)
     if not claimed:
         return
     take = Take.objects.select_related("shot__sequence", "first_frame_image", "last_frame_image").get(
         pk=take_pk
     )
     Take.objects.filter(pk=take_pk).update(submit_attempts=take.submit_attempts + 1)
-    client = runway_client()
     try:
         body = dict(take.request)
         first, last = _keyframe_files(take)
@@ -942,7 +979,7 @@ def _user_message(exc: Exception) -> str:
 # --- polling ------------------------------------------------------------------------------------
 
 
-def claim_due_takes(*, limit: int = 1000) -> list[int]:
+def claim_due_takes(*, origin: str | None = None, limit: int = 1000) -> list[int]:
     """Claim in-flight takes whose poll is due, pushing their next poll one interval ahead.
 
     Several pollers may run (one per host): rows locked by another are skipped.
@@ -951,7 +988,7 @@ def claim_due_takes(*, limit: int = 1000) -> list[int]:
     with transaction.atomic():
         ids = list(
             Take.objects.select_for_update(skip_locked=True)
-            .filter(status__in=Take.IN_FLIGHT, next_poll_at__lte=now)
+            .filter(_ours(origin), status__in=Take.IN_FLIGHT, next_poll_at__lte=now)
             .order_by("next_poll_at")
             .values_list("pk", flat=True)[:limit]
         )
@@ -966,11 +1003,11 @@ def poll_once(*, client: runway.RunwayClient | None = None, threads: int = 16) -
 
     A failed GET is not retried here: the take is simply polled again at the next interval.
     """
-    ids = claim_due_takes()
+    client = client or runway_client(max_retries=0)
+    ids = claim_due_takes(origin=client.origin)
     if not ids:
         return 0
     takes = {t.pk: t for t in Take.objects.filter(pk__in=ids)}
-    client = client or runway_client(max_retries=0)
 
     def fetch(take: Take):
         try:
@@ -1026,7 +1063,9 @@ def apply_task_state(take: Take, state) -> None:
         if moved:
             _enqueue_now("finish_take", take.pk)
     elif state.status == "FAILED":
-        _handle_failure(take, code=state.failure_code or "", failure=state.failure or "", charge=_charge(take, state))
+        _handle_failure(
+            take, code=state.failure_code or "", failure=state.failure or "", charge=_charge(take, state)
+        )
     elif state.status == "CANCELLED":
         charge = _charge(take, state)
         _fail_take(
@@ -1141,12 +1180,12 @@ def _fail_take(
 # --- finishing a take ---------------------------------------------------------------------------
 
 
-def _claim(model, pk: int, **filters) -> bool:
+def _claim(model, pk: int, *conditions: Q, **filters) -> bool:
     now = timezone.now()
     until = now + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
     return bool(
         model.objects.filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=pk, **filters
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), *conditions, pk=pk, **filters
         ).update(claimed_until=until)
     )
 
@@ -1158,10 +1197,10 @@ def finish_take(take_pk: int) -> None:
     Idempotent: claimed with a lease; a lapsed lease (the worker died) is taken over. An expired
     or broken output link is refreshed by getting the task again.
     """
-    if not _claim(Take, take_pk, status=Status.DOWNLOADING):
+    client = runway_client()
+    if not _claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING):
         return
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
-    client = runway_client()
     expected = float(take.request.get("duration") or 0) or None
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         clip = Path(tmp) / "clip.mp4"
@@ -1306,13 +1345,14 @@ def recover() -> int:
     may have reached Runway."""
     now = timezone.now()
     lapsed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    ours = _ours()
     count = 0
-    for pk in Take.objects.filter(lapsed, status=Status.DOWNLOADING).values_list("pk", flat=True):
+    for pk in Take.objects.filter(lapsed, ours, status=Status.DOWNLOADING).values_list("pk", flat=True):
         _enqueue_now("finish_take", pk)
         count += 1
     # A submission whose worker died before Runway answered: the task id was never stored.
     for take in Take.objects.filter(
-        status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=True
+        ours, status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=True
     ).select_related("shot"):
         if take.create_sent_at is None:
             # It died before the request left: sending it is safe.
@@ -1328,13 +1368,14 @@ def recover() -> int:
             )
         count += 1
     # A take whose worker died after Runway answered and the id was stored.
-    Take.objects.filter(status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=False).update(
-        status=Status.PENDING, next_poll_at=now, claimed_until=None
-    )
-    count += _finish_cancellations(now)
+    Take.objects.filter(
+        ours, status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=False
+    ).update(status=Status.PENDING, next_poll_at=now, claimed_until=None)
+    count += _finish_cancellations(now, ours)
     # Outputs Runway made (and was paid for) that could not be saved: try again now and then while
     # Runway keeps them (output URLs last 24-48 hours; a GET gives fresh ones).
     for take in Take.objects.filter(
+        ours,
         status=Status.FAILED,
         failure_code="DOWNLOAD",
         next_poll_at__lte=now,
@@ -1345,10 +1386,10 @@ def recover() -> int:
             count += 1
         except PipelineError:
             pass
-    for pk in Sequence.objects.filter(lapsed, status=SeqStatus.ASSEMBLING).values_list("pk", flat=True):
+    for pk in Sequence.objects.filter(lapsed, ours, status=SeqStatus.ASSEMBLING).values_list("pk", flat=True):
         _enqueue_now("assemble_sequence", pk)
         count += 1
-    running = Sequence.objects.filter(status=SeqStatus.RUNNING).exclude(
+    running = Sequence.objects.filter(ours, status=SeqStatus.RUNNING).exclude(
         shots__takes__status__in=(Status.SUBMITTING, *Take.IN_FLIGHT, Status.DOWNLOADING)
     )
     for pk in running.values_list("pk", flat=True).distinct():
@@ -1357,11 +1398,14 @@ def recover() -> int:
     return count
 
 
-def _finish_cancellations(now: dt.datetime) -> int:
+def _finish_cancellations(now: dt.datetime, ours: Q) -> int:
     """Close the holds of cancelled takes whose cancelling process died or could not reach Runway."""
     open_hold = credits.open_holds().filter(take=OuterRef("pk"))
     pending = Take.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), Exists(open_hold), status=Status.CANCELLED
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        ours,
+        Exists(open_hold),
+        status=Status.CANCELLED,
     )
     count = 0
     client = None

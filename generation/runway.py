@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
+import hashlib
 import io
 import logging
 import math
@@ -139,6 +140,16 @@ class RunwayDownloadError(RunwayError):
     """An output could not be downloaded completely. Re-GET the task for a fresh URL and try again."""
 
     default_retryable = True
+
+
+def origin_of(base_url: str, api_key: str) -> str:
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return f"{base_url.rstrip('/')}#{digest}"
+
+
+def origin_base(origin: str) -> str:
+    """The API base of an origin, for messages (the fingerprint means nothing to a person)."""
+    return origin.split("#", 1)[0]
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -357,6 +368,12 @@ class RunwayClient:
 
     def _key(self) -> str:
         return self._api_key if self._api_key is not None else settings.RUNWAY_API_KEY
+
+    @property
+    def origin(self) -> str:
+        """Which Runway this client talks to: the API base and a fingerprint of the key (a one-way
+        digest, so rows can say where their task lives without holding anything secret)."""
+        return origin_of(self.base_url, self._key())
 
     # -- API calls --
 
