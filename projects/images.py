@@ -23,6 +23,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from projects.models import ReferenceImage, ReferenceSet
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+# Pillow reports a JPEG that carries extra pictures (phones write these: depth maps, previews) as
+# "MPO" although it is opened by the JPEG plugin. Its first picture is the photo the user took.
+MULTI_PICTURE_JPEG = "MPO"
 THUMBNAIL_SIZE = 320
 JPEG_QUALITY = 92
 
@@ -90,8 +93,10 @@ def _open_checked(data: io.BytesIO) -> Image.Image:
         except _DECODE_ERRORS:
             # Pillow reads the header while identifying; a damaged header fails here.
             raise RejectedImage(DAMAGED) from None
-        if img.format not in ACCEPTED_FORMATS:
+        if img.format not in (*ACCEPTED_FORMATS, MULTI_PICTURE_JPEG):
             raise RejectedImage("is not a JPEG, PNG or WebP image.")
+        if img.format == MULTI_PICTURE_JPEG:
+            img.seek(0)
         width, height = img.size
         if width <= 0 or height <= 0:
             raise RejectedImage("has no pixels.")
@@ -112,7 +117,7 @@ def _open_checked(data: io.BytesIO) -> Image.Image:
 
 
 def _encode_upright(img: Image.Image) -> tuple[bytes, str, Image.Image]:
-    """The image turned upright by its EXIF orientation: PNG stays PNG, JPEG and WebP become JPEG."""
+    """The image turned upright by its EXIF orientation: PNG stays PNG, anything else becomes JPEG."""
     source_format = img.format
     upright = ImageOps.exif_transpose(img)
     out = io.BytesIO()

@@ -163,3 +163,23 @@ def test_new_images_go_to_the_end_in_upload_order(client, alice, reference_set):
     post_files(client, reference_set, [upload("3.jpg", jpeg())])
     names = list(reference_set.images.order_by("position").values_list("original_name", flat=True))
     assert names == ["1.jpg", "2.jpg", "3.jpg"]
+
+
+def test_a_phone_jpeg_with_several_pictures_is_stored_as_its_first_picture(client, alice, reference_set):
+    # Phones write MPO: a JPEG whose first picture is the photo, followed by depth maps or previews.
+    photo = Image.new("RGB", (60, 40), (255, 0, 0))
+    extra = Image.new("RGB", (30, 20), (0, 0, 255))
+    buffer = io.BytesIO()
+    photo.save(buffer, "MPO", save_all=True, append_images=[extra])
+    client.force_login(alice)
+    _, messages = post_files(client, reference_set, [upload("phone.jpg", buffer.getvalue())])
+
+    assert messages == ["Added 1 image."]
+    stored = ReferenceImage.objects.get(reference_set=reference_set)
+    assert (stored.width, stored.height) == (60, 40)
+    with stored.image.open("rb") as fh, Image.open(fh) as img:
+        assert img.format == "JPEG"
+        assert getattr(img, "n_frames", 1) == 1
+        red, green, blue = img.convert("RGB").getpixel((30, 20))
+    assert red > 200
+    assert blue < 60
