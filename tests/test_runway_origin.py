@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from generation import credits, pipeline
@@ -200,3 +201,22 @@ def test_origins_never_contain_the_key():
     assert origin.startswith("https://api.dev.runwayml.com#")
     assert "ab" * 8 not in origin
     assert runway_api.origin_base(origin) == "https://api.dev.runwayml.com"
+
+
+def test_the_page_says_when_another_runway_drives_a_sequence(client, settings, runway, project, alice):
+    sequence = Sequence.objects.create(
+        project=project,
+        title="From the command line",
+        created_by=alice,
+        status="running",
+        runway_origin=runway_api.origin_of("http://127.0.0.1:9", "key_" + "1" * 128),
+    )
+    client.force_login(alice)
+    response = client.get(reverse("sequence_detail", args=[sequence.pk]))
+    assert "started from a command line on another Runway (http://127.0.0.1:9)" in response.text
+
+    Sequence.objects.filter(pk=sequence.pk).update(
+        runway_origin=runway_api.origin_of(runway.base_url, runway.api_key)
+    )
+    response = client.get(reverse("sequence_detail", args=[sequence.pk]))
+    assert "another Runway" not in response.text
