@@ -545,7 +545,20 @@ def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot
         "has_stale": any(shot.is_stale for shot in shots),
         "is_active": sequence.status in ACTIVE_STATUSES,
         "attention": attention,
+        "other_runway": _other_runway(sequence),
     }
+
+
+def _other_runway(sequence: Sequence) -> str:
+    """The API base of the Runway a generating sequence runs on, when it is not this site's own
+    (a command line with a simulator of its own started it): this site cannot follow those takes."""
+    if sequence.status not in ACTIVE_STATUSES or not sequence.runway_origin:
+        return ""
+    from generation import pipeline, runway
+
+    if sequence.runway_origin == pipeline.current_origin():
+        return ""
+    return runway.origin_base(sequence.runway_origin)
 
 
 def _sequence_context(
