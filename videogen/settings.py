@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Runs before anything reads the body (CSRF reads it only in process_view).
+    "projects.request_size.RequestSizeLimitMiddleware",
 ]
 
 ROOT_URLCONF = "videogen.urls"
@@ -149,6 +151,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 50
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REFERENCE_IMAGE_MAX_BYTES = env.int("REFERENCE_IMAGE_MAX_BYTES", default=40 * 1024 * 1024)
 REFERENCE_IMAGE_MAX_PIXELS = env.int("REFERENCE_IMAGE_MAX_PIXELS", default=40_000_000)
+# Any request body above this is refused with 413 before it is read (projects/request_size.py): room
+# for five full-size reference images in one upload, plus the form around them.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=5 * REFERENCE_IMAGE_MAX_BYTES + 1024 * 1024)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")

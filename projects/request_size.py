@@ -1,0 +1,82 @@
+"""Refuse a request body above MAX_REQUEST_BYTES before anything reads it.
+
+Django's DATA_UPLOAD_MAX_MEMORY_SIZE leaves file parts out of its count and FILE_UPLOAD_MAX_MEMORY_SIZE
+only decides when an upload is spooled to disk, so without this an upload of any size is read to the
+end (and written to a temporary file) before the form can refuse it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+
+CHUNK_BYTES = 64 * 1024
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _counted_length(request: HttpRequest, *, limit: int) -> int:
+    """The body's size without a Content-Length, reading no more than one byte past `limit`.
+
+    Under ASGI the body is already spooled and seekable; under WSGI it is read here, up to the
+    limit, into a spooled file that then stands in for the request's stream.
+    """
+    stream = request._stream
+    if getattr(stream, "seekable", lambda: False)():
+        start = stream.tell()
+        size = stream.seek(0, os.SEEK_END) - start
+        stream.seek(start)
+        return size
+    chunk = stream.read(min(CHUNK_BYTES, limit + 1))
+    if not chunk:
+        return 0
+    spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+    size = 0
+    while chunk:
+        spool.write(chunk)
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            return size
+        chunk = stream.read(min(CHUNK_BYTES, limit + 1 - size))
+    spool.seek(0)
+    request._stream = spool
+    return size
+
+
+def too_large_response(request: HttpRequest, *, size: int | None) -> HttpResponse:
+    limit = settings.MAX_REQUEST_BYTES
+    context = {
+        "limit": filesizeformat(limit),
+        "size": filesizeformat(size) if size is not None else None,
+        "image_limit": filesizeformat(settings.REFERENCE_IMAGE_MAX_BYTES),
+    }
+    return render(request, "request_too_large.html", context, status=413)
+
+
+class RequestSizeLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.MAX_REQUEST_BYTES
+        length = _declared_length(request)
+        if length is None:
+            length = _counted_length(request, limit=limit)
+            if length > limit:
+                return too_large_response(request, size=None)
+        elif length > limit:
+            return too_large_response(request, size=length)
+        return self.get_response(request)
