@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from generation import catalog, credits, media, runway
+from generation import catalog, credits, failures, media, runway
 from generation.models import Take
 from projects.models import Sequence, Shot
 
@@ -53,13 +53,6 @@ MAX_DOWNLOAD_ATTEMPTS = 4
 LOAD_SHEDDING = (502, 503)
 # How often recovery tries again to save an output Runway made but that could not be downloaded.
 REFETCH_DELAY = dt.timedelta(minutes=10)
-
-SAFETY_MESSAGES = {
-    "SAFETY.INPUT.TEXT": "Runway's moderation rejected the prompt. Reword it and retake the shot.",
-    "SAFETY.INPUT.IMAGE": "Runway's moderation rejected a keyframe image. Choose another image and retake the shot.",
-    "SAFETY.OUTPUT": "Runway's moderation rejected the generated video. Change the prompt and retake the shot.",
-}
-
 
 class PipelineError(Exception):
     """A request the pipeline refuses, with a message a user can act on."""
@@ -1112,7 +1105,7 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                         )
                 except credits.InsufficientCredits as exc:
                     Take.objects.filter(pk=take.pk).update(
-                        failure_message=f"{_failure_message(code, failure)} {exc}"[:1000]
+                        failure_message=f"{failures.user_message(code)} {exc}"[:1000]
                     )
                     _enqueue("advance_sequence", take.shot.sequence_id)
                     return
@@ -1122,7 +1115,7 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                     credits.transfer_hold(hold, take=retake, reason=reason)
             _enqueue("advance_sequence", take.shot.sequence_id)
         return
-    _fail_take(take, code=code, message=_failure_message(code, failure), charge=charge)
+    _fail_take(take, code=code, message=failures.user_message(code), charge=charge)
 
 
 def _copy_for_retake(take: Take) -> Take:
@@ -1140,19 +1133,6 @@ def _copy_for_retake(take: Take) -> Take:
         estimated_credits=take.estimated_credits,
         attempt=take.attempt + 1,
     )
-
-
-def _failure_message(code: str, failure: str) -> str:
-    for prefix, message in SAFETY_MESSAGES.items():
-        if code.startswith(prefix):
-            return message
-    if code.startswith("SAFETY"):
-        return "Runway's moderation rejected this shot. Change the prompt or images and retake it."
-    if code.startswith("ASSET"):
-        return "Runway could not use a keyframe image. Choose another image and retake the shot."
-    if code.startswith("INTERNAL"):
-        return "Runway failed to generate this shot several times. Retake it later."
-    return "Runway could not generate this shot. Retake it, or change the prompt."
 
 
 def _fail_take(

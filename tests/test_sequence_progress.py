@@ -45,7 +45,7 @@ def test_failures_are_in_plain_words(client, alice, sequence):
     )
     client.force_login(alice)
     text = client.get(url(sequence)).text
-    assert "content moderation rejected the prompt" in text
+    assert "moderation rejected the prompt" in text
     assert "No credits were charged" in text
 
 

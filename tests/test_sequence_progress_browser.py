@@ -59,6 +59,6 @@ def test_the_panel_follows_progress_and_stops_when_final(page, live_server, proj
     Take.objects.filter(pk=take.pk).update(status="failed", failure_code="SAFETY.INPUT.TEXT")
     Sequence.objects.filter(pk=sequence.pk).update(status="failed")
     expect(panel).to_have_attribute("data-final", "true", timeout=15_000)
-    expect(panel).to_contain_text("content moderation rejected the prompt", timeout=15_000)
+    expect(panel).to_contain_text("moderation rejected the prompt", timeout=15_000)
     # After the one reload the page is static: the retake button is there and nothing polls any more.
     expect(page.get_by_role("button", name="Retake shot 1")).to_be_visible(timeout=15_000)
