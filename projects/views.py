@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -30,7 +30,7 @@ from generation import catalog, credits
 from generation.models import LedgerEntry, Take
 from projects import images as reference_images
 from projects import throttle
-from projects.downloads import parse_range, ranged_file_response
+from projects.downloads import ranged_file_response, starts_a_fetch
 from projects.forms import (
     AddMemberForm,
     DirectionForm,
@@ -204,7 +204,9 @@ def _dashboard_context(request: HttpRequest, *, project_form: ProjectForm | None
     return {
         "memberships": memberships,
         "meter": _credits_meter(credits.month_summary(user)),
-        "generating": visible.filter(status__in=ACTIVE_STATUSES).order_by("-started_at"),
+        "generating": visible.filter(status__in=(*ACTIVE_STATUSES, Sequence.Status.NEEDS_ATTENTION)).order_by(
+            "-started_at"
+        ),
         "recent_films": visible.filter(status=Sequence.Status.DONE)
         .exclude(film="")
         .order_by("-finished_at")[:6],
@@ -608,11 +610,10 @@ def _sequence_context(
             initial["first_frame"] = Shot.FirstFrame.PREVIOUS
         add_shot_form = ShotForm(initial=initial, sequence=sequence, images=images, auto_id="new_%s")
 
+    # Who has a link, and how it is used, is for the people who may make and revoke links.
     share_links = []
-    if sequence.status == Sequence.Status.DONE:
-        for link in sequence.share_links.all():
-            url = request.build_absolute_uri(reverse("shared_film", args=[link.token]))
-            share_links.append((link, url))
+    if can_edit and sequence.status == Sequence.Status.DONE:
+        share_links = list(sequence.share_links.all())
 
     has_errors = any(item.error for item in to_generate.shots)
     context = {
@@ -1016,9 +1017,21 @@ def create_share_link(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(back)
     days = form.cleaned_data["expires_in_days"]
     expires_at = timezone.now() + dt.timedelta(days=days) if days else None
-    ShareLink.objects.create(sequence=sequence, created_by=request.user, expires_at=expires_at)
-    messages.success(request, "Share link created. Copy it from the list below and send it to your client.")
-    return redirect(back)
+    link, token = ShareLink.issue(sequence, created_by=request.user, expires_at=expires_at)
+    # The token is stored nowhere (not in a message, not in the session): this response is the only
+    # place it appears, so it is rendered here instead of after a redirect, and never cached.
+    context = {
+        "project": sequence.project,
+        "sequence": sequence,
+        "link": link,
+        "number": sequence.share_links.count(),
+        "url": request.build_absolute_uri(reverse("shared_film", args=[token])),
+        "back": back,
+    }
+    response = render(request, "projects/create_share_link.html", context)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @require_POST
@@ -1058,10 +1071,15 @@ def _share_link_or_gone(request: HttpRequest, token: str) -> tuple[ShareLink | N
     return link, None
 
 
+SHARED_CACHE_CONTROL = "private, no-store"
+
+
 def _private_headers(response: HttpResponse) -> HttpResponse:
     # The token is the whole secret: keep it out of Referer headers and search engines.
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
+    # Nothing is kept by the browser, so a revoked link stops working there too.
+    response["Cache-Control"] = SHARED_CACHE_CONTROL
     return response
 
 
@@ -1070,25 +1088,26 @@ def shared_film(request: HttpRequest, token: str) -> HttpResponse:
     link, gone = _share_link_or_gone(request, token)
     if gone:
         return gone
-    context = {"link": link, "sequence": link.sequence, "hide_nav": True}
+    context = {"link": link, "token": token, "sequence": link.sequence, "hide_nav": True}
     return _private_headers(render(request, "projects/shared_film.html", context))
 
 
 @require_safe
 def shared_film_download(request: HttpRequest, token: str) -> HttpResponse:
-    """The film for a client; `?inline=1` is the page's player, which does not count as a download."""
+    """The film for a client; `?inline=1` is the page's player, counted as a play, not a download."""
     link, gone = _share_link_or_gone(request, token)
     if gone:
         return gone
     film = link.sequence.film
     is_inline = request.GET.get("inline") == "1"
-    if not is_inline and request.method == "GET":
-        byte_range = parse_range(request.headers.get("Range", ""), film.size)
-        # A resumed download asks for a later range: it is the same download, counted once.
-        if not byte_range or byte_range[0] == 0:
-            ShareLink.objects.filter(pk=link.pk).update(download_count=F("download_count") + 1)
+    if starts_a_fetch(request, film.size):
+        link.count_fetch(is_play=is_inline)
     response = ranged_file_response(
-        request, film, filename=_film_filename(link.sequence), as_attachment=not is_inline
+        request,
+        film,
+        filename=_film_filename(link.sequence),
+        as_attachment=not is_inline,
+        cache_control=SHARED_CACHE_CONTROL,
     )
     return _private_headers(response)
 
@@ -1103,7 +1122,11 @@ def shared_film_poster(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("No poster.")
     extension = poster.name.rsplit(".", 1)[-1]
     response = ranged_file_response(
-        request, poster, filename=_film_filename(link.sequence, extension), as_attachment=False
+        request,
+        poster,
+        filename=_film_filename(link.sequence, extension),
+        as_attachment=False,
+        cache_control=SHARED_CACHE_CONTROL,
     )
     return _private_headers(response)
 

@@ -82,3 +82,12 @@ def test_its_query_count_does_not_grow_with_projects(client, alice, django_asser
     with django_assert_max_num_queries(12):
         client.get(reverse("dashboard"))
     assert LedgerEntry.objects.count() == 0
+
+
+def test_sequences_that_need_attention_are_listed_with_the_generating_ones(client, alice, project):
+    Sequence.objects.create(project=project, title="Stuck tour", created_by=alice, status="attention")
+    Sequence.objects.create(project=project, title="Finished tour", created_by=alice, status="done")
+    client.force_login(alice)
+    response = client.get(reverse("dashboard"))
+    assert [s.title for s in response.context["generating"]] == ["Stuck tour"]
+    assert "Needs attention" in response.text
