@@ -3,6 +3,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import BigIntegerField, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -21,6 +22,14 @@ def _this_month(field: str, *, owner: str) -> Coalesce:
 class GrantForm(forms.Form):
     credits = forms.IntegerField(help_text="Credits to add this month (negative to take away).")
     reason = forms.CharField(max_length=500)
+
+    def clean_credits(self) -> int:
+        amount = self.cleaned_data["credits"]
+        try:
+            credits.check_credits_in_range(amount, model=LedgerEntry, field="credits", what="A grant")
+        except credits.CreditsOutOfRange as error:
+            raise forms.ValidationError(str(error)) from None
+        return amount
 
 
 @admin.register(CreditBudget)
@@ -73,13 +82,19 @@ class CreditBudgetAdmin(admin.ModelAdmin):
         if "apply" in request.POST:
             form = GrantForm(request.POST)
             if form.is_valid():
-                for budget in queryset:
-                    credits.grant(
-                        budget.user,
-                        credits=form.cleaned_data["credits"],
-                        reason=form.cleaned_data["reason"],
-                        by=request.user,
-                    )
+                try:
+                    # All or none: a month's total that would overflow for one user grants nobody.
+                    with transaction.atomic():
+                        for budget in queryset:
+                            credits.grant(
+                                budget.user,
+                                credits=form.cleaned_data["credits"],
+                                reason=form.cleaned_data["reason"],
+                                by=request.user,
+                            )
+                except credits.CreditsOutOfRange as error:
+                    self.message_user(request, f"Nothing was granted: {error}", messages.ERROR)
+                    return None
                 self.message_user(
                     request,
                     f"Granted {form.cleaned_data['credits']} credits to {queryset.count()} user(s).",

@@ -29,7 +29,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
@@ -63,6 +63,29 @@ class ProjectCapReached(InsufficientCredits):
             f"This needs {needed} credits but the project '{project}' has only {max(available, 0)} "
             "left of its monthly cap. Shorten or remove shots, choose a cheaper model, or ask the "
             "project's owner or an admin to raise the cap.",
+        )
+
+
+class CreditsOutOfRange(ValueError):
+    """An amount the database column cannot hold; the message gives the range that can be stored."""
+
+
+def credits_range(model, field: str) -> tuple[int, int]:
+    """The smallest and largest amount `model.field` can store on this database.
+
+    PostgreSQL stores a PositiveIntegerField in 32 bits, SQLite every integer in 64; writing past
+    the range is an error from the driver, and on SQLite a sum past it silently turns into a float.
+    """
+    low, high = connection.ops.integer_field_range(model._meta.get_field(field).get_internal_type())
+    return (-(2**63) if low is None else low, 2**63 - 1 if high is None else high)
+
+
+def check_credits_in_range(credits: int, *, model, field: str, what: str) -> None:
+    """Raise CreditsOutOfRange when `credits` does not fit `model.field`. `what` names the amount."""
+    low, high = credits_range(model, field)
+    if not low <= credits <= high:
+        raise CreditsOutOfRange(
+            f"{what} must be between {low:,} and {high:,} credits; {credits:,} is out of range."
         )
 
 
@@ -310,12 +333,17 @@ def grant(user, *, credits: int, reason: str, by=None) -> LedgerEntry:
     """Add (or, with a negative amount, take away) credits for the current month."""
     if not reason.strip():
         raise ValueError("A grant needs a reason.")
+    check_credits_in_range(credits, model=LedgerEntry, field="credits", what="A grant")
     with transaction.atomic():
         _lock_budget(user)
         entry = LedgerEntry.objects.create(
             user=user, kind=Kind.GRANT, credits=credits, reason=reason, created_by=by
         )
         row = _month_row(at=entry.created_at, user_id=user.pk)
+        # Raising here rolls the ledger row back with the transaction.
+        check_credits_in_range(
+            row.granted + credits, model=CreditMonth, field="granted", what="This month's grants"
+        )
         CreditMonth.objects.filter(pk=row.pk).update(granted=F("granted") + credits)
         return entry
 
@@ -323,6 +351,7 @@ def grant(user, *, credits: int, reason: str, by=None) -> LedgerEntry:
 def set_monthly_limit(user, *, credits: int) -> CreditBudget:
     if credits < 0:
         raise ValueError("A monthly limit cannot be negative.")
+    check_credits_in_range(credits, model=CreditBudget, field="monthly_limit", what="A monthly limit")
     with transaction.atomic():
         budget = _lock_budget(user)
         budget.monthly_limit = credits
@@ -334,6 +363,8 @@ def set_project_limit(project, *, credits: int | None) -> ProjectBudget:
     """Cap the project's credits per month; None removes the cap."""
     if credits is not None and credits < 0:
         raise ValueError("A monthly cap cannot be negative.")
+    if credits is not None:
+        check_credits_in_range(credits, model=ProjectBudget, field="monthly_limit", what="A monthly cap")
     with transaction.atomic():
         budget = _lock_projects([project.pk])[project.pk]
         budget.monthly_limit = credits

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from generation import credits
-from generation.models import CreditBudget, LedgerEntry, ProjectBudget
+from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +201,68 @@ def test_admins_add_a_cap_to_a_project_without_a_budget(admin_client, project):
     )
     assert response.status_code == 302
     assert credits.project_summary(project).limit == 900
+
+
+def grant(admin_client, budgets, amount):
+    return admin_client.post(
+        reverse("admin:generation_creditbudget_changelist"),
+        {
+            "action": "grant_credits",
+            "_selected_action": [str(b.pk) for b in budgets],
+            "apply": "1",
+            "credits": str(amount),
+            "reason": "typo",
+        },
+        follow=True,
+    )
+
+
+def test_a_grant_beyond_the_ledgers_range_is_refused_on_the_form(admin_client, alice):
+    low, high = credits.credits_range(LedgerEntry, "credits")
+    for amount in (high + 1, low - 1, 2**64):
+        response = grant(admin_client, [alice.credit_budget], amount)
+        assert response.status_code == 200
+        assert "Grant credits" in response.text
+        assert f"A grant must be between {low:,} and {high:,} credits" in response.text
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_grant_that_would_overflow_one_users_month_grants_nobody(admin_client, alice, carol):
+    credits.grant(carol, credits=1, reason="first")
+    # With no limit beside it, so that the list's own "available" sum still fits the column.
+    CreditBudget.objects.filter(user=carol).update(monthly_limit=0)
+    CreditMonth.objects.filter(user=carol).update(
+        granted=credits.credits_range(CreditMonth, "granted")[1] - 5
+    )
+    response = grant(admin_client, [alice.credit_budget, carol.credit_budget], 10)
+    assert "Nothing was granted: This month&#x27;s grants must be between" in response.text
+    assert LedgerEntry.objects.filter(kind="grant").count() == 1
+    assert credits.month_summary(alice).granted == 0
+
+
+def test_limits_beyond_the_columns_range_are_refused_on_the_forms(admin_client, alice, project):
+    budget = alice.credit_budget
+    too_big = str(credits.credits_range(CreditBudget, "monthly_limit")[1] + 1)
+    change = admin_client.post(
+        reverse("admin:generation_creditbudget_change", args=[budget.pk]),
+        {"user": str(alice.pk), "monthly_limit": too_big},
+    )
+    listed = admin_client.post(
+        reverse("admin:generation_creditbudget_changelist"),
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(budget.pk),
+            "form-0-monthly_limit": too_big,
+            "_save": "Save",
+        },
+    )
+    capped = admin_client.post(
+        reverse("admin:generation_projectbudget_add"), {"project": str(project.pk), "monthly_limit": too_big}
+    )
+    for response in (change, listed, capped):
+        assert response.status_code == 200
+        assert "Ensure this value is less than or equal to" in response.text
+    budget.refresh_from_db()
+    assert budget.monthly_limit == 1000
+    assert not ProjectBudget.objects.exists()

@@ -7,7 +7,7 @@ from django.db.models import Sum
 
 from generation import credits
 from generation.credits import InsufficientCredits
-from generation.models import CreditBudget, LedgerEntry
+from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget
 
 Kind = LedgerEntry.Kind
 pytestmark = pytest.mark.django_db
@@ -200,3 +200,42 @@ def test_concurrent_settle_and_release_close_a_hold_once(django_user_model):
     assert summary.held == 0
     assert summary.used in (0, 60)
     assert credits.recompute_figures() == []
+
+
+def column_max(model, field):
+    return credits.credits_range(model, field)[1]
+
+
+def test_the_range_follows_the_database():
+    low, high = credits.credits_range(CreditBudget, "monthly_limit")
+    assert low == 0
+    assert high == (2**31 - 1 if connection.vendor == "postgresql" else 2**63 - 1)
+
+
+def test_a_grant_beyond_the_ledgers_column_is_refused_and_writes_nothing(alice):
+    low, high = credits.credits_range(LedgerEntry, "credits")
+    for amount in (high + 1, low - 1, 2**64):
+        with pytest.raises(credits.CreditsOutOfRange, match="A grant must be between"):
+            credits.grant(alice, credits=amount, reason="typo")
+    assert not LedgerEntry.objects.exists()
+    assert credits.month_summary(alice).granted == 0
+
+
+def test_a_grant_that_would_overflow_the_months_total_is_refused_and_writes_nothing(alice):
+    credits.grant(alice, credits=10, reason="first")
+    near_max = column_max(CreditMonth, "granted") - 5
+    CreditMonth.objects.filter(user=alice).update(granted=near_max)
+    with pytest.raises(credits.CreditsOutOfRange, match="This month's grants must be between"):
+        credits.grant(alice, credits=10, reason="second")
+    assert LedgerEntry.objects.filter(kind=Kind.GRANT).count() == 1
+    assert credits.month_summary(alice).granted == near_max
+
+
+def test_limits_beyond_their_columns_are_refused_and_change_nothing(alice, project):
+    credits.set_project_limit(project, credits=500)
+    with pytest.raises(credits.CreditsOutOfRange, match="A monthly limit must be between 0 and"):
+        credits.set_monthly_limit(alice, credits=column_max(CreditBudget, "monthly_limit") + 1)
+    with pytest.raises(credits.CreditsOutOfRange, match="A monthly cap must be between 0 and"):
+        credits.set_project_limit(project, credits=column_max(ProjectBudget, "monthly_limit") + 1)
+    assert credits.month_summary(alice).limit == 1000
+    assert credits.project_summary(project).limit == 500

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation import credits
+from generation.models import CreditBudget, LedgerEntry
 
 
 class Command(BaseCommand):
@@ -20,15 +21,28 @@ class Command(BaseCommand):
             user = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist:
             raise CommandError(f"No user named {username!r}.") from None
+        if limit is not None and limit < 0:
+            raise CommandError("--limit must be zero or more.")
+        if grant is not None and (not reason or not reason.strip()):
+            raise CommandError("--grant needs --reason TEXT.")
+        # Both amounts are checked before either is written.
+        try:
+            if limit is not None:
+                credits.check_credits_in_range(
+                    limit, model=CreditBudget, field="monthly_limit", what="--limit"
+                )
+            if grant is not None:
+                credits.check_credits_in_range(grant, model=LedgerEntry, field="credits", what="--grant")
+        except credits.CreditsOutOfRange as error:
+            raise CommandError(str(error)) from None
         if limit is not None:
-            if limit < 0:
-                raise CommandError("--limit must be zero or more.")
             credits.set_monthly_limit(user, credits=limit)
             self.stdout.write(f"Monthly limit of {username} set to {limit} credits.")
         if grant is not None:
-            if not reason or not reason.strip():
-                raise CommandError("--grant needs --reason TEXT.")
-            credits.grant(user, credits=grant, reason=reason)
+            try:
+                credits.grant(user, credits=grant, reason=reason)
+            except credits.CreditsOutOfRange as error:
+                raise CommandError(str(error)) from None
             self.stdout.write(f"Granted {grant} credits to {username}: {reason}")
         summary = credits.month_summary(user)
         self.stdout.write(
