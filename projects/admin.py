@@ -77,8 +77,8 @@ class ShotInline(admin.StackedInline):
 class ShareLinkInline(admin.TabularInline):
     model = ShareLink
     extra = 0
-    fields = ["created_by", "created_at", "expires_at", "revoked_at", "download_count"]
-    readonly_fields = ["created_by", "created_at", "download_count"]
+    fields = ["created_by", "created_at", "expires_at", "revoked_at", "download_count", "play_count"]
+    readonly_fields = ["created_by", "created_at", "download_count", "play_count"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -107,12 +107,20 @@ class SequenceAdmin(admin.ModelAdmin):
 
 @admin.register(ShareLink)
 class ShareLinkAdmin(admin.ModelAdmin):
-    list_display = ["sequence", "created_by", "created_at", "expires_at", "revoked_at", "download_count"]
+    list_display = [
+        "sequence",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "download_count",
+        "play_count",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["sequence__title", "sequence__project__name"]
     list_select_related = ["sequence", "created_by"]
-    readonly_fields = ["sequence", "created_by", "created_at", "download_count"]
-    fields = ["sequence", "created_by", "created_at", "expires_at", "revoked_at", "download_count"]
+    readonly_fields = ["sequence", "created_by", "created_at", "download_count", "play_count"]
+    fields = ["sequence", "created_by", "created_at", "expires_at", "revoked_at", "download_count", "play_count"]
 
     def has_add_permission(self, request) -> bool:
         return False

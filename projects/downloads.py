@@ -46,6 +46,25 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
     return start, min(end, size - 1)
 
 
+def starts_a_fetch(request: HttpRequest, size: int) -> bool:
+    """Whether this GET begins fetching the file: no Range header, or a first range (from byte 0).
+
+    Later ranges are seeks and resumed downloads of a fetch already counted; a malformed or
+    unsatisfiable range begins nothing. Safari probes with `bytes=0-1` before it asks for the real
+    range, so that probe is not a fetch either.
+    """
+    if request.method != "GET":
+        return False
+    header = request.headers.get("Range", "")
+    if not header:
+        return True
+    byte_range = parse_range(header, size)
+    if not byte_range:
+        return False
+    start, end = byte_range
+    return start == 0 and not (end == 1 and size > 2)
+
+
 def _chunks(file: FieldFile, start: int, length: int) -> Iterator[bytes]:
     try:
         file.open("rb")
@@ -68,6 +87,7 @@ def ranged_file_response(
     filename: str,
     as_attachment: bool,
     content_type: str | None = None,
+    cache_control: str = "private, max-age=3600",
 ) -> HttpResponse:
     """Answer GET or HEAD for a stored file: 200 with the whole file, 206 with one range, or 416."""
     size = file.size
@@ -77,6 +97,7 @@ def ranged_file_response(
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         response["Accept-Ranges"] = "bytes"
+        response["Cache-Control"] = cache_control
         return response
 
     start, end = byte_range if byte_range else (0, size - 1)
@@ -91,6 +112,6 @@ def ranged_file_response(
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = cache_control
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -215,20 +216,23 @@ def token_digest(token: str) -> str:
 
 
 def _new_token() -> str:
-    # 32 bytes = 256 bits, URL-safe.
+    # 32 bytes = 256 bits, URL-safe. (Migration 0001 refers to this name.)
     return secrets.token_urlsafe(32)
 
 
 class ShareLink(models.Model):
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="share_links")
-    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
-    # Links are looked up by this digest, so the time a lookup takes says nothing about the token.
+    # Only the token's digest is kept: a database dump or a look over an admin's shoulder gives no
+    # working link. The token itself is shown once, when the link is issued. Lookups go by digest,
+    # so the time a lookup takes says nothing about the token.
     token_digest = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Downloads and plays in the page's player, each counted once per fetch (not per byte range).
     download_count = models.PositiveIntegerField(default=0, editable=False)
+    play_count = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ShareLinkQuerySet.as_manager()
 
@@ -238,18 +242,25 @@ class ShareLink(models.Model):
     def __str__(self) -> str:
         return f"Share link for {self.sequence}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self.token_digest:
-            self.token_digest = token_digest(self.token)
-        super().save(*args, **kwargs)
+    @classmethod
+    def issue(
+        cls, sequence: Sequence, *, created_by, expires_at: dt.datetime | None = None
+    ) -> tuple[ShareLink, str]:
+        """A new link and its token; the token is not stored, so this is the only time it is known."""
+        token = _new_token()
+        link = cls.objects.create(
+            sequence=sequence, created_by=created_by, expires_at=expires_at, token_digest=token_digest(token)
+        )
+        return link, token
 
     @classmethod
     def find(cls, token: str) -> ShareLink | None:
-        """The link for a token from a URL, or None; compared in constant time after the lookup."""
-        link = cls.objects.select_related("sequence").filter(token_digest=token_digest(token)).first()
-        if link is None or not secrets.compare_digest(link.token.encode(), token.encode()):
-            return None
-        return link
+        """The link for a token from a URL, or None."""
+        return cls.objects.select_related("sequence").filter(token_digest=token_digest(token)).first()
+
+    def count_fetch(self, *, is_play: bool) -> None:
+        field = "play_count" if is_play else "download_count"
+        ShareLink.objects.filter(pk=self.pk).update(**{field: models.F(field) + 1})
 
     @property
     def is_active(self) -> bool:

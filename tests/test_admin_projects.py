@@ -13,7 +13,7 @@ def admin_client_with_data(admin_client, alice, project):
         project=project, title="Tour", created_by=alice, reference_set=reference_set
     )
     Shot.objects.create(sequence=sequence, prompt="<script>x</script>", first_frame="none")
-    ShareLink.objects.create(sequence=sequence, created_by=alice)
+    ShareLink.issue(sequence, created_by=alice)
     return admin_client
 
 
@@ -37,11 +37,13 @@ def test_a_sequence_shows_its_shots_inline_and_escapes_prompts(admin_client_with
     assert "<script>x</script>" not in response.text
 
 
-def test_share_link_download_counts_are_read_only(admin_client_with_data):
-    link = ShareLink.objects.get()
+def test_share_link_counts_are_read_only_and_no_token_shows(admin_client_with_data, alice):
+    link, token = ShareLink.issue(Sequence.objects.get(), created_by=alice)
     response = admin_client_with_data.get(reverse("admin:projects_sharelink_change", args=[link.pk]))
     assert 'name="download_count"' not in response.text
-    assert link.token not in response.text
+    assert 'name="play_count"' not in response.text
+    assert "Plays" in response.text or "Play count" in response.text
+    assert token not in response.text
 
 
 def test_staff_without_superuser_rights_cannot_see_it(client, alice):

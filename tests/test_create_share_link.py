@@ -1,10 +1,11 @@
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from projects.models import Membership, Sequence, ShareLink
+from projects.models import Membership, Sequence, ShareLink, token_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -23,11 +24,38 @@ def url(sequence):
 def test_owners_create_a_link_that_never_expires(client, alice, sequence):
     client.force_login(alice)
     response = client.post(url(sequence), {"expires_in_days": ""})
-    assert response["Location"].endswith("#sharing")
+    assert response.status_code == 200
     link = ShareLink.objects.get()
     assert link.expires_at is None
     assert link.created_by == alice
-    assert len(link.token) >= 43
+    assert reverse("sequence_detail", args=[sequence.pk]) + "#sharing" in response.text
+
+
+def test_the_link_is_shown_once_and_only_its_digest_is_stored(client, alice, sequence):
+    """Fails before issue 10: the token was stored in plain text and shown on every visit."""
+    client.force_login(alice)
+    response = client.post(url(sequence), {"expires_in_days": ""})
+    match = re.search(r'value="(http://testserver/s/([^/"]+)/)"', response.text)
+    assert match, response.text
+    shared_url, token = match.groups()
+    assert len(token) >= 43
+    assert response["Cache-Control"] == "no-store"
+    link = ShareLink.objects.get()
+    assert link.token_digest == token_digest(token)
+    assert token not in link.token_digest
+    assert not any(token in str(value) for value in ShareLink.objects.values().get().values())
+    assert token not in client.get(reverse("sequence_detail", args=[sequence.pk])).text
+    assert client.get(shared_url).status_code == 200
+
+
+def test_an_editor_makes_a_new_link_beside_an_old_one(client, bob, sequence):
+    Membership.objects.filter(user=bob).update(role="editor")
+    client.force_login(bob)
+    first = client.post(url(sequence), {"expires_in_days": ""})
+    second = client.post(url(sequence), {"expires_in_days": ""})
+    assert "Link 1" in first.text
+    assert "Link 2" in second.text
+    assert ShareLink.objects.filter(sequence=sequence).count() == 2
 
 
 def test_editors_create_a_link_with_an_expiry(client, bob, sequence):

@@ -11,7 +11,9 @@ def link(project, alice):
     sequence = Sequence.objects.create(
         project=project, title="Tour", created_by=alice, status="done", film="films/tour.mp4"
     )
-    return ShareLink.objects.create(sequence=sequence, created_by=alice)
+    link, token = ShareLink.issue(sequence, created_by=alice)
+    link.token = token  # known only when issued; the tests keep it on the instance
+    return link
 
 
 def url(link):

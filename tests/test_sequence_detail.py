@@ -80,12 +80,27 @@ def test_the_runway_key_never_appears(client, alice, sequence, settings):
     assert settings.RUNWAY_API_KEY not in client.get(url(sequence)).text
 
 
-def test_share_links_are_listed_for_a_finished_film(client, alice, sequence):
+def test_share_links_are_listed_for_a_finished_film_without_their_tokens(client, alice, sequence):
+    """Fails before issue 10: the list showed every link's URL, token included."""
     Sequence.objects.filter(pk=sequence.pk).update(status="done", film="films/tour.mp4")
-    link = ShareLink.objects.create(sequence=sequence, created_by=alice)
+    _, token = ShareLink.issue(sequence, created_by=alice)
     client.force_login(alice)
     text = client.get(url(sequence)).text
-    assert f"/s/{link.token}/" in text
+    assert "Link 1" in text
+    assert "0 downloads · 0 plays on the page" in " ".join(text.split())
+    assert "shown only once" in text
+    assert token not in text
+
+
+def test_viewers_do_not_see_the_share_links(client, alice, bob, sequence):
+    """Fails before issue 10: viewers saw the active links' URLs."""
+    Sequence.objects.filter(pk=sequence.pk).update(status="done", film="films/tour.mp4")
+    ShareLink.issue(sequence, created_by=alice)
+    client.force_login(bob)
+    text = client.get(url(sequence)).text
+    assert "Link 1" not in text
+    assert "/s/" not in text
+    assert "Owners and editors of this project can share the film" in text
 
 
 def test_it_redirects_anonymous_users_to_login(client, sequence):

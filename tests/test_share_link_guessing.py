@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 def link(project, alice):
     sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="done")
     sequence.film.save("film.mp4", ContentFile(b"\x00" * 64))
-    return ShareLink.objects.create(sequence=sequence, created_by=alice)
+    link, token = ShareLink.issue(sequence, created_by=alice)
+    link.token = token  # known only when issued; the tests keep it on the instance
+    return link
 
 
 def test_tokens_carry_at_least_128_bits(link):

@@ -17,7 +17,9 @@ def link(project, alice):
     )
     sequence.film.save("film.mp4", ContentFile(b"\0" * 1000), save=False)
     sequence.poster.save("poster.jpg", ContentFile(b"\xff\xd8"), save=True)
-    return ShareLink.objects.create(sequence=sequence, created_by=alice)
+    link, token = ShareLink.issue(sequence, created_by=alice)
+    link.token = token  # known only when issued; the tests keep it on the instance
+    return link
 
 
 def url(link):
@@ -40,6 +42,21 @@ def test_it_shows_no_staff_navigation_or_project_details(client, link, settings)
     assert "My usage" not in text
     assert link.sequence.project.name not in text
     assert settings.RUNWAY_API_KEY not in text
+
+
+def test_clients_never_see_the_simulated_runway_badge(client, alice, link, settings):
+    """Fails before issue 10: the badge showed on the client's page."""
+    settings.RUNWAY_SIMULATED = True
+    assert "Simulated Runway" not in client.get(url(link)).text
+    assert "Runway is simulated" not in client.get(url(link)).text
+    client.force_login(alice)
+    assert "Simulated Runway" not in client.get(url(link)).text
+    link.revoke()
+    assert "Simulated Runway" not in client.get(url(link)).text
+
+
+def test_the_page_is_not_kept_by_the_browser(client, link):
+    assert client.get(url(link))["Cache-Control"] == "private, no-store"
 
 
 def test_an_expired_link_is_a_polite_410(client, link):

@@ -12,7 +12,9 @@ def link(project, alice):
     sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="done")
     sequence.film.save("film.mp4", ContentFile(b"\0" * 10), save=False)
     sequence.poster.save("poster.jpg", ContentFile(b"\xff\xd8fake"), save=True)
-    return ShareLink.objects.create(sequence=sequence, created_by=alice)
+    link, token = ShareLink.issue(sequence, created_by=alice)
+    link.token = token  # known only when issued; the tests keep it on the instance
+    return link
 
 
 def test_anyone_with_the_link_gets_the_poster(client, link):
@@ -24,3 +26,9 @@ def test_anyone_with_the_link_gets_the_poster(client, link):
 def test_a_revoked_link_gets_no_poster(client, link):
     link.revoke()
     assert client.get(reverse("shared_film_poster", args=[link.token])).status_code == 410
+
+
+def test_the_browser_keeps_no_poster(client, link):
+    """Fails before issue 10: the poster was cached for an hour, past a revoke."""
+    response = client.get(reverse("shared_film_poster", args=[link.token]))
+    assert response["Cache-Control"] == "private, no-store"

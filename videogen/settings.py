@@ -110,6 +110,9 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 SHARE_LINK_MISS_LIMIT = env.int("SHARE_LINK_MISS_LIMIT", default=20)
 SHARE_LINK_MISS_WINDOW = env.int("SHARE_LINK_MISS_WINDOW", default=600)
 
+# How many proxies stand in front of the app, each appending to X-Forwarded-For: throttles count the
+# address the outermost of them saw (projects/throttle.py client_ip). 0: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

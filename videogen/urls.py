@@ -1,17 +1,15 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from projects import accounts
 
+# Media (films, takes, posters, reference images) are never served from MEDIA_URL, in any mode: only
+# the views that check project membership or a share link serve them (projects/views.py).
 urlpatterns = [
+    # Before admin.site.urls, so that the admin's sign-in is throttled like the studio's.
+    path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/login/", accounts.login, name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("projects.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
