@@ -19,7 +19,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from generation import catalog, media
 from generation.simulator import SimulatorConfig, SimulatorControl, SimulatorServer
-from generation.simulator.validation import DOC_URL, VARIANTS
+from generation.simulator.validation import DOC_URL
 
 TASK_KEYS_BY_STATUS = {
     "PENDING": {"id", "createdAt", "status", "estimatedCost"},
@@ -558,24 +558,6 @@ def test_it_accepts_the_keyframe_arrays_each_model_allows(runway):
         i2v("veo3.1_fast", promptImage=[last, first]),
     ):
         assert post(runway, "/v1/image_to_video", body).status_code == 200, body
-
-
-def test_it_agrees_with_the_catalog_on_ratios_durations_and_endpoints():
-    for model in catalog.MODELS.values():
-        for endpoint in ("image_to_video", "text_to_video"):
-            variant = VARIANTS.get((endpoint, model.id))
-            if endpoint not in model.ratios:
-                assert variant is None, (endpoint, model.id)
-                continue
-            assert variant is not None, (endpoint, model.id)
-            assert set(variant.ratios) == set(model.ratios[endpoint]), (endpoint, model.id)
-            assert tuple(variant.durations) == model.durations
-            assert variant.duration_required == model.is_duration_required
-            assert (variant.image_positions == ("first", "last")) == (
-                model.has_last_frame and endpoint == "image_to_video"
-            )
-            assert ("contentModeration" in variant.fields) == model.accepts_content_moderation
-            assert ("audio" in variant.fields) == model.has_audio
 
 
 # ---------------------------------------------------------------------------------------------

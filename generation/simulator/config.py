@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generation.catalog import DATA_URI_MAX_CHARS
+from . import runway_tables
 
-SIMULATED_MODELS = ("gen4_turbo", "gen4.5", "veo3.1", "veo3.1_fast")
+SIMULATED_MODELS = tuple(runway_tables.MODELS)
 
 
 @dataclass
@@ -20,8 +20,10 @@ class ModelLimits:
 
 
 def _default_limits() -> dict[str, ModelLimits]:
-    # Tier 1 figures from runway-api.md §9 (concurrency 1-2, daily 50-200).
-    return {model: ModelLimits() for model in SIMULATED_MODELS}
+    return {
+        model.id: ModelLimits(model.max_concurrent_generations, model.max_daily_generations)
+        for model in runway_tables.MODELS.values()
+    }
 
 
 @dataclass
@@ -55,7 +57,7 @@ class SimulatorConfig:
     upload_ttl: float = 24 * 3600
     signing_secret: str | None = None
 
-    data_uri_max_chars: int = DATA_URI_MAX_CHARS
+    data_uri_max_chars: int = runway_tables.DATA_URI_MAX_CHARS
     upload_max_bytes: int = 200 * 1024 * 1024
     json_body_max_bytes: int = 32 * 1024 * 1024
 

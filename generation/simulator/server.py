@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import validation
 from .config import SimulatorConfig
+from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_VIDEO
 from .state import (
     SUCCEEDED,
     DailyLimitReached,
@@ -40,7 +41,7 @@ from .state import (
     Simulator,
     Task,
 )
-from .validation import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, AssetRejected, ValidationFailed
+from .validation import AssetRejected, ValidationFailed
 
 logger = logging.getLogger(__name__)
 

@@ -42,8 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from generation.catalog import MODELS
-
+from . import runway_tables
 from .config import ModelLimits, SimulatorConfig
 from .faults import FaultQueue, TaskPlan, strip_markers
 from .validation import TaskRequest, validate_task_body
@@ -307,7 +306,7 @@ class Simulator:
             resolve_upload=self.upload_bytes,
             data_uri_max_chars=self.config.data_uri_max_chars,
         )
-        cost = MODELS[request.model].price_per_second(audio=request.audio) * request.duration
+        cost = runway_tables.MODELS[request.model].cost(duration=request.duration, audio=request.audio)
         summary = summarize_body(body)
         now = time.monotonic()
         with self.lock:

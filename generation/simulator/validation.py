@@ -1,8 +1,9 @@
 """What Runway accepts: headers, task bodies, upload bodies, image assets and usage queries.
 
-The rules are transcribed from Runway's contract (shared/runway-api.md §1, §3, §6, §7) into the
-VARIANTS table below, deliberately not derived from generation.catalog: the simulator is the test
-oracle for the catalog and the client, so it keeps its own copy of the contract.
+The rules are transcribed from Runway's contract (shared/runway-api.md §1, §3, §6, §7); the
+per-model facts (ratios, durations, keyframes, fields) come from runway_tables, deliberately not
+from generation.catalog: the simulator is the test oracle for the catalog and the client, so it
+keeps its own copy of the contract.
 
 Bodies are checked in two phases, as Runway does: the schema first (every problem becomes one Zod
 style issue in a 400 "Validation of body failed"), then the image assets (the first unusable asset
@@ -26,15 +27,15 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
+from . import runway_tables
+from .runway_tables import IMAGE_TO_VIDEO, RunwayModel
+
 API_VERSION = "2024-11-06"
 DOC_URL = "https://docs.dev.runwayml.com/api"
 API_KEY_RE = re.compile(r"^key_[0-9a-f]{128}$")
 TASK_ID_RE = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE
 )
-
-IMAGE_TO_VIDEO = "image_to_video"
-TEXT_TO_VIDEO = "text_to_video"
 
 PROMPT_MAX_UNITS = 1000
 SEED_MAX = 4294967295
@@ -45,9 +46,6 @@ IMAGE_MAX_SIDE = 8000
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 DATA_URI_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
-GEN4_I2V_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
-GEN45_T2V_RATIOS = ("1280:720", "720:1280")
-VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
 OUTPUT_FORMATS = (
     "mp4", "prores", "png_sequence", "hdr10", "hlg", "sdr_rec709_10bit", "hdr_pq_12bit_master", "hdr_prores",
     "hdr_png_sequence", "hdr_exr_sequence", "hdr_exr_acescg_sequence_1_3", "hdr_exr_acescg_sequence_2_0",
@@ -66,16 +64,12 @@ class Variant:
     # such as Veo's 4 | 6 | 8 (invalid_value errors).
     durations: range | tuple[int, ...]
     duration_required: bool
-    # Runway leaves the defaults unstated (UNVERIFIED in the contract); the simulator bills these.
     default_duration: int
     prompt_text_required: bool
     # None: no promptImage (text_to_video); ("first",) for Gen-4; ("first", "last") for Veo.
     image_positions: tuple[str, ...] | None
     optional_fields: frozenset[str]
-
-    @property
-    def is_veo(self) -> bool:
-        return self.model.startswith("veo")
+    has_audio: bool
 
     @property
     def fields(self) -> frozenset[str]:
@@ -85,29 +79,27 @@ class Variant:
         return frozenset(required) | self.optional_fields
 
 
-GEN4_DURATIONS = range(2, 11)
-VEO_DURATIONS = (4, 6, 8)
-FIRST = ("first",)
-FIRST_LAST = ("first", "last")
-GEN4T_FIELDS = frozenset({"seed", "contentModeration"})
-GEN45_FIELDS = GEN4T_FIELDS | {"outputFormat", "proresProfile"}
-VEO_FIELDS = frozenset({"seed", "audio", "negativePrompt"})
-
-I2V, T2V = IMAGE_TO_VIDEO, TEXT_TO_VIDEO
-VARIANTS: dict[tuple[str, str], Variant] = {
-    (row[0], row[1]): Variant(*row)
-    for row in (
-        # endpoint, model, ratios, durations, duration required, default duration,
-        # promptText required, promptImage positions, optional fields
-        (I2V, "gen4_turbo",  GEN4_I2V_RATIOS,  GEN4_DURATIONS, False, 10, False, FIRST,      GEN4T_FIELDS),
-        (I2V, "gen4.5",      GEN4_I2V_RATIOS,  GEN4_DURATIONS, True,  10, True,  FIRST,      GEN45_FIELDS),
-        (I2V, "veo3.1",      VEO_RATIOS,       VEO_DURATIONS,  False, 8,  False, FIRST_LAST, VEO_FIELDS),
-        (I2V, "veo3.1_fast", VEO_RATIOS,       VEO_DURATIONS,  False, 8,  False, FIRST_LAST, VEO_FIELDS),
-        (T2V, "gen4.5",      GEN45_T2V_RATIOS, GEN4_DURATIONS, True,  10, True,  None,       GEN45_FIELDS),
-        (T2V, "veo3.1",      VEO_RATIOS,       VEO_DURATIONS,  False, 8,  True,  None,       VEO_FIELDS),
-        (T2V, "veo3.1_fast", VEO_RATIOS,       VEO_DURATIONS,  False, 8,  True,  None,       VEO_FIELDS),
+def _variant(endpoint: str, model: RunwayModel) -> Variant:
+    is_image = endpoint == IMAGE_TO_VIDEO
+    return Variant(
+        endpoint=endpoint,
+        model=model.id,
+        ratios=model.ratios[endpoint],
+        durations=model.durations,
+        duration_required=model.is_duration_required,
+        default_duration=model.default_duration,
+        prompt_text_required=not is_image or model.is_prompt_text_required_with_image,
+        image_positions=model.keyframe_positions if is_image else None,
+        optional_fields=model.optional_fields,
+        has_audio=model.has_audio,
     )
-}  # fmt: skip
+
+
+VARIANTS: dict[tuple[str, str], Variant] = {
+    (endpoint, model.id): _variant(endpoint, model)
+    for model in runway_tables.MODELS.values()
+    for endpoint in model.endpoints
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +368,7 @@ def validate_task_body(
         duration=duration if duration is not None else variant.default_duration,
         prompt_text=prompt_text,
         seed=seed,
-        audio=variant.is_veo and audio is not False,
+        audio=variant.has_audio and audio is not False,
         keyframes=keyframes,
     )
 

@@ -1,0 +1,139 @@
+"""The catalog and the simulator's own tables agree, so a wrong price or ratio must be made twice.
+
+generation.catalog is the app's table of Runway models; generation.simulator.runway_tables is the
+simulator's, written separately from the same published figures (shared/runway-api.md §3, §10).
+The end-to-end checks hold the catalog's estimate against what the simulator charges over HTTP.
+"""
+
+import base64
+import io
+
+import pytest
+import requests
+from PIL import Image
+
+from generation import catalog
+from generation.simulator import SimulatorConfig, runway_tables
+from generation.simulator.validation import VARIANTS
+
+CATALOG_MODELS = list(catalog.MODELS)
+
+
+def simulated(model_id: str) -> runway_tables.RunwayModel:
+    assert model_id in runway_tables.MODELS, f"the simulator does not serve {model_id}"
+    return runway_tables.MODELS[model_id]
+
+
+@pytest.mark.parametrize("model_id", CATALOG_MODELS)
+def test_it_serves_the_same_endpoints_and_ratios(model_id):
+    model, sim = catalog.MODELS[model_id], simulated(model_id)
+
+    assert set(model.endpoints) == set(sim.endpoints)
+    for endpoint in model.endpoints:
+        assert set(model.ratios[endpoint]) == set(sim.ratios[endpoint]), endpoint
+
+
+@pytest.mark.parametrize("model_id", CATALOG_MODELS)
+def test_it_makes_the_same_durations(model_id):
+    model, sim = catalog.MODELS[model_id], simulated(model_id)
+
+    assert model.durations == tuple(sim.durations)
+    assert model.is_duration_required == sim.is_duration_required
+
+
+@pytest.mark.parametrize("model_id", CATALOG_MODELS)
+def test_it_charges_the_same_price_with_and_without_audio(model_id):
+    model, sim = catalog.MODELS[model_id], simulated(model_id)
+
+    assert model.has_audio == sim.has_audio
+    for audio in (True, False):
+        assert model.price_per_second(audio=audio) == sim.price_per_second(audio=audio), audio
+
+
+@pytest.mark.parametrize("model_id", CATALOG_MODELS)
+def test_it_takes_the_same_keyframes_and_fields(model_id):
+    model, sim = catalog.MODELS[model_id], simulated(model_id)
+
+    assert model.has_last_frame == sim.has_last_frame
+    assert "first" in sim.keyframe_positions
+    assert model.is_prompt_text_required_for_image == sim.is_prompt_text_required_with_image
+    assert model.accepts_content_moderation == ("contentModeration" in sim.optional_fields)
+
+
+@pytest.mark.parametrize("model_id", CATALOG_MODELS)
+def test_the_simulator_validates_with_its_own_tables(model_id):
+    sim = simulated(model_id)
+    for endpoint in ("image_to_video", "text_to_video"):
+        variant = VARIANTS.get((endpoint, model_id))
+        if endpoint not in sim.endpoints:
+            assert variant is None, endpoint
+            continue
+        assert variant.ratios == sim.ratios[endpoint]
+        assert variant.durations == sim.durations
+        assert variant.image_positions == (sim.keyframe_positions if endpoint == "image_to_video" else None)
+
+
+def test_the_data_uri_limit_is_the_same():
+    assert catalog.DATA_URI_MAX_CHARS == runway_tables.DATA_URI_MAX_CHARS
+    assert SimulatorConfig().data_uri_max_chars == runway_tables.DATA_URI_MAX_CHARS
+
+
+# ---------------------------------------------------------------------------------------------
+# Over HTTP: the estimate a user confirms is what the simulator charges
+
+
+def picture_uri(colour: tuple[int, int, int]) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 360), colour).save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def with_images(built: catalog.BuiltRequest) -> dict:
+    body = dict(built.body)
+    if built.has_last_frame:
+        body["promptImage"] = [
+            {"uri": picture_uri((200, 60, 40)), "position": "first"},
+            {"uri": picture_uri((40, 60, 200)), "position": "last"},
+        ]
+    elif built.has_first_frame:
+        body["promptImage"] = picture_uri((200, 60, 40))
+    return body
+
+
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        {"model": "gen4_turbo", "duration": 5, "has_first_frame": True},
+        {"model": "gen4.5", "duration": 7, "has_first_frame": True},
+        {"model": "gen4.5", "duration": 3},
+        {"model": "veo3.1", "duration": 8},
+        {"model": "veo3.1", "duration": 6, "audio": False, "has_first_frame": True},
+        {
+            "model": "veo3.1_fast",
+            "duration": 4,
+            "audio": False,
+            "has_first_frame": True,
+            "has_last_frame": True,
+        },
+        {"model": "veo3.1_fast", "duration": 6},
+    ],
+    ids=lambda kwargs: "-".join(str(value) for value in kwargs.values()),
+)
+def test_the_catalog_estimate_is_what_the_simulator_charges(runway, request_kwargs):
+    built = catalog.build_request(prompt_text="a harbour at dawn", **request_kwargs)
+
+    response = requests.post(
+        f"{runway.base_url}/v1/{built.endpoint}",
+        json=with_images(built),
+        headers=runway.api_headers,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    task = runway.wait_for_status(response.json()["id"])
+
+    assert response.json()["estimatedCost"] == {"credits": built.estimated_credits}
+    assert task["status"] == "SUCCEEDED", task
+    assert task["cost"] == {"credits": built.estimated_credits}
+    assert built.estimated_credits == catalog.estimate(
+        request_kwargs["model"], request_kwargs["duration"], request_kwargs.get("audio", True)
+    )
