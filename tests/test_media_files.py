@@ -39,7 +39,9 @@ def sequence(project, alice, references):
     sequence.film.save("tour.mp4", ContentFile(b"\0" * 100), save=False)
     sequence.poster.save("tour.jpg", ContentFile(b"\xff\xd8poster"), save=True)
     image = references.images.first()
-    shot = Shot.objects.create(sequence=sequence, prompt="Pan", first_frame="reference", first_frame_image=image)
+    shot = Shot.objects.create(
+        sequence=sequence, prompt="Pan", first_frame="reference", first_frame_image=image
+    )
     take = Take.objects.create(shot=shot, user=alice, status="succeeded")
     take.output.save("take.mp4", ContentFile(b"\0" * 50), save=True)
     return sequence
