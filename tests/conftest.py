@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.servers.basehttp import WSGIServer
 
+from generation import credits
 from generation.models import CreditBudget
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet
@@ -50,6 +51,23 @@ def carol(django_user_model):
     user = django_user_model.objects.create_user("carol", "carol@example.com", "carol-password")
     CreditBudget.objects.create(user=user, monthly_limit=1000)
     return user
+
+
+@pytest.fixture
+def boss(django_user_model):
+    """The superuser the command line charges by default, with room for many clips."""
+    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "boss-password")
+    credits.set_monthly_limit(user, credits=5000)
+    return user
+
+
+@pytest.fixture
+def inline_pipeline(settings, runway):
+    """Pipeline tasks run in the test's process against the simulator; the test drives the poller."""
+    settings.PIPELINE_INLINE = True
+    settings.RUNWAY_POLL_INTERVAL = 0.2
+    settings.PIPELINE_LEASE_SECONDS = 2
+    settings.RUNWAY_MAX_RETRIES = 3
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
-from generation import credits, pipeline
+from generation import pipeline
 from generation.models import LedgerEntry, Take
 from tests.helpers import COLOURS, photo
 
@@ -15,13 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _fast(settings, runway):
     settings.RUNWAY_SIMULATED = False  # the test simulator stands in for Runway "with a key"
     settings.RUNWAY_POLL_INTERVAL = 0.2
-
-
-@pytest.fixture
-def boss(django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "boss-password")
-    credits.set_monthly_limit(user, credits=5000)
-    return user
 
 
 def test_a_clip_lost_in_download_is_reported_and_fetched_without_paying_twice(boss, runway, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """The old product's command line (runway-product-guide.md examples) against the simulator."""
 
+import io
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from generation import credits, media
 from generation.models import LedgerEntry
-from projects.models import Sequence
+from projects.models import ReferenceImage, Sequence
 from tests.helpers import COLOURS, photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,13 +22,6 @@ def _fast(settings, runway):
 
 
 @pytest.fixture
-def boss(django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "boss-password")
-    credits.set_monthly_limit(user, credits=5000)
-    return user
-
-
-@pytest.fixture
 def images(tmp_path) -> list[Path]:
     paths = []
     for i, colour in enumerate(COLOURS):
@@ -38,7 +32,7 @@ def images(tmp_path) -> list[Path]:
 
 
 def run(capsys, *args: str) -> str:
-    call_command("image2video", "--backend", "runway", *args)
+    call_command("image2video", "--backend", "runway", "--yes", *args)
     return capsys.readouterr().out
 
 
@@ -231,3 +225,135 @@ def test_a_rejected_clip_stops_the_run_and_says_why(capsys, boss, runway, images
     assert len(runway.tasks()) == 2  # the third clip was never sent
     assert not credits.open_holds().exists()
     assert credits.month_summary(boss).used == 10
+
+
+def veo_clip(capsys, tmp_path, *extra: str) -> str:
+    return run(
+        capsys, "--model", "veo3.1_fast", "--duration", "4", "--output-dir", str(tmp_path), *extra, "Waves"
+    )
+
+
+def test_an_existing_output_is_refused_before_anything_is_held(capsys, boss, runway, tmp_path):
+    mine = tmp_path / "runway_clip_1.mp4"
+    mine.write_bytes(b"last week's clip")
+    with pytest.raises(CommandError, match=r"runway_clip_1\.mp4 already exists; pass --overwrite"):
+        veo_clip(capsys, tmp_path)
+    assert mine.read_bytes() == b"last week's clip"
+    assert runway.tasks() == []
+    assert not LedgerEntry.objects.exists()
+
+
+def test_an_existing_film_is_refused_before_anything_is_held(capsys, boss, runway, images, tmp_path):
+    (tmp_path / "tour.mp4").write_bytes(b"the client's cut")
+    with pytest.raises(CommandError, match=r"tour\.mp4 already exists"):
+        run(
+            capsys,
+            "--stitch",
+            "-i",
+            str(images[0]),
+            "--output-dir",
+            str(tmp_path),
+            "--output",
+            "tour.mp4",
+            "P",
+        )
+    assert (tmp_path / "tour.mp4").read_bytes() == b"the client's cut"
+    assert not LedgerEntry.objects.exists()
+
+
+def test_overwrite_replaces_an_existing_output(capsys, boss, runway, tmp_path):
+    (tmp_path / "runway_clip_1.mp4").write_bytes(b"last week's clip")
+    veo_clip(capsys, tmp_path, "--overwrite")
+    assert abs(media.probe(tmp_path / "runway_clip_1.mp4").duration - 4) < 0.1
+    assert [p.name for p in tmp_path.iterdir()] == ["runway_clip_1.mp4"]
+
+
+def test_a_symlink_in_the_outputs_place_is_refused_and_with_overwrite_replaced_not_followed(
+    capsys, boss, runway, tmp_path
+):
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"do not touch")
+    link = tmp_path / "out" / "runway_clip_1.mp4"
+    link.parent.mkdir()
+    link.symlink_to(precious)
+    with pytest.raises(CommandError, match="is a symbolic link; pass --overwrite to replace the link itself"):
+        veo_clip(capsys, tmp_path / "out")
+    assert not LedgerEntry.objects.exists()
+
+    veo_clip(capsys, tmp_path / "out", "--overwrite")
+
+    assert precious.read_bytes() == b"do not touch"
+    assert not link.is_symlink()
+    assert abs(media.probe(link).duration - 4) < 0.1
+
+
+def test_a_dangling_symlink_is_refused_too(capsys, boss, runway, tmp_path):
+    (tmp_path / "runway_clip_1.mp4").symlink_to(tmp_path / "elsewhere.mp4")
+    with pytest.raises(CommandError, match="is a symbolic link"):
+        veo_clip(capsys, tmp_path)
+    assert not (tmp_path / "elsewhere.mp4").exists()
+    assert not LedgerEntry.objects.exists()
+
+
+def test_write_output_never_writes_through_a_link(tmp_path):
+    from generation.api import OutputExists, write_output
+
+    target = tmp_path / "target.txt"
+    target.write_bytes(b"original")
+    link = tmp_path / "clip.mp4"
+    link.symlink_to(target)
+    with pytest.raises(OutputExists, match="already exists"):
+        write_output(io.BytesIO(b"new"), link, overwrite=False)
+    write_output(io.BytesIO(b"new"), link, overwrite=True)
+    assert target.read_bytes() == b"original"
+    assert not link.is_symlink()
+    assert link.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "target.txt"]
+
+
+def test_a_file_whose_name_looks_like_a_pattern_is_used_as_it_is(capsys, boss, runway, tmp_path):
+    (tmp_path / "photo[1].jpg").write_bytes(photo(COLOURS[0], 0))
+    (tmp_path / "photo1.jpg").write_bytes(photo(COLOURS[1], 1))
+    run(
+        capsys,
+        "--model",
+        "gen4_turbo",
+        "--duration",
+        "2",
+        "-i",
+        str(tmp_path / "photo[1].jpg"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "Slow zoom",
+    )
+    assert list(ReferenceImage.objects.values_list("original_name", flat=True)) == ["photo[1].jpg"]
+
+
+def test_a_pattern_that_matches_nothing_is_an_error(capsys, boss, runway, tmp_path):
+    (tmp_path / "photo1.jpg").write_bytes(photo(COLOURS[1], 1))
+    with pytest.raises(CommandError, match=r"No file is named .*photo\[2\]\.jpg.* matches no file"):
+        run(capsys, "-i", str(tmp_path / "photo[2].jpg"), "--output-dir", str(tmp_path), "Prompt")
+    assert not LedgerEntry.objects.exists()
+
+
+def test_without_a_terminal_it_needs_yes_before_spending(capsys, boss, runway, images, tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    with pytest.raises(CommandError, match="Standard input is not a terminal.*pass --yes"):
+        call_command(
+            "image2video", "--backend", "runway", "-i", str(images[0]), "--output-dir", str(tmp_path), "Zoom"
+        )
+    assert runway.tasks() == []
+    assert not LedgerEntry.objects.exists()
+
+
+def test_at_a_terminal_it_asks_before_spending(capsys, boss, runway, images, tmp_path, monkeypatch):
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True
+    monkeypatch.setattr("sys.stdin", terminal)
+    monkeypatch.setattr("builtins.input", lambda question: "n")
+    with pytest.raises(CommandError, match="Stopped before spending anything"):
+        call_command(
+            "image2video", "--backend", "runway", "-i", str(images[0]), "--output-dir", str(tmp_path), "Zoom"
+        )
+    assert runway.tasks() == []
+    assert not credits.open_holds().exists()

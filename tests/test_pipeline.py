@@ -30,11 +30,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _inline(settings, runway):
-    settings.PIPELINE_INLINE = True
-    settings.RUNWAY_POLL_INTERVAL = 0.2
-    settings.PIPELINE_LEASE_SECONDS = 2
-    settings.RUNWAY_MAX_RETRIES = 3
+def _inline(inline_pipeline):
+    pass
 
 
 def test_a_stitched_veo_sequence_makes_one_continuous_film(

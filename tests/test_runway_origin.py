@@ -55,13 +55,6 @@ def image2video(env: dict[str, str], out: Path, *args: str) -> subprocess.Popen:
 
 
 @pytest.fixture
-def boss(django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "boss-password")
-    credits.set_monthly_limit(user, credits=5000)
-    return user
-
-
-@pytest.fixture
 def image(tmp_path) -> Path:
     path = tmp_path / "room.jpg"
     path.write_bytes(photo(COLOURS[1], 1))

@@ -24,11 +24,8 @@ REJECTED = "A forbidden hallway [sim:fail=SAFETY.INPUT.TEXT]"
 
 
 @pytest.fixture(autouse=True)
-def _inline(settings, runway):
-    settings.PIPELINE_INLINE = True
-    settings.RUNWAY_POLL_INTERVAL = 0.2
-    settings.PIPELINE_LEASE_SECONDS = 2
-    settings.RUNWAY_MAX_RETRIES = 3
+def _inline(inline_pipeline):
+    pass
 
 
 def _ledger(user) -> list[tuple[str, int, int | None]]:

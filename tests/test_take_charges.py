@@ -25,11 +25,8 @@ Status = Take.Status
 
 
 @pytest.fixture(autouse=True)
-def _inline(settings, runway):
-    settings.PIPELINE_INLINE = True
-    settings.RUNWAY_POLL_INTERVAL = 0.2
-    settings.PIPELINE_LEASE_SECONDS = 2
-    settings.RUNWAY_MAX_RETRIES = 3
+def _inline(inline_pipeline):
+    pass
 
 
 @pytest.fixture
