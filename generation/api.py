@@ -11,12 +11,15 @@ Runway simulator serves the requests, as in the app.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -257,22 +260,70 @@ def _progress_line(sequence: Sequence) -> str:
     return f"[{sequence.get_status_display()}] " + ", ".join(parts)
 
 
+class OutputExists(JobError):
+    """The output path is taken (by a file, a directory or a symbolic link) and may not be replaced."""
+
+
+def clip_name(position: int) -> str:
+    """The old product's name for the clip of the shot at `position` (0-based)."""
+    return f"runway_clip_{position + 1}.mp4"
+
+
+def write_output(src: IO[bytes], path: Path, *, overwrite: bool) -> None:
+    """Write `src` to `path` without ever writing through a symbolic link.
+
+    Without `overwrite` the file is created exclusively (O_EXCL: an existing file or link, even a
+    dangling one, raises OutputExists). With it the bytes go to a new file beside `path`, which is
+    then renamed over it: an existing link is replaced itself and its target is left alone, and a
+    reader never sees half a file.
+    """
+    if not overwrite:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            raise OutputExists(f"{path} already exists; pass --overwrite to replace it.") from None
+        try:
+            with os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except BaseException:
+            path.unlink(missing_ok=True)  # ours: created above
+            raise
+        return
+    if path.is_dir() and not path.is_symlink():
+        raise OutputExists(f"{path} is a directory; choose another output name.")
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False)
+    try:
+        with tmp as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        # NamedTemporaryFile makes the file private (0600); a clip is as readable as any new file.
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp.name)
+        raise
+
+
 def export_outputs(
-    sequence: Sequence, output_dir: Path, *, film_name: str | None
+    sequence: Sequence, output_dir: Path, *, film_name: str | None, overwrite: bool = True
 ) -> tuple[list[Path], Path | None]:
-    """Copy the chosen clips as runway_clip_N.mp4 (as the old product named them) and the film."""
+    """Copy the chosen clips as runway_clip_N.mp4 (as the old product named them) and the film.
+
+    Files are replaced (as the old product did) unless `overwrite` is False, but a symbolic link
+    in their place is never written through (see write_output).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     clips = []
     for shot in sequence.shots.order_by("position").select_related("chosen_take"):
-        path = output_dir / f"runway_clip_{shot.position + 1}.mp4"
-        with shot.chosen_take.output.open("rb") as src, path.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        path = output_dir / clip_name(shot.position)
+        with shot.chosen_take.output.open("rb") as src:
+            write_output(src, path, overwrite=overwrite)
         clips.append(path)
     film = None
     if film_name and sequence.film:
         film = output_dir / film_name
-        with sequence.film.open("rb") as src, film.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        with sequence.film.open("rb") as src:
+            write_output(src, film, overwrite=overwrite)
     return clips, film
 
 

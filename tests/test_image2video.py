@@ -261,11 +261,13 @@ def test_an_existing_film_is_refused_before_anything_is_held(capsys, boss, runwa
     assert not LedgerEntry.objects.exists()
 
 
-def test_overwrite_replaces_an_existing_output(capsys, boss, runway, tmp_path):
-    (tmp_path / "runway_clip_1.mp4").write_bytes(b"last week's clip")
-    veo_clip(capsys, tmp_path, "--overwrite")
-    assert abs(media.probe(tmp_path / "runway_clip_1.mp4").duration - 4) < 0.1
-    assert [p.name for p in tmp_path.iterdir()] == ["runway_clip_1.mp4"]
+def test_overwrite_replaces_an_existing_output_and_leaves_nothing_else(capsys, boss, runway, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "runway_clip_1.mp4").write_bytes(b"last week's clip")
+    veo_clip(capsys, out, "--overwrite")
+    assert abs(media.probe(out / "runway_clip_1.mp4").duration - 4) < 0.1
+    assert [p.name for p in out.iterdir()] == ["runway_clip_1.mp4"]
 
 
 def test_a_symlink_in_the_outputs_place_is_refused_and_with_overwrite_replaced_not_followed(

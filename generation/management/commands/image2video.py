@@ -5,13 +5,19 @@ differ, the guide's words are accepted and translated, and a notice says what ch
 """
 
 import glob
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation import api, catalog, credits, pipeline, runway
+
+# What a job raises with a message meant for the user.
+JOB_REFUSALS = (api.JobError, catalog.UnsupportedRequest, credits.InsufficientCredits, pipeline.PipelineError)
 
 
 class Command(BaseCommand):
@@ -47,7 +53,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--output-dir", default=".", help="Where runway_clip_N.mp4 files are written.")
         parser.add_argument("--output", default="runway_final.mp4", help="File name of the assembled film.")
-        parser.add_argument("--yes", action="store_true", help="Do not ask before spending credits.")
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="Replace output files that already exist (a symbolic link is replaced, never written through).",
+        )
+        parser.add_argument(
+            "--yes",
+            action="store_true",
+            help="Do not ask before spending credits (required when standard input is not a terminal).",
+        )
 
     def handle(self, *args, **o) -> None:
         if o["backend"] != "runway":
@@ -63,7 +78,23 @@ class Command(BaseCommand):
         if (o["width"] is None) != (o["height"] is None):
             raise CommandError("Give both --width and --height, or neither.")
         images = self._images(o["images"])
-        confirm = None if o["yes"] or not sys.stdin.isatty() else self._confirm
+        if not o["yes"] and not sys.stdin.isatty():
+            raise CommandError(
+                "Standard input is not a terminal, so the spend cannot be confirmed here; "
+                "pass --yes to spend without asking."
+            )
+        confirm = None if o["yes"] else self._confirm
+        output_dir = Path(o["output_dir"])
+        film_name = o["output"] if len(prompts) > 1 or o["stitch"] else None
+        targets = [output_dir / api.clip_name(position) for position in range(len(prompts))]
+        if film_name:
+            targets.append(output_dir / film_name)
+        # Before anything is held: a job that could not write its files must not spend.
+        self._check_targets(targets, output_dir=output_dir, overwrite=o["overwrite"])
+        output_dir.mkdir(parents=True, exist_ok=True)
+        # The job writes into a private directory; the files are then put in place here, so that a
+        # file that appears while the job runs is not overwritten either.
+        staging = Path(tempfile.mkdtemp(prefix=".image2video-", dir=output_dir))
         try:
             result = api.run_job(
                 prompts=prompts,
@@ -77,26 +108,34 @@ class Command(BaseCommand):
                 audio=not o["no_audio"],
                 fit=o["fit"],
                 user=o["user"],
-                output_dir=Path(o["output_dir"]),
-                film_name=o["output"] if len(prompts) > 1 or o["stitch"] else None,
+                output_dir=staging,
+                film_name="film.mp4" if film_name else None,
                 progress=self.stdout.write,
                 confirm=confirm,
             )
-        except (
-            api.JobError,
-            catalog.UnsupportedRequest,
-            credits.InsufficientCredits,
-            pipeline.PipelineError,
-        ) as exc:
-            raise CommandError(str(exc)) from exc
-        except runway.RunwayError as exc:
-            raise CommandError(f"Runway: {exc}") from exc
-        for clip in result.clips:
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, JOB_REFUSALS):
+                raise CommandError(str(exc)) from exc
+            if isinstance(exc, runway.RunwayError):
+                raise CommandError(f"Runway: {exc}") from exc
+            raise
+        clips = [output_dir / clip.name for clip in result.clips]
+        film = output_dir / film_name if result.film else None
+        placed = list(zip(result.clips, clips, strict=True))
+        if film:
+            placed.append((result.film, film))
+        for staged, target in placed:
+            try:
+                with staged.open("rb") as src:
+                    api.write_output(src, target, overwrite=o["overwrite"])
+            except api.OutputExists as exc:
+                raise CommandError(f"{exc} The new file is kept at {staged}.") from None
+        shutil.rmtree(staging, ignore_errors=True)
+        for clip in clips:
             self.stdout.write(f"Wrote {clip}")
-        if result.film:
-            self.stdout.write(
-                f"Wrote {result.film} ({result.sequence.film_duration:.1f} s, {len(result.clips)} clips)"
-            )
+        if film:
+            self.stdout.write(f"Wrote {film} ({result.sequence.film_duration:.1f} s, {len(clips)} clips)")
         charged = sum(
             s.chosen_take.cost_credits or 0 for s in result.sequence.shots.select_related("chosen_take")
         )
@@ -107,15 +146,35 @@ class Command(BaseCommand):
     def _images(self, spec: str) -> list[Path]:
         paths: list[Path] = []
         for part in (p.strip() for p in spec.split(",") if p.strip()):
-            matches = sorted(glob.glob(part)) if glob.has_magic(part) else [part]
+            # A file whose name looks like a pattern ("photo[1].jpg") is that file, not a pattern.
+            if os.path.lexists(part) or not glob.has_magic(part):
+                matches = [part]
+            else:
+                matches = sorted(glob.glob(part))
             if not matches:
-                raise CommandError(f"No image matches {part!r}.")
+                raise CommandError(f"No file is named {part!r} and, as a pattern, it matches no file.")
             for match in matches:
                 path = Path(match)
                 if not path.is_file():
                     raise CommandError(f"Image not found: {path}")
                 paths.append(path)
         return paths
+
+    def _check_targets(self, targets: list[Path], *, output_dir: Path, overwrite: bool) -> None:
+        for target in targets:
+            # The output directory itself is made when missing, as the old product did.
+            if target.parent != output_dir and not target.parent.is_dir():
+                raise CommandError(f"The directory of {target} does not exist.")
+            if target.is_symlink():
+                if not overwrite:
+                    raise CommandError(
+                        f"{target} is a symbolic link; pass --overwrite to replace the link itself "
+                        "(what it points to is never written)."
+                    )
+            elif target.is_dir():
+                raise CommandError(f"{target} is a directory; choose another output name.")
+            elif target.exists() and not overwrite:
+                raise CommandError(f"{target} already exists; pass --overwrite to replace it.")
 
     def _confirm(self, estimate: int, summary: credits.MonthSummary) -> bool:
         answer = input(f"Spend up to {estimate} credits ({summary.available} available)? [y/N] ")
