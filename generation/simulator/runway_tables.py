@@ -7,6 +7,7 @@ ratio has to be written twice, once here and once in the catalog, before a test 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 IMAGE_TO_VIDEO = "image_to_video"
@@ -111,17 +112,10 @@ MODELS: dict[str, RunwayModel] = {
             credits_per_second=40,
             credits_per_second_silent=20,
         ),
-        RunwayModel(
-            id="veo3.1_fast",
-            ratios={I2V: VEO_RATIOS, T2V: VEO_RATIOS},
-            durations=VEO_DURATIONS,
-            is_duration_required=False,
-            default_duration=8,
-            is_prompt_text_required_with_image=False,
-            keyframe_positions=FIRST_LAST,
-            optional_fields=VEO_FIELDS,
-            credits_per_second=15,
-            credits_per_second_silent=10,
-        ),
     )
 }
+
+# §3.2: veo3.1_fast takes exactly the bodies veo3.1 takes; only its price differs (§10).
+MODELS["veo3.1_fast"] = dataclasses.replace(
+    MODELS["veo3.1"], id="veo3.1_fast", credits_per_second=15, credits_per_second_silent=10
+)
