@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generation import media  # noqa: E402
+from generation.simulator.render import render_clip  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 CLIPS = 10
@@ -65,7 +66,7 @@ def main() -> None:
 
         started = time.perf_counter()
         clips = [
-            media.render_clip(
+            render_clip(
                 out=work / f"clip{index}.mp4",
                 width=WIDTH,
                 height=HEIGHT,
@@ -82,7 +83,7 @@ def main() -> None:
         print(f"\nrender_clip {WIDTH}x{HEIGHT} {CLIP_SECONDS} s with audio: {render:.2f} s per clip")
         small = work / "small.mp4"
         seconds = timed(
-            lambda: media.render_clip(
+            lambda: render_clip(
                 out=small,
                 width=320,
                 height=180,
@@ -95,7 +96,7 @@ def main() -> None:
         )
         print(f"render_clip 320x180 4 s: {seconds:.3f} s")
         seconds = timed(
-            lambda: media.render_clip(
+            lambda: render_clip(
                 out=small,
                 width=1280,
                 height=720,
@@ -133,7 +134,7 @@ def main() -> None:
         print("\nLast-frame grab (1920x1080, keyframe every second)")
         grabs = {}
         for seconds_long in (2, 10):
-            clip = media.render_clip(
+            clip = render_clip(
                 out=work / f"grab{seconds_long}.mp4",
                 width=WIDTH,
                 height=HEIGHT,

@@ -1,4 +1,5 @@
-"""The one place that runs ffmpeg: probing, checking, frame grabs, assembly and simulated clips.
+"""The one place that runs ffmpeg: probing, checking, frame grabs, assembly, and the command
+lines the simulator's renderer builds (generation/simulator/render.py, via `write_with_ffmpeg`).
 
 Every call runs the ffmpeg binary with a plain argument list (never a shell), with a timeout, and
 turns a failure into `MediaError` carrying a short message taken from ffmpeg's own stderr. The
@@ -16,14 +17,13 @@ temporary file first.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +32,6 @@ from pathlib import Path
 
 import imageio_ffmpeg
 from django.conf import settings
-from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,9 @@ FRAME_TIMEOUT = 60
 ENCODE_TIMEOUT_BASE = 120
 ENCODE_TIMEOUT_PER_SECOND = 15
 
-# Every encode here uses the same settings, so simulated clips of one size and sound layout come
-# out with identical codec headers and join by stream copy, as real clips of one model do.
+# Every encode here and in the simulator's renderer uses the same settings, so simulated clips of
+# one size and sound layout come out with identical codec headers and join by stream copy, as real
+# clips of one model do.
 X264_PRESET = "veryfast"
 X264_CRF = "20"
 AUDIO_RATE = 48000
@@ -132,6 +132,19 @@ def _atomic_output(out: Path) -> Iterator[Path]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_with_ffmpeg(out: Path, command: Callable[[Path], list[str]], *, timeout: float, what: str) -> Path:
+    """Run ffmpeg with `command(tmp)`, the arguments of a command line that writes one file at
+    `tmp`, and rename that file onto `out` once ffmpeg succeeds; return `out`.
+
+    For callers that build their own command lines (the simulator's renderer). Raises MediaError
+    naming `what` when ffmpeg fails, times out or writes nothing; `out` is then left untouched.
+    """
+    out = Path(out)
+    with _atomic_output(out) as tmp:
+        _run(command(tmp), timeout=timeout, what=what)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,174 +486,3 @@ def _concat_normalised(clips: list[Path], infos: list[Probe], out: Path, expecte
             timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * expected,
             what=f"re-encoding {len(clips)} clips into one film",
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Simulated clips
-
-
-def _fit(image_path: Path, width: int, height: int) -> Image.Image:
-    """The image scaled to cover width x height and centre-cropped, upright, in RGB."""
-    try:
-        with Image.open(image_path) as image:
-            upright = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, ValueError) as exc:
-        raise MediaError(f"cannot read the image {Path(image_path).name}: {exc}") from exc
-    return ImageOps.fit(upright, (width, height), method=Image.Resampling.LANCZOS)
-
-
-def _title_card(text: str, width: int, height: int) -> Image.Image:
-    """A gradient card whose colours come from the prompt, for clips generated from text alone."""
-    digest = hashlib.sha256(text.encode()).digest()
-    top, bottom = digest[0:3], digest[3:6]
-    card = Image.linear_gradient("L").resize((width, height))
-    start = Image.new("RGB", (width, height), tuple(c // 2 for c in top))
-    end = Image.new("RGB", (width, height), tuple(64 + c // 2 for c in bottom))
-    card = Image.composite(end, start, card)
-    draw = ImageDraw.Draw(card)
-    # A few shapes, so the slow zoom is visible on an otherwise smooth gradient.
-    for index in range(4):
-        x, y = digest[6 + index] / 255 * width, digest[10 + index] / 255 * height
-        radius = (0.05 + digest[14 + index] / 255 * 0.15) * min(width, height)
-        draw.ellipse(
-            [x - radius, y - radius, x + radius, y + radius],
-            outline=(255, 255, 255),
-            width=max(1, height // 120),
-        )
-    return card
-
-
-def _caption(text: str, width: int, height: int) -> Image.Image:
-    """The prompt on a translucent band (RGBA, full width), wrapped to at most three lines."""
-    size = max(10, min(width, height) // 20)
-    font = ImageFont.load_default(size=size)
-    lines = _wrap(" ".join(text.split()), font, max_width=width * 0.9, max_lines=3)
-    line_height = int(size * 1.3)
-    band = Image.new("RGBA", (width, line_height * len(lines) + size), (0, 0, 0, 140))
-    draw = ImageDraw.Draw(band)
-    for number, line in enumerate(lines):
-        position = (width * 0.05, size // 2 + number * line_height)
-        draw.text(position, line, font=font, fill=(255, 255, 255, 255))
-    return band
-
-
-def _wrap(text: str, font: ImageFont.FreeTypeFont, *, max_width: float, max_lines: int) -> list[str]:
-    """Greedy word wrap by measured width; a word wider than a line is cut, overflow ends in '…'."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}".strip()
-        if font.getlength(candidate) <= max_width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        current = word
-        while font.getlength(current) > max_width and len(current) > 1:
-            cut = len(current) - 1
-            while cut > 1 and font.getlength(current[:cut]) > max_width:
-                cut -= 1
-            lines.append(current[:cut])
-            current = current[cut:]
-    lines.append(current)
-    if len(lines) > max_lines:
-        last = lines[max_lines - 1]
-        while last and font.getlength(last + " …") > max_width:
-            last = last[:-1]
-        lines = [*lines[: max_lines - 1], last.rstrip() + " …"]
-    return lines
-
-
-def render_clip(
-    *,
-    out: Path,
-    width: int,
-    height: int,
-    duration: float,
-    fps: int = 24,
-    first_image: Path | None,
-    last_image: Path | None,
-    text: str,
-    with_audio: bool,
-) -> Path:
-    """Render a stand-in for a generated clip: H.264 MP4 of exactly round(duration*fps) frames.
-
-    The first frame is `first_image` fitted to the frame (cover, centre crop), or a title card
-    when there is none; the picture then zooms in slowly. With `last_image`, the clip dissolves
-    into that image (fitted the same way) so that its final frame IS the image. The prompt fades
-    in on a caption band after the first frame and out before the last, so neither carries it.
-    With `with_audio`, a quiet 48 kHz stereo AAC tone; otherwise no audio stream at all.
-    """
-    if width <= 0 or height <= 0 or width % 2 or height % 2:
-        raise MediaError(f"cannot render {width}x{height}: width and height must be even and positive")
-    frames = round(duration * fps)
-    if fps <= 0 or frames < 2:
-        raise MediaError(f"cannot render {duration} s at {fps} fps: too short")
-    out = Path(out)
-
-    with tempfile.TemporaryDirectory(prefix="render-") as workdir:
-        work = Path(workdir)
-        base = _fit(first_image, width, height) if first_image else _title_card(text, width, height)
-        base.save(work / "first.png", compress_level=1)
-        inputs = ["-i", str(work / "first.png")]
-        last_frame = frames - 1
-        zoom = 0.08  # over the whole clip: slow enough to read as a camera push
-        graph = [
-            # One decoded picture, repeated: cheaper than re-reading the image for every frame.
-            f"[0:v]format=yuv420p,loop=loop={last_frame}:size=1,settb=1/{fps},setpts=N,"
-            f"zoompan=z='1+{zoom}*on/{last_frame}':x='(iw-iw/zoom)/2':y='(ih-ih/zoom)/2':d=1"
-            f":s={width}x{height}:fps={fps}[zoomed]"
-        ]
-        current = "zoomed"
-        blend = 0
-
-        if last_image:
-            _fit(last_image, width, height).save(work / "last.png", compress_level=1)
-            inputs += ["-i", str(work / "last.png")]
-            # The dissolve's frames run from `start` to the last frame; its opacity reaches 1 exactly
-            # on the last frame (fade-in over n frames is opaque on its n-th frame after the start).
-            blend = max(1, min(last_frame, round(fps * min(1.5, duration / 3))))
-            start = last_frame - blend
-            graph.append(
-                f"[1:v]format=yuva420p,loop=loop={blend}:size=1,settb=1/{fps},setpts=N+{start},"
-                f"fade=t=in:n={blend}:alpha=1[last]"
-            )
-            graph.append(f"[{current}][last]overlay=eof_action=pass:format=yuv420[dissolved]")
-            current = "dissolved"
-
-        caption_frames = last_frame - 2 - blend
-        if text.strip() and caption_frames >= 4:
-            caption = _caption(text, width, height)
-            caption.save(work / "caption.png")
-            caption_input = len(inputs) // 2
-            inputs += ["-i", str(work / "caption.png")]
-            fade = max(1, min(fps // 3, caption_frames // 4))
-            y = height - caption.height - height // 20
-            graph.append(
-                f"[{caption_input}:v]format=yuva420p,loop=loop={caption_frames}:size=1,"
-                f"settb=1/{fps},setpts=N+1,"
-                f"fade=t=in:n={fade}:alpha=1,fade=t=out:s={caption_frames - fade}:n={fade}:alpha=1[caption]"
-            )
-            graph.append(f"[{current}][caption]overlay=x=0:y={y}:eof_action=pass:format=yuv420[captioned]")
-            current = "captioned"
-
-        audio: list[str] = []
-        if with_audio:
-            graph.append(
-                f"sine=frequency=220:sample_rate={AUDIO_RATE}:duration={frames / fps:.6f},volume=0.08,"
-                f"aformat=channel_layouts=stereo[audio]"
-            )
-            audio = ["-map", "[audio]", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE)]
-
-        args = ["-y", *inputs, "-filter_complex", ";".join(graph)]
-        args += ["-map", f"[{current}]", "-frames:v", str(frames)]
-        args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-pix_fmt", "yuv420p"]
-        # A keyframe every second keeps seeking (and the last-frame grab) cheap.
-        args += ["-g", str(fps), "-r", str(fps), *audio, "-movflags", "+faststart"]
-        with _atomic_output(out) as tmp:
-            _run(
-                [*args, str(tmp)],
-                timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * duration,
-                what=f"rendering {out.name}",
-            )
-    return out

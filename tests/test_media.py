@@ -1,4 +1,5 @@
-"""generation.media against the real ffmpeg binary, on tiny clips.
+"""generation.media against the real ffmpeg binary, on tiny clips made by the simulator's renderer
+(its own tests are in tests/test_simulator_render.py).
 
 The tests run ffmpeg directly only as an independent oracle (packet checksums, a full decode of
 every frame, loudness) and to make inputs that media never produces (another H.264 profile, sound
@@ -6,59 +7,21 @@ that outlasts the picture).
 """
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
+from PIL import Image, ImageStat
 
 from generation import media
+from generation.simulator.render import render_clip
+from tests.media_checks import mean_difference, picture, run_ffmpeg, stream_end, video_packets
 
 W, H = 320, 180
 
 
-def _ffmpeg(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [media.ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, timeout=60, check=True
-    )
-
-
-def _mean_difference(a: Image.Image, b: Image.Image) -> float:
-    """Mean absolute difference per channel, 0..255."""
-    stat = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB")))
-    return sum(stat.mean) / 3
-
-
-def _picture(path: Path, size: tuple[int, int], colour: tuple[int, int, int]) -> Path:
-    """A picture with large, distinct shapes: easy to tell apart after lossy encoding."""
-    image = Image.new("RGB", size, colour)
-    draw = ImageDraw.Draw(image)
-    w, h = size
-    draw.ellipse([w * 0.1, h * 0.2, w * 0.45, h * 0.8], fill=(240, 240, 240))
-    draw.rectangle([w * 0.6, h * 0.1, w * 0.9, h * 0.5], fill=(20, 20, 20))
-    image.save(path)
-    return path
-
-
-def _video_packets(path: Path) -> list[tuple[str, str]]:
-    """(size, md5) of every video packet, in order, read by stream copy: the bitstream itself."""
-    lines = _ffmpeg("-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "-").stdout.decode()
-    return [tuple(line.split(",")[4:6]) for line in lines.splitlines() if line and not line.startswith("#")]
-
-
-def _stream_end(path: Path, stream: str) -> float:
-    """Where a stream's last packet ends, in seconds."""
-    crc = _ffmpeg(
-        "-i", str(path), "-map", f"0:{stream}:0", "-c", "copy", "-f", "framecrc", "-"
-    ).stdout.decode()
-    num, den = re.search(r"^#tb 0: (\d+)/(\d+)", crc, re.M).groups()
-    packets = [line.split(",") for line in crc.splitlines() if line and not line.startswith("#")]
-    return max(int(p[2]) + int(p[3]) for p in packets) * int(num) / int(den)
-
-
 def _max_volume(path: Path, *, start: float, length: float) -> float:
     args = ["-ss", str(start), "-t", str(length), "-i", str(path), "-map", "0:a:0", "-af", "volumedetect"]
-    err = _ffmpeg(*args, "-f", "null", "-").stderr.decode()
+    err = run_ffmpeg(*args, "-f", "null", "-").stderr.decode()
     return float(re.search(r"max_volume: (-?[\d.]+|-inf) dB", err).group(1).replace("-inf", "-200"))
 
 
@@ -85,19 +48,19 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def red(work: Path) -> Path:
-    return _picture(work / "red.png", (W, H), (190, 40, 40))
+    return picture(work / "red.png", (W, H), (190, 40, 40))
 
 
 @pytest.fixture(scope="module")
 def blue(work: Path) -> Path:
     # Square: rendering must crop it to the frame's ratio, not squash it.
-    return _picture(work / "blue.png", (400, 400), (30, 60, 200))
+    return picture(work / "blue.png", (400, 400), (30, 60, 200))
 
 
 @pytest.fixture(scope="module")
 def voiced(work: Path, red: Path) -> Path:
     out = work / "voiced.mp4"
-    return media.render_clip(
+    return render_clip(
         out=out,
         width=W,
         height=H,
@@ -112,7 +75,7 @@ def voiced(work: Path, red: Path) -> Path:
 @pytest.fixture(scope="module")
 def silent(work: Path, red: Path, blue: Path) -> Path:
     out = work / "silent.mp4"
-    return media.render_clip(
+    return render_clip(
         out=out,
         width=W,
         height=H,
@@ -172,7 +135,7 @@ def test_verify_clip_rejects_the_wrong_duration(voiced: Path) -> None:
 
 def test_extract_last_frame_gives_exactly_the_last_decoded_frame(tmp_path: Path, silent: Path) -> None:
     # The oracle: decode every frame of the clip and keep the last one.
-    _ffmpeg("-i", str(silent), "-fps_mode", "passthrough", str(tmp_path / "frame%04d.png"))
+    run_ffmpeg("-i", str(silent), "-fps_mode", "passthrough", str(tmp_path / "frame%04d.png"))
     every_frame = sorted(tmp_path.glob("frame*.png"))
 
     grabbed = media.extract_last_frame(silent, tmp_path / "last.png")
@@ -184,62 +147,8 @@ def test_extract_last_frame_gives_exactly_the_last_decoded_frame(tmp_path: Path,
         Image.open(every_frame[-2]) as before,
     ):
         assert image.size == (W, H)
-        assert _mean_difference(image, last) < 0.5
-        assert _mean_difference(image, before) > _mean_difference(image, last)
-
-
-def test_render_clip_starts_on_the_first_image_and_ends_on_the_last(
-    tmp_path: Path, silent: Path, red, blue
-) -> None:
-    first = media.extract_first_frame(silent, tmp_path / "first.png")
-    last = media.extract_last_frame(silent, tmp_path / "last.png")
-
-    with Image.open(red) as r, Image.open(blue) as b, Image.open(first) as f, Image.open(last) as e:
-        fitted_blue = ImageOps.fit(b, (W, H))
-        assert _mean_difference(f, r) < 6
-        assert _mean_difference(e, fitted_blue) < 6
-        # Not a coincidence of similar pictures: each end is far from the other image.
-        assert _mean_difference(f, fitted_blue) > 40
-        assert _mean_difference(e, r) > 40
-
-
-def test_render_clip_gives_the_requested_size_frame_count_and_audio_layout(work: Path) -> None:
-    for with_audio in (True, False):
-        out = media.render_clip(
-            out=work / f"card-{with_audio}.mp4",
-            width=256,
-            height=144,
-            duration=3,
-            fps=25,
-            first_image=None,
-            last_image=None,
-            text="A title card for text to video",
-            with_audio=with_audio,
-        )
-        info = media.probe(out)
-
-        assert (info.width, info.height, info.fps) == (256, 144, 25.0)
-        assert info.duration == pytest.approx(3.0, abs=0.05)
-        assert len(_video_packets(out)) == 75
-        assert info.has_audio is with_audio
-        if with_audio:
-            assert (info.audio_codec, info.audio_sample_rate, info.audio_channels) == ("aac", 48000, 2)
-            assert _stream_end(out, "a") == pytest.approx(3.0, abs=0.05)
-
-
-def test_render_clip_refuses_odd_frame_sizes(tmp_path: Path) -> None:
-    with pytest.raises(media.MediaError, match="even"):
-        media.render_clip(
-            out=tmp_path / "odd.mp4",
-            width=321,
-            height=180,
-            duration=2,
-            first_image=None,
-            last_image=None,
-            text="x",
-            with_audio=False,
-        )
-    assert list(tmp_path.iterdir()) == []
+        assert mean_difference(image, last) < 0.5
+        assert mean_difference(image, before) > mean_difference(image, last)
 
 
 def test_make_poster_writes_a_jpeg_frame(tmp_path: Path, voiced: Path) -> None:
@@ -253,7 +162,7 @@ def test_assemble_joins_matching_clips_by_stream_copy_without_touching_the_video
     tmp_path: Path, red: Path, blue: Path
 ) -> None:
     clips = [
-        media.render_clip(
+        render_clip(
             out=tmp_path / f"shot{index}.mp4",
             width=W,
             height=H,
@@ -271,7 +180,7 @@ def test_assemble_joins_matching_clips_by_stream_copy_without_touching_the_video
     assert result.method == "copy"
     assert result.duration == pytest.approx(7.0, abs=0.3)
     assert media.probe(tmp_path / "film.mp4").duration == result.duration
-    assert _video_packets(tmp_path / "film.mp4") == [p for clip in clips for p in _video_packets(clip)]
+    assert video_packets(tmp_path / "film.mp4") == [p for clip in clips for p in video_packets(clip)]
     assert _top_level_boxes(tmp_path / "film.mp4").index("moov") < _top_level_boxes(
         tmp_path / "film.mp4"
     ).index("mdat")
@@ -283,7 +192,7 @@ def test_assemble_normalises_mixed_sizes_and_sound_into_one_film(
 ) -> None:
     shots = [((W, H), True, 2, red), ((180, 320), False, 2, blue), ((256, 144), False, 3, red)]
     clips = [
-        media.render_clip(
+        render_clip(
             out=tmp_path / f"shot{index}.mp4",
             width=size[0],
             height=size[1],
@@ -311,12 +220,12 @@ def test_assemble_normalises_mixed_sizes_and_sound_into_one_film(
     )
     assert (info.audio_codec, info.audio_sample_rate, info.audio_channels) == ("aac", 48000, 2)
     # Sound runs under the whole film: the tone in the first shot, silence after it.
-    assert _stream_end(film, "a") == pytest.approx(7.0, abs=0.1)
+    assert stream_end(film, "a") == pytest.approx(7.0, abs=0.1)
     assert _max_volume(film, start=0.2, length=1.5) > -60
     assert _max_volume(film, start=2.3, length=4.5) < -80
     assert _top_level_boxes(film).index("moov") < _top_level_boxes(film).index("mdat")
     # The portrait shot is scaled to fit and pillarboxed in black, not stretched.
-    _ffmpeg("-ss", "3", "-i", str(film), "-frames:v", "1", str(tmp_path / "portrait.png"))
+    run_ffmpeg("-ss", "3", "-i", str(film), "-frames:v", "1", str(tmp_path / "portrait.png"))
     with Image.open(tmp_path / "portrait.png") as frame:
         left_bar = frame.convert("L").crop((0, 0, W // 4, H))
         assert ImageStat.Stat(left_bar).mean[0] < 20
@@ -325,7 +234,7 @@ def test_assemble_normalises_mixed_sizes_and_sound_into_one_film(
 def test_assemble_reencodes_clips_whose_codec_headers_differ(tmp_path: Path, voiced: Path) -> None:
     # Same size, rate and layout, but another H.264 profile: one MP4 track cannot carry both.
     other = tmp_path / "baseline.mp4"
-    _ffmpeg(
+    run_ffmpeg(
         "-i", str(voiced), "-map", "0", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
         "-c:a", "copy", str(other),
     )  # fmt: skip
@@ -347,19 +256,19 @@ def test_assemble_refuses_an_empty_list_and_unreadable_clips(tmp_path: Path, voi
 
 def test_assembling_twice_gives_the_same_film(tmp_path: Path, voiced: Path) -> None:
     first = media.assemble([voiced, voiced], tmp_path / "film.mp4")
-    packets = _video_packets(tmp_path / "film.mp4")
+    packets = video_packets(tmp_path / "film.mp4")
 
     second = media.assemble([voiced, voiced], tmp_path / "film.mp4")
 
     assert first == second
-    assert _video_packets(tmp_path / "film.mp4") == packets
+    assert video_packets(tmp_path / "film.mp4") == packets
     assert [p.name for p in tmp_path.iterdir()] == ["film.mp4"]
 
 
 def test_extract_last_frame_finds_the_picture_when_the_sound_runs_on(tmp_path: Path, silent: Path) -> None:
     # Sound that outlasts the picture by seconds leaves no video frame near the container's end.
     long_sound = tmp_path / "long-sound.mp4"
-    _ffmpeg(
+    run_ffmpeg(
         "-i", str(silent), "-f", "lavfi", "-i", "sine=duration=5", "-map", "0:v", "-map", "1:a",
         "-c:v", "copy", "-c:a", "aac", str(long_sound),
     )  # fmt: skip
@@ -369,7 +278,7 @@ def test_extract_last_frame_finds_the_picture_when_the_sound_runs_on(tmp_path: P
     expected = media.extract_last_frame(silent, tmp_path / "expected.png")
 
     with Image.open(grabbed) as image, Image.open(expected) as reference:
-        assert _mean_difference(image, reference) == 0
+        assert mean_difference(image, reference) == 0
 
 
 def test_probe_reads_ntsc_rates_colour_tags_and_surround_sound() -> None:
@@ -388,19 +297,25 @@ At least one output file must be specified
     assert (info.audio_codec, info.audio_sample_rate, info.audio_channels) == ("aac", 44100, 6)
 
 
-def test_render_clip_refuses_an_unreadable_image(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.png"
-    broken.write_bytes(b"not an image")
+def test_write_with_ffmpeg_replaces_the_file_only_when_ffmpeg_succeeds(tmp_path: Path, voiced: Path) -> None:
+    out = tmp_path / "frame.png"
+    out.write_bytes(b"before")
 
-    with pytest.raises(media.MediaError, match=r"broken\.png"):
-        media.render_clip(
-            out=tmp_path / "clip.mp4",
-            width=W,
-            height=H,
-            duration=2,
-            first_image=broken,
-            last_image=None,
-            text="x",
-            with_audio=False,
+    with pytest.raises(media.MediaError, match="grabbing a frame"):
+        media.write_with_ffmpeg(
+            out,
+            lambda tmp: ["-y", "-i", str(tmp_path / "missing.mp4"), str(tmp)],
+            timeout=30,
+            what="grabbing a frame",
         )
-    assert not (tmp_path / "clip.mp4").exists()
+    assert out.read_bytes() == b"before"
+
+    media.write_with_ffmpeg(
+        out,
+        lambda tmp: ["-y", "-i", str(voiced), "-frames:v", "1", str(tmp)],
+        timeout=30,
+        what="grabbing a frame",
+    )
+    with Image.open(out) as image:
+        assert image.size == (W, H)
+    assert [p.name for p in tmp_path.iterdir()] == ["frame.png"]

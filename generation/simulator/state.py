@@ -503,10 +503,10 @@ class Simulator:
                     path = work / f"{keyframe.position}.{keyframe.extension}"
                     path.write_bytes(keyframe.data)
                     images[keyframe.position] = path
-                from generation import media  # imported late: only rendering needs ffmpeg
+                from .render import render_clip  # imported late: only rendering needs ffmpeg
 
                 partial = work / "out.mp4"
-                media.render_clip(
+                render_clip(
                     out=partial,
                     width=width,
                     height=height,
