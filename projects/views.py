@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from generation import catalog, credits
 from generation.models import LedgerEntry, Take
 from projects import images as reference_images
+from projects import shots as shot_service
 from projects import throttle
 from projects.downloads import ranged_file_response, starts_a_fetch
 from projects.forms import (
@@ -56,7 +57,7 @@ from projects.models import (
 
 Role = Membership.Role
 VIEW, EDIT, OWN = "view", "edit", "own"
-ACTIVE_STATUSES = (Sequence.Status.RUNNING, Sequence.Status.ASSEMBLING)
+ACTIVE_STATUSES = shot_service.GENERATING
 
 
 # --- lookups -------------------------------------------------------------------------------------
@@ -713,7 +714,11 @@ def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         context = _sequence_context(request, sequence, shot_form=(shot.pk, form))
         return render(request, "projects/sequence_detail.html", context)
-    form.save()
+    try:
+        shot_service.save_shot(form)
+    except shot_service.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect("sequence_detail", pk=sequence.pk)
     messages.success(request, "Shot saved.")
     return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
 
@@ -749,7 +754,11 @@ def delete_shot(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if confirmation:
         return confirmation
-    shot.delete()
+    try:
+        shot_service.delete_shot(shot)
+    except shot_service.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect(back)
     messages.success(request, "Shot deleted.")
     return redirect(back)
 

@@ -1,6 +1,12 @@
+import threading
+
 import pytest
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
+from generation import credits, pipeline
+from generation.models import Take
 from projects.models import Sequence, Shot
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +70,48 @@ def test_viewers_get_403(client, bob, shot):
 def test_it_refuses_get(client, alice, shot):
     client.force_login(alice)
     assert client.get(url(shot)).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_racing_a_start_never_leaves_a_take_made_from_other_words(project, alice):
+    """An edit and a start released at once, many times: the edit lands before the start (whose
+    take then carries the new prompt) or is refused; a take never differs from its shot."""
+    credits.set_monthly_limit(alice, credits=1_000_000)
+    for round_number in range(25):
+        sequence = Sequence.objects.create(
+            project=project, title=f"Race {round_number}", model="gen4.5", created_by=alice
+        )
+        shot = Shot.objects.create(sequence=sequence, prompt="Hall", duration=5, first_frame="none")
+        client = Client()
+        client.force_login(alice)
+        gate = threading.Barrier(2)
+        errors = []
+
+        def start(sequence=sequence, gate=gate, errors=errors) -> None:
+            try:
+                gate.wait()
+                pipeline.start_sequence(sequence, user=alice)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        def edit(client=client, shot=shot, gate=gate, errors=errors) -> None:
+            try:
+                gate.wait()
+                client.post(url(shot), {"prompt": "Grand hall", "duration": 5, "first_frame": "none"})
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=start), threading.Thread(target=edit)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        shot.refresh_from_db()
+        take = Take.objects.get(shot=shot)
+        assert take.request["promptText"] == shot.prompt, f"round {round_number}"
