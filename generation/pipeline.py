@@ -840,7 +840,9 @@ def submit_take(take_pk: int) -> None:
         pk=take_pk,
         status=Status.QUEUED,
         runway_task_id__isnull=True,
-        shot__sequence__runway_origin__in=(origin, ""),
+        # On the shot, not across the join: Django would put a joined condition, status included,
+        # in a subquery that PostgreSQL does not re-check after waiting for a cancel's row lock.
+        shot__in=Shot.objects.filter(sequence__runway_origin__in=(origin, "")),
     ).update(status=Status.SUBMITTING, claimed_until=lease, create_sent_at=None, runway_origin=origin)
     if not claimed:
         return

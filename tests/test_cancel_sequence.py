@@ -74,14 +74,6 @@ def test_it_refuses_get(client, alice, sequence):
     assert client.get(url(sequence)).status_code == 405
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    reason="pipeline.submit_take's claim filters on shot__sequence__runway_origin, so Django puts the "
-    "status check in a subquery (UPDATE ... WHERE id IN (SELECT ...)); under READ COMMITTED that "
-    "subquery is not re-checked after waiting for cancel's row lock, and a take just cancelled is "
-    "claimed and sent anyway.",
-    strict=False,
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_cancel_racing_submissions_leaves_no_take_active_and_no_hold_open(project, alice, runway):
     """Submitters move takes QUEUED -> SUBMITTING -> PENDING while the cancel walks them, many
