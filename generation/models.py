@@ -30,6 +30,8 @@ class Take(models.Model):
         UNCONFIRMED = "unconfirmed", "Unconfirmed"
 
     IN_FLIGHT = (Status.PENDING, Status.THROTTLED, Status.RUNNING)
+    # Holding credits and on its way: not yet final.
+    ACTIVE = (Status.QUEUED, Status.SUBMITTING, *IN_FLIGHT, Status.DOWNLOADING)
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.UNCONFIRMED)
 
     shot = models.ForeignKey("projects.Shot", on_delete=models.CASCADE, related_name="takes")

@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +30,18 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from generation import catalog, credits, failures, media, runway
+from generation import credits, failures, media, runway
+from generation.estimates import (  # noqa: F401  (the old names, still imported from here)
+    SequenceEstimate,
+    ShotEstimate,
+    ShotPlan,
+    estimate_generation,
+    estimate_retake,
+    estimate_sequence,
+    estimate_shots,
+    needs_take,
+    plan_shot,
+)
 from generation.models import Take
 from projects.models import Sequence, Shot
 
@@ -38,14 +49,7 @@ log = logging.getLogger(__name__)
 
 Status = Take.Status
 SeqStatus = Sequence.Status
-ACTIVE = (
-    Status.QUEUED,
-    Status.SUBMITTING,
-    Status.PENDING,
-    Status.THROTTLED,
-    Status.RUNNING,
-    Status.DOWNLOADING,
-)
+ACTIVE = Take.ACTIVE
 STARTABLE = (SeqStatus.DRAFT, SeqStatus.FAILED, SeqStatus.CANCELLED, SeqStatus.NEEDS_ATTENTION)
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_DOWNLOAD_ATTEMPTS = 4
@@ -53,6 +57,7 @@ MAX_DOWNLOAD_ATTEMPTS = 4
 LOAD_SHEDDING = (502, 503)
 # How often recovery tries again to save an output Runway made but that could not be downloaded.
 REFETCH_DELAY = dt.timedelta(minutes=10)
+
 
 class PipelineError(Exception):
     """A request the pipeline refuses, with a message a user can act on."""
@@ -71,135 +76,6 @@ def current_origin() -> str:
 def _ours(origin: str | None = None) -> Q:
     """Rows of this process's Runway (and rows from before origins were recorded)."""
     return Q(runway_origin__in=(origin or current_origin(), ""))
-
-
-# --- estimates and the keyframe plan ------------------------------------------------------------
-
-
-@dataclass
-class ShotPlan:
-    """Where a shot's first and last frames come from."""
-
-    first: str  # "previous", "reference" or "none"
-    first_image: object | None = None  # ReferenceImage
-    last_image: object | None = None  # ReferenceImage
-
-
-@dataclass
-class ShotEstimate:
-    shot: Shot
-    credits: int = 0
-    notices: list[str] = field(default_factory=list)
-    error: str = ""
-    built: catalog.BuiltRequest | None = None
-    plan: ShotPlan | None = None
-
-
-@dataclass
-class SequenceEstimate:
-    shots: list[ShotEstimate]
-
-    @property
-    def total_credits(self) -> int:
-        return sum(s.credits for s in self.shots)
-
-    @property
-    def errors(self) -> list[str]:
-        return [f"Shot {i + 1}: {s.error}" for i, s in enumerate(self.shots) if s.error]
-
-    def to_generate(self) -> SequenceEstimate:
-        """The part "Generate" makes and holds: the shots that `needs_take`."""
-        return SequenceEstimate(shots=[e for e in self.shots if needs_take(e.shot)])
-
-
-def plan_shot(sequence: Sequence, shot: Shot, index: int, references: list) -> ShotPlan:
-    """Resolve a shot's keyframes (DESIGN.md section 4).
-
-    "previous" on a stitched sequence means the last frame of the previous shot's chosen take;
-    on the first shot, or on an unstitched sequence, it falls back to the reference image at the
-    shot's position (S1 starts on R1), or to no image when the set has none.
-    """
-    last = shot.last_frame_image if sequence.video_model.has_last_frame else None
-    if shot.first_frame == Shot.FirstFrame.NONE:
-        return ShotPlan(first="none", last_image=last)
-    if shot.first_frame == Shot.FirstFrame.REFERENCE and shot.first_frame_image_id:
-        return ShotPlan(first="reference", first_image=shot.first_frame_image, last_image=last)
-    if shot.first_frame == Shot.FirstFrame.PREVIOUS and sequence.is_stitched and index > 0:
-        return ShotPlan(first="previous", last_image=last)
-    if index < len(references):
-        return ShotPlan(first="reference", first_image=references[index], last_image=last)
-    if references and shot.first_frame == Shot.FirstFrame.REFERENCE:
-        return ShotPlan(first="reference", first_image=references[0], last_image=last)
-    return ShotPlan(first="none", last_image=last)
-
-
-def _references(sequence: Sequence) -> list:
-    if sequence.reference_set_id is None:
-        return []
-    return list(sequence.reference_set.images.all())
-
-
-def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
-    """Validate every shot through the catalog and price it. Reads only."""
-    shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take"))
-    references = _references(sequence)
-    estimates = []
-    for index, shot in enumerate(shots):
-        plan = plan_shot(sequence, shot, index, references)
-        estimate = ShotEstimate(shot=shot, plan=plan)
-        try:
-            built = catalog.build_request(
-                model=sequence.model,
-                prompt_text=shot.prompt,
-                duration=shot.duration,
-                ratio=sequence.ratio,
-                seed=shot.seed,
-                has_first_frame=plan.first != "none",
-                has_last_frame=plan.last_image is not None,
-                audio=sequence.has_audio,
-            )
-        except catalog.UnsupportedRequest as exc:
-            estimate.error = str(exc)
-        else:
-            estimate.built = built
-            estimate.credits = built.estimated_credits
-            estimate.notices = list(built.notices)
-        estimates.append(estimate)
-    return SequenceEstimate(shots=estimates)
-
-
-def needs_take(shot: Shot) -> bool:
-    """Whether a run must make this shot: it has no chosen, finished take that is still valid
-    (a stale take started on a frame that is no longer chosen)."""
-    take = shot.chosen_take
-    return take is None or take.status != Status.SUCCEEDED or shot.is_stale
-
-
-def estimate_generation(sequence: Sequence) -> SequenceEstimate:
-    """What "Generate" holds: the estimate of the shots that `needs_take`; the others keep their
-    chosen takes and cost nothing. Reads only.
-
-    The page's confirmation and `start_sequence` both use this, so the amount a user confirms is
-    the amount held. Empty when every shot has a valid take: generating then only assembles.
-    """
-    return estimate_sequence(sequence).to_generate()
-
-
-def estimate_retake(shot: Shot) -> SequenceEstimate:
-    """What a retake of `shot` holds: the shot, and in a stitched sequence every later shot that
-    has no valid take and none on its way, so that they are made from the retake's new last
-    frame (after a failure had stopped them). Reads only; the retake confirmation shows this."""
-    sequence = shot.sequence
-    active = set(
-        Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE).values_list("shot_id", flat=True)
-    )
-    estimate = estimate_sequence(sequence)
-    order = [e.shot.pk for e in estimate.shots]
-    index = order.index(shot.pk)
-    wanted = [estimate.shots[index]]
-    if sequence.is_stitched:
-        wanted += [e for e in estimate.shots[index + 1 :] if needs_take(e.shot) and e.shot.pk not in active]
-    return SequenceEstimate(shots=wanted)
 
 
 # --- starting work ------------------------------------------------------------------------------
@@ -233,8 +109,7 @@ def _create_takes(sequence: Sequence, shots: list[Shot], *, user, reason: str) -
     Must run inside a transaction. Raises PipelineError for a shot the catalog refuses and
     credits.InsufficientCredits when the holds do not fit.
     """
-    wanted = {s.pk for s in shots}
-    estimate = SequenceEstimate(shots=[e for e in estimate_sequence(sequence).shots if e.shot.pk in wanted])
+    estimate = estimate_shots(sequence, shots)
     if not estimate.shots:
         raise PipelineError("There are no shots to generate. Add a shot first.")
     return _hold_takes(sequence, estimate, user=user, reason=reason)
