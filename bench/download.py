@@ -48,9 +48,9 @@ def child(base_url: str, name: str, method: str, out: Path) -> None:
     setup_django()
     import requests
 
-    from generation.runway import RunwayClient
+    from generation.runway import client_from_settings
 
-    client = RunwayClient()
+    client = client_from_settings()
     with (out.parent / "warm-up.bin").open("wb") as fh:
         client.download_output(f"{base_url}/warm-up.bin", fh)
     requests.get(f"{base_url}/warm-up.bin", timeout=30).content  # noqa: B018 (warms the other path)

@@ -94,7 +94,7 @@ def naive_poller(interval: float) -> None:
     writers = threading.BoundedSemaphore(50)
 
     def watch(take: Take) -> None:
-        client = runway.RunwayClient(max_retries=0)
+        client = runway.client_from_settings(max_retries=0)
         while not stop.wait(interval):
             try:
                 state = client.get_task(take.runway_task_id)

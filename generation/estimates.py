@@ -59,7 +59,7 @@ def plan_shot(sequence: Sequence, shot: Shot, index: int, references: list[Refer
     last = shot.last_frame_image if sequence.video_model.has_last_frame else None
     if shot.first_frame == Shot.FirstFrame.NONE:
         return ShotPlan(first="none", last_image=last)
-    if shot.first_frame == Shot.FirstFrame.REFERENCE and shot.first_frame_image_id:
+    if shot.first_frame == Shot.FirstFrame.REFERENCE and shot.first_frame_image is not None:
         return ShotPlan(first="reference", first_image=shot.first_frame_image, last_image=last)
     if shot.first_frame == Shot.FirstFrame.PREVIOUS and sequence.is_stitched and index > 0:
         return ShotPlan(first="previous", last_image=last)
@@ -79,6 +79,26 @@ def references_of(sequence: Sequence) -> list[ReferenceImage]:
     )
 
 
+def build_shot_request(
+    sequence: Sequence, shot: Shot, plan: ShotPlan, *, width: int | None = None, height: int | None = None
+) -> catalog.BuiltRequest:
+    """The Runway request (without its images) of a shot as planned; raises
+    catalog.UnsupportedRequest. The command line gives a `width` and `height` in place of the
+    sequence's ratio, which the catalog translates."""
+    return catalog.build_request(
+        model=sequence.model,
+        prompt_text=shot.prompt,
+        duration=shot.duration,
+        ratio=sequence.ratio,
+        width=width,
+        height=height,
+        seed=shot.seed,
+        has_first_frame=plan.first != "none",
+        has_last_frame=plan.last_image is not None,
+        audio=sequence.has_audio,
+    )
+
+
 def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
     """Validate every shot through the catalog and price it. Reads only."""
     shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take"))
@@ -88,16 +108,7 @@ def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
         plan = plan_shot(sequence, shot, index, references)
         estimate = ShotEstimate(shot=shot, plan=plan)
         try:
-            built = catalog.build_request(
-                model=sequence.model,
-                prompt_text=shot.prompt,
-                duration=shot.duration,
-                ratio=sequence.ratio,
-                seed=shot.seed,
-                has_first_frame=plan.first != "none",
-                has_last_frame=plan.last_image is not None,
-                audio=sequence.has_audio,
-            )
+            built = build_shot_request(sequence, shot, plan)
         except catalog.UnsupportedRequest as exc:
             estimate.error = str(exc)
         else:

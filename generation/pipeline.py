@@ -14,10 +14,13 @@ a take settles at Runway's reported cost when it succeeds and releases its hold 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +66,9 @@ class PipelineError(Exception):
     """A request the pipeline refuses, with a message a user can act on."""
 
 
-def runway_client(**options) -> runway.RunwayClient:
-    """The Runway client every pipeline step uses (settings decide which Runway, real or simulated)."""
-    return runway.RunwayClient(**options)
-
-
-def current_origin() -> str:
+def current_origin(client: runway.RunwayClient | None = None) -> str:
     """This process's Runway (API base and key fingerprint): the takes and sequences it may touch."""
-    return runway_client().origin
+    return (client or runway.client_from_settings()).origin
 
 
 def _ours(origin: str | None = None) -> Q:
@@ -266,7 +264,9 @@ def _mark_followers_stale(shot: Shot) -> None:
     Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
 
 
-def cancel_sequence(sequence: Sequence, *, user=None) -> CancelResult:
+def cancel_sequence(
+    sequence: Sequence, *, user=None, client: runway.RunwayClient | None = None
+) -> CancelResult:
     """Stop a sequence and everything it has on its way, paying what Runway keeps.
 
     Takes not yet sent are released. A take Runway has not started (PENDING, THROTTLED) is deleted
@@ -279,7 +279,7 @@ def cancel_sequence(sequence: Sequence, *, user=None) -> CancelResult:
         pk=sequence.pk, status__in=(SeqStatus.RUNNING, SeqStatus.ASSEMBLING, SeqStatus.NEEDS_ATTENTION)
     ).update(status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now())
     started = Sequence.objects.filter(pk=sequence.pk).values_list("started_at", flat=True).first()
-    client = runway_client()
+    client = client or runway.client_from_settings()
     result = CancelResult()
     for take in Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE):
         for _ in range(5):
@@ -477,10 +477,10 @@ def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> b
     return bool(moved)
 
 
-def fetch_take_again(take: Take, *, user=None) -> None:
+def fetch_take_again(take: Take, *, user=None, client: runway.RunwayClient | None = None) -> None:
     """Download again the output of a take that Runway made (and was paid for) but that could not
     be saved. Runway gives a fresh URL on every GET; the take is not charged again."""
-    origin = current_origin()
+    origin = current_origin(client)
     if take.runway_origin not in (origin, ""):
         raise PipelineError(
             f"This clip was made on another Runway ({runway.origin_base(take.runway_origin)}); fetch it "
@@ -545,13 +545,13 @@ def _release_take(take: Take, *, reason: str) -> None:
 # --- advancing ----------------------------------------------------------------------------------
 
 
-def advance_sequence(sequence_pk: int) -> None:
+def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = None) -> None:
     """Decide what a running sequence does next: submit queued takes, assemble, or stop.
 
     Idempotent and safe to run concurrently: submissions and assembly are claimed with
     compare-and-set updates by the tasks that do them.
     """
-    sequence = Sequence.objects.filter(_ours(), pk=sequence_pk).first()
+    sequence = Sequence.objects.filter(_ours(current_origin(client)), pk=sequence_pk).first()
     if sequence is None or sequence.status != SeqStatus.RUNNING:
         return  # moved on, or another Runway's process drives it
     shots = list(sequence.shots.order_by("position", "pk"))
@@ -582,7 +582,7 @@ def advance_sequence(sequence_pk: int) -> None:
         in_flight = sum(
             1 for ts in takes_by_shot.values() for t in ts if t.status in ACTIVE and t.status != Status.QUEUED
         )
-        room = max(0, concurrency_limit(sequence.model) - in_flight)
+        room = max(0, concurrency_limit(sequence.model, client=client) - in_flight)
         queued = [t for ts in takes_by_shot.values() for t in ts if ready(t)]
         to_submit = queued[:room]
 
@@ -679,7 +679,7 @@ def _ask_for_attention(
 _org_cache: dict[str, tuple[float, int]] = {}
 
 
-def concurrency_limit(model: str) -> int:
+def concurrency_limit(model: str, *, client: runway.RunwayClient | None = None) -> int:
     """Runway's per-model concurrency from /v1/organization (cached a minute), else the setting."""
     cached = _org_cache.get(model)
     now = timezone.now().timestamp()
@@ -687,7 +687,7 @@ def concurrency_limit(model: str) -> int:
         return cached[1]
     limit = settings.RUNWAY_MAX_CONCURRENCY
     try:
-        org = runway_client().organization()
+        org = (client or runway.client_from_settings()).organization()
         model_limits = org.models.get(model)
         if model_limits and model_limits.max_concurrent:
             limit = model_limits.max_concurrent
@@ -700,7 +700,7 @@ def concurrency_limit(model: str) -> int:
 # --- submitting ---------------------------------------------------------------------------------
 
 
-def submit_take(take_pk: int) -> None:
+def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> None:
     """Send one queued take to Runway and store the task id at once.
 
     Claims the take (QUEUED -> SUBMITTING) so that only one worker submits it. The Runway call
@@ -709,7 +709,7 @@ def submit_take(take_pk: int) -> None:
     died after it may have made a task and is never resent (see `recover`).
     """
     lease = timezone.now() + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
-    client = runway_client()
+    client = client or runway.client_from_settings()
     origin = client.origin
     claimed = Take.objects.filter(
         pk=take_pk,
@@ -873,7 +873,7 @@ def poll_once(*, client: runway.RunwayClient | None = None, threads: int = 16) -
 
     A failed GET is not retried here: the take is simply polled again at the next interval.
     """
-    client = client or runway_client(max_retries=0)
+    client = client or runway.client_from_settings(max_retries=0)
     ids = claim_due_takes(origin=client.origin)
     if not ids:
         return 0
@@ -1047,14 +1047,14 @@ def _claim(model, pk: int, *conditions: Q, **filters) -> bool:
     )
 
 
-def finish_take(take_pk: int) -> None:
+def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> None:
     """Store a succeeded take: stream the output to storage, check it, grab its exact last frame,
     settle its hold at Runway's cost, choose it, and advance the sequence.
 
     Idempotent: claimed with a lease; a lapsed lease (the worker died) is taken over. An expired
     or broken output link is refreshed by getting the task again.
     """
-    client = runway_client()
+    client = client or runway.client_from_settings()
     if not _claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING):
         return
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
@@ -1195,14 +1195,14 @@ def assemble_sequence(sequence_pk: int) -> None:
 # --- recovery -----------------------------------------------------------------------------------
 
 
-def recover() -> int:
+def recover(*, client: runway.RunwayClient | None = None) -> int:
     """Re-enqueue work whose worker died: lapsed downloads and assemblies, stuck submissions,
     cancellations that could not reach Runway, outputs to fetch again, and running sequences with
     queued takes. Duplicates are harmless (every task claims first). Never resends a create that
     may have reached Runway."""
     now = timezone.now()
     lapsed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    ours = _ours()
+    ours = _ours(current_origin(client))
     count = 0
     for pk in Take.objects.filter(lapsed, ours, status=Status.DOWNLOADING).values_list("pk", flat=True):
         _enqueue_now("finish_take", pk)
@@ -1228,7 +1228,7 @@ def recover() -> int:
     Take.objects.filter(
         ours, status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=False
     ).update(status=Status.PENDING, next_poll_at=now, claimed_until=None)
-    count += _finish_cancellations(now, ours)
+    count += _finish_cancellations(now, ours, client=client)
     # Outputs Runway made (and was paid for) that could not be saved: try again now and then while
     # Runway keeps them (output URLs last 24-48 hours; a GET gives fresh ones).
     for take in Take.objects.filter(
@@ -1239,7 +1239,7 @@ def recover() -> int:
         finished_at__gte=now - dt.timedelta(hours=24),
     ):
         try:
-            fetch_take_again(take)
+            fetch_take_again(take, client=client)
             count += 1
         except PipelineError:
             pass
@@ -1255,7 +1255,7 @@ def recover() -> int:
     return count
 
 
-def _finish_cancellations(now: dt.datetime, ours: Q) -> int:
+def _finish_cancellations(now: dt.datetime, ours: Q, *, client: runway.RunwayClient | None = None) -> int:
     """Close the holds of cancelled takes whose cancelling process died or could not reach Runway."""
     open_hold = credits.open_holds().filter(take=OuterRef("pk"))
     pending = Take.objects.filter(
@@ -1265,12 +1265,11 @@ def _finish_cancellations(now: dt.datetime, ours: Q) -> int:
         status=Status.CANCELLED,
     )
     count = 0
-    client = None
     for take in pending:
         if not _claim(Take, take.pk, status=Status.CANCELLED):
             continue
         if take.runway_task_id:
-            client = client or runway_client()
+            client = client or runway.client_from_settings()
             _stop_at_runway(take, client)
         elif take.create_sent_at is not None:
             _mark_unconfirmed(
@@ -1294,8 +1293,23 @@ def _enqueue(task: str, *args) -> None:
     transaction.on_commit(lambda: _enqueue_now(task, *args))
 
 
+@contextlib.contextmanager
+def running_inline() -> Iterator[None]:
+    """Within this block, in this thread, queued work runs at once in this process, as with
+    PIPELINE_INLINE: a command line drives its job without a qcluster."""
+    token = _inline.set(True)
+    try:
+        yield
+    finally:
+        _inline.reset(token)
+
+
+# Per thread, so that a job running inline never changes how other work is queued.
+_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("pipeline_inline", default=False)
+
+
 def _enqueue_now(task: str, *args) -> None:
-    if settings.PIPELINE_INLINE:
+    if settings.PIPELINE_INLINE or _inline.get():
         from generation import tasks
 
         try:

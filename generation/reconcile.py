@@ -152,7 +152,9 @@ def reconcile_usage(
     """
     days = settings.RECONCILE_DAYS if days is None else days
     start, before = window(days)
-    report = (client or runway.RunwayClient()).organization_usage(start_date=start, before_date=before)
+    report = (client or runway.client_from_settings()).organization_usage(
+        start_date=start, before_date=before
+    )
     reported = report.by_day_and_model()
     settled = settled_usage(start=start, before=before)
     held = held_usage(start=start, before=before)

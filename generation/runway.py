@@ -7,7 +7,9 @@ backoff and jitter, honouring Retry-After up to 60 s), which this client mirrors
 
 Settings (RUNWAY_API_BASE, RUNWAY_API_KEY, RUNWAY_CONNECT_TIMEOUT, RUNWAY_READ_TIMEOUT,
 RUNWAY_MAX_RETRIES) are read at call time unless given to the constructor, so the same client
-serves the real API and the simulator and tests can override settings.
+serves the real API and the simulator and tests can override settings. Everyone else gets a client
+from `client_from_settings()`; a command line that runs a simulator of its own says so with
+`connected_to()`, and everything it runs then talks to that simulator.
 
 The API key is a secret: it is sent only in the Authorization header of API calls (never to the
 upload or download hosts) and is scrubbed from every message this module builds.
@@ -16,6 +18,8 @@ upload or download hosts) and is scrubbed from every message this module builds.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import datetime as dt
 import email.utils
 import hashlib
@@ -26,7 +30,7 @@ import mimetypes
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -683,6 +687,43 @@ class RunwayClient:
         return _KEY_PATTERN.sub("[redacted]", text)
 
 
+# --- which Runway -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Runway other than the one in settings: a command line's own simulator, with its own key."""
+
+    base_url: str
+    api_key: str
+
+
+# Per thread (and per asyncio task), so that a job's choice never leaks into other work.
+_connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+    "runway_connection", default=None
+)
+
+
+def client_from_settings(**options: Any) -> RunwayClient:
+    """The Runway client for the pipeline, its tasks and the commands: the Runway in settings, or
+    the one chosen with `connected_to`. `options` go to RunwayClient (e.g. `max_retries`)."""
+    connection = _connection.get()
+    if connection is None:
+        return RunwayClient(**options)
+    return RunwayClient(connection.base_url, connection.api_key, **options)
+
+
+@contextlib.contextmanager
+def connected_to(connection: Connection | None) -> Iterator[None]:
+    """Within this block, in this thread, `client_from_settings` talks to `connection` (None: to
+    the Runway in settings)."""
+    token = _connection.set(connection)
+    try:
+        yield
+    finally:
+        _connection.reset(token)
+
+
 def _should_retry(response: requests.Response, *, idempotent: bool) -> bool:
     # Runway's SDK lets the server decide with this non-standard header; so do we.
     header = response.headers.get("x-should-retry", "").lower()
@@ -842,4 +883,4 @@ def image_uri(data: bytes, *, client: RunwayClient | None = None, filename: str 
     prefix = f"data:{_image_mime(data)};base64,"
     if len(prefix) + _base64_len(len(data)) <= catalog.DATA_URI_MAX_CHARS:
         return prefix + base64.b64encode(data).decode("ascii")
-    return (client or RunwayClient()).upload_ephemeral(filename, data)
+    return (client or client_from_settings()).upload_ephemeral(filename, data)

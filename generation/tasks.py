@@ -3,22 +3,22 @@ the row's state has moved on, so running a task twice is harmless."""
 
 from django.conf import settings
 
-from generation import pipeline, reconcile
+from generation import pipeline, reconcile, runway
 
 
 def advance_sequence(sequence_pk: int) -> None:
     """Submit what can go next, or assemble, or mark the sequence failed."""
-    pipeline.advance_sequence(sequence_pk)
+    pipeline.advance_sequence(sequence_pk, client=runway.client_from_settings())
 
 
 def submit_take(take_pk: int) -> None:
     """Send a queued take to Runway (claimed: only one worker submits it)."""
-    pipeline.submit_take(take_pk)
+    pipeline.submit_take(take_pk, client=runway.client_from_settings())
 
 
 def finish_take(take_pk: int) -> None:
     """Download, check and settle a take that Runway finished."""
-    pipeline.finish_take(take_pk)
+    pipeline.finish_take(take_pk, client=runway.client_from_settings())
 
 
 def assemble_sequence(sequence_pk: int) -> None:

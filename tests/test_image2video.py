@@ -298,7 +298,7 @@ def test_a_dangling_symlink_is_refused_too(capsys, boss, runway, tmp_path):
 
 
 def test_write_output_never_writes_through_a_link(tmp_path):
-    from generation.api import OutputExists, write_output
+    from generation.jobs import OutputExists, write_output
 
     target = tmp_path / "target.txt"
     target.write_bytes(b"original")

@@ -178,7 +178,9 @@ def test_cancelling_during_submission_stops_the_task_runway_made(
 ):
     sequence = one_shot(project, alice, references)
     _CancelsWhileCreating.sequence = sequence
-    monkeypatch.setattr(pipeline, "runway_client", lambda **options: _CancelsWhileCreating(**options))
+    monkeypatch.setattr(
+        "generation.runway.client_from_settings", lambda **options: _CancelsWhileCreating(**options)
+    )
 
     pipeline.start_sequence(sequence, user=alice)
 
@@ -317,7 +319,9 @@ def test_a_worker_killed_during_the_create_call_is_never_resent(
 ):
     sequence = one_shot(project, alice, references)
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "runway_client", lambda **options: _DiesAfterSending(**options))
+        patch.setattr(
+            "generation.runway.client_from_settings", lambda **options: _DiesAfterSending(**options)
+        )
         with pytest.raises(_WorkerKilled):
             pipeline.start_sequence(sequence, user=alice)
     take = Take.objects.get()

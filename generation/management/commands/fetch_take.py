@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import api, pipeline
+from generation import jobs, pipeline
 from generation.models import Take
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         row = Take.objects.select_related("shot").filter(pk=take).first()
         if row is None:
             raise CommandError(f"No take {take}.")
-        with api.runway_for_job():
+        with jobs.runway_for_job():
             try:
                 pipeline.fetch_take_again(row)
             except pipeline.PipelineError as exc:

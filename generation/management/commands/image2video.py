@@ -14,10 +14,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import api, catalog, credits, pipeline, runway
+from generation import catalog, credits, jobs, pipeline, runway
 
 # What a job raises with a message meant for the user.
-JOB_REFUSALS = (api.JobError, catalog.UnsupportedRequest, credits.InsufficientCredits, pipeline.PipelineError)
+JOB_REFUSALS = (
+    jobs.JobError,
+    catalog.UnsupportedRequest,
+    credits.InsufficientCredits,
+    pipeline.PipelineError,
+)
 
 
 class Command(BaseCommand):
@@ -86,7 +91,7 @@ class Command(BaseCommand):
         confirm = None if o["yes"] else self._confirm
         output_dir = Path(o["output_dir"])
         film_name = o["output"] if len(prompts) > 1 or o["stitch"] else None
-        targets = [output_dir / api.clip_name(position) for position in range(len(prompts))]
+        targets = [output_dir / jobs.clip_name(position) for position in range(len(prompts))]
         if film_name:
             targets.append(output_dir / film_name)
         # Before anything is held: a job that could not write its files must not spend.
@@ -96,7 +101,7 @@ class Command(BaseCommand):
         # file that appears while the job runs is not overwritten either.
         staging = Path(tempfile.mkdtemp(prefix=".image2video-", dir=output_dir))
         try:
-            result = api.run_job(
+            result = jobs.run_job(
                 prompts=prompts,
                 images=images,
                 model=o["model"] or settings.RUNWAY_MODEL,
@@ -128,8 +133,8 @@ class Command(BaseCommand):
         for staged, target in placed:
             try:
                 with staged.open("rb") as src:
-                    api.write_output(src, target, overwrite=o["overwrite"])
-            except api.OutputExists as exc:
+                    jobs.write_output(src, target, overwrite=o["overwrite"])
+            except jobs.OutputExists as exc:
                 raise CommandError(f"{exc} The new file is kept at {staged}.") from None
         shutil.rmtree(staging, ignore_errors=True)
         for clip in clips:

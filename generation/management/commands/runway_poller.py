@@ -32,7 +32,7 @@ class Command(BaseCommand):
         # Takes carry their own next poll time; waking often keeps the delay after it short.
         interval = min(settings.RUNWAY_POLL_INTERVAL, 0.25)
         # One client (one connection pool) for every sweep; GETs are not retried within a sweep.
-        client = runway.RunwayClient(max_retries=0)
+        client = runway.client_from_settings(max_retries=0)
         next_recover = 0.0
         while not stopping:
             started = time.monotonic()
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             try:
                 pipeline.poll_once(client=client)
                 if started >= next_recover:
-                    pipeline.recover()
+                    pipeline.recover(client=client)
                     next_recover = started + settings.PIPELINE_RECOVER_INTERVAL
             except Exception:
                 log.exception("Poller sweep failed")

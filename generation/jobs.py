@@ -1,0 +1,479 @@
+"""The command line's job runner: the original product's jobs, run through the same pipeline and
+ledger as the app (`manage.py image2video`, `fetch_take`, and the Python functions that
+`generation.api` keeps importable).
+
+A job creates a project of the paying user ("Command line"), a sequence and its shots, holds the
+estimate, runs the pipeline in this process (no qcluster needed) and writes `runway_clip_N.mp4`
+files, plus the assembled film, into the output directory. Without RUNWAY_API_KEY a Runway
+simulator serves the requests, as in the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+
+from generation import catalog, credits, estimates, pipeline, runway
+from generation.models import Take
+from projects.images import add_reference_images
+from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
+
+CLI_PROJECT = "Command line"
+
+
+class JobError(Exception):
+    """A job the command line refuses or that failed, with a message a user can act on."""
+
+
+@dataclass
+class JobResult:
+    sequence: Sequence
+    clips: list[Path]
+    film: Path | None
+    notices: list[str] = field(default_factory=list)
+    estimated_credits: int = 0
+
+
+def default_user():
+    """The only superuser, for jobs that name no user."""
+    superusers = list(get_user_model().objects.filter(is_superuser=True, is_active=True)[:2])
+    if len(superusers) != 1:
+        raise JobError(
+            "Say whose budget pays with --user USERNAME "
+            f"(there {'is no superuser' if not superusers else 'are several superusers'})."
+        )
+    return superusers[0]
+
+
+def _project_for(user) -> Project:
+    project = Project.objects.filter(
+        name=CLI_PROJECT, memberships__user=user, memberships__role="owner"
+    ).first()
+    if project is None:
+        project = Project.objects.create(name=CLI_PROJECT, created_by=user)
+        Membership.objects.create(project=project, user=user, role=Membership.Role.OWNER)
+    return project
+
+
+def build_job(
+    *,
+    user,
+    prompts: list[str],
+    images: list[Path],
+    model: str | None,
+    duration: float | None,
+    width: int | None,
+    height: int | None,
+    seed: int | None,
+    stitch: bool,
+    audio: bool = True,
+    fit: str = "pad",
+) -> tuple[Sequence, list[str]]:
+    """Translate the old product's arguments into a sequence, with the notices of every translation.
+
+    The shots are planned as the pages and the pipeline plan them (`estimates`), first with
+    stand-ins for the images, so that a request the catalog refuses stores nothing. Raises
+    catalog.UnsupportedRequest (with what would work) or JobError; writes nothing then.
+    """
+    if not prompts:
+        raise JobError("Give a prompt, or several with -p.")
+    video_model, notices = catalog.resolve_model(model)
+    notices += catalog.plan_images(video_model.id, len(images)).notices
+    sequence = Sequence(
+        title=prompts[0][:80],
+        model=video_model.id,
+        ratio="",  # chosen from the width and height below
+        is_stitched=stitch,
+        has_audio=audio,
+        image_fit=fit,
+        created_by=user,
+    )
+    stand_ins = [ReferenceImage(position=index) for index in range(len(images))]
+    shots = _shots(sequence, prompts, stand_ins, seed=seed, duration=duration)
+    built = [
+        estimates.build_shot_request(
+            sequence, shot, estimates.plan_shot(sequence, shot, index, stand_ins), width=width, height=height
+        )
+        for index, shot in enumerate(shots)
+    ]
+    for request in built:
+        notices += [n for n in request.notices if n not in notices]
+    files = []
+    for path in images:
+        try:
+            files.append(SimpleUploadedFile(path.name, path.read_bytes()))
+        except OSError as exc:
+            raise JobError(f"Cannot read image {path}: {exc.strerror}.") from exc
+    project = _project_for(user)
+    references = []
+    if files:
+        sequence.reference_set = ReferenceSet.objects.create(
+            project=project, name=", ".join(p.name for p in images)[:200]
+        )
+        result = add_reference_images(sequence.reference_set, files=files)
+        if result.rejected:
+            name, reason = result.rejected[0]
+            raise JobError(f"Image {name} {reason}")
+        references = result.added
+    sequence.project = project
+    sequence.ratio = built[0].ratio
+    sequence.save()
+    for shot, request in zip(_shots(sequence, prompts, references, seed=seed), built, strict=True):
+        shot.duration = request.duration  # as the catalog snapped it
+        shot.save()
+    return sequence, notices
+
+
+def _shots(
+    sequence: Sequence,
+    prompts: list[str],
+    references: list[ReferenceImage],
+    *,
+    seed: int | None,
+    duration: float | None = None,
+) -> list[Shot]:
+    """The old product's keyframes as shot settings (unsaved). Stitched: S1 starts on R1 and each
+    next shot on the previous shot's last frame, and on a model with a last frame S(i) ends on
+    R(i+1). Otherwise every clip starts on R1 and, on such a model, ends on R2."""
+    has_last_frame = sequence.video_model.has_last_frame
+    shots = []
+    for index, prompt in enumerate(prompts):
+        if sequence.is_stitched:
+            first = Shot.FirstFrame.PREVIOUS if index > 0 or references else Shot.FirstFrame.NONE
+            first_image = references[0] if index == 0 and references else None
+            last_image = references[index + 1] if has_last_frame and index + 1 < len(references) else None
+        else:
+            first = Shot.FirstFrame.REFERENCE if references else Shot.FirstFrame.NONE
+            first_image = references[0] if references else None
+            last_image = references[1] if has_last_frame and len(references) > 1 else None
+        shots.append(
+            Shot(
+                sequence=sequence,
+                position=index,
+                prompt=prompt,
+                duration=duration,
+                seed=seed,
+                first_frame=first,
+                first_frame_image=first_image,
+                last_frame_image=last_image,
+            )
+        )
+    return shots
+
+
+@contextlib.contextmanager
+def runway_for_job() -> Iterator[None]:
+    """Within this block, in this thread, the pipeline runs in this process (`running_inline`),
+    against Runway or, without a key, a simulator: the studio's when one answers (so the studio and
+    this job follow each other's takes), else one of its own with a key of its own, whose takes no
+    other process mistakes for its own (`runway.connected_to`)."""
+    with contextlib.ExitStack() as stack:
+        connection = None
+        if settings.RUNWAY_SIMULATED and not _simulator_answers():
+            from generation.simulator.server import SimulatorServer
+
+            key = "key_" + secrets.token_hex(64)
+            server = SimulatorServer.for_settings(api_key=key)
+            connection = runway.Connection(base_url=server.start(), api_key=key)
+            stack.callback(server.stop)
+        stack.enter_context(runway.connected_to(connection))
+        stack.enter_context(pipeline.running_inline())
+        yield
+
+
+def _simulator_answers() -> bool:
+    """Whether a Runway simulator (the studio's) answers at RUNWAY_API_BASE with the configured key."""
+    try:
+        runway.client_from_settings(max_retries=0).organization()
+    except runway.RunwayError:
+        return False
+    return True
+
+
+def run_sequence(
+    sequence: Sequence,
+    *,
+    user,
+    progress: Callable[[str], None],
+    expected_credits: int | None = None,
+    timeout: float = 3 * 3600,
+) -> Sequence:
+    """Start a sequence, holding `expected_credits` (what the user confirmed), and drive it to a
+    final state in this process (polling and recovering)."""
+    pipeline.start_sequence(sequence, user=user, expected_credits=expected_credits)
+    interval = settings.RUNWAY_POLL_INTERVAL if not settings.RUNWAY_SIMULATED else 0.5
+    deadline = time.monotonic() + timeout
+    try:
+        return _drive(sequence, interval=interval, deadline=deadline, progress=progress)
+    except KeyboardInterrupt:
+        result = pipeline.cancel_sequence(sequence)
+        raise JobError(f"Interrupted. {result}") from None
+
+
+def _drive(
+    sequence: Sequence, *, interval: float, deadline: float, progress: Callable[[str], None]
+) -> Sequence:
+    last_report = ""
+    next_recover = 0.0
+    while True:
+        now = time.monotonic()
+        pipeline.poll_once()
+        if now >= next_recover:
+            pipeline.recover()
+            next_recover = now + max(interval * 4, 2.0)
+        sequence.refresh_from_db()
+        report = _progress_line(sequence)
+        if report != last_report:
+            progress(report)
+            last_report = report
+        if sequence.status in Sequence.STOPPED:
+            return sequence
+        if now > deadline:
+            result = pipeline.cancel_sequence(sequence)
+            raise JobError(f"Gave up waiting for Runway. {result}")
+        time.sleep(interval)
+
+
+def charges_line(sequence: Sequence) -> str:
+    """What the job's takes cost, and what to do about takes that need it, in one line."""
+    charges = pipeline.charges_of(sequence)
+    parts = [f"Runway charged {charges.charged} credits"]
+    if charges.held:
+        parts.append(
+            f"{charges.held} stay held until an admin confirms with Runway whether they were charged"
+        )
+    line = "; ".join(parts) + "."
+    lost = Take.objects.filter(
+        shot__sequence=sequence, status=Take.Status.FAILED, failure_code="DOWNLOAD"
+    ).values_list("pk", flat=True)
+    for take_pk in lost:
+        line += f" A paid clip could not be saved: fetch it with `manage.py fetch_take {take_pk}`."
+    return line
+
+
+def _progress_line(sequence: Sequence) -> str:
+    parts = []
+    for shot in sequence.shots.order_by("position"):
+        take = shot.takes.order_by("-pk").first()
+        if take is None:
+            parts.append(f"clip {shot.position + 1}: waiting")
+        elif take.status == take.Status.RUNNING:
+            parts.append(
+                f"clip {shot.position + 1}: {take.get_status_display().lower()} {int(take.progress * 100)}%"
+            )
+        else:
+            parts.append(f"clip {shot.position + 1}: {take.get_status_display().lower()}")
+    return f"[{sequence.get_status_display()}] " + ", ".join(parts)
+
+
+class OutputExists(JobError):
+    """The output path is taken (by a file, a directory or a symbolic link) and may not be replaced."""
+
+
+def clip_name(position: int) -> str:
+    """The old product's name for the clip of the shot at `position` (0-based)."""
+    return f"runway_clip_{position + 1}.mp4"
+
+
+def write_output(src: IO[bytes], path: Path, *, overwrite: bool) -> None:
+    """Write `src` to `path` without ever writing through a symbolic link.
+
+    Without `overwrite` the file is created exclusively (O_EXCL: an existing file or link, even a
+    dangling one, raises OutputExists). With it the bytes go to a new file beside `path`, which is
+    then renamed over it: an existing link is replaced itself and its target is left alone, and a
+    reader never sees half a file.
+    """
+    if not overwrite:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            raise OutputExists(f"{path} already exists; pass --overwrite to replace it.") from None
+        try:
+            with os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except BaseException:
+            path.unlink(missing_ok=True)  # ours: created above
+            raise
+        return
+    if path.is_dir() and not path.is_symlink():
+        raise OutputExists(f"{path} is a directory; choose another output name.")
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False)
+    try:
+        with tmp as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        # NamedTemporaryFile makes the file private (0600); a clip is as readable as any new file.
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp.name)
+        raise
+
+
+def export_outputs(
+    sequence: Sequence, output_dir: Path, *, film_name: str | None, overwrite: bool = True
+) -> tuple[list[Path], Path | None]:
+    """Copy the chosen clips as runway_clip_N.mp4 (as the old product named them) and the film.
+
+    Files are replaced (as the old product did) unless `overwrite` is False, but a symbolic link
+    in their place is never written through (see write_output).
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for shot in sequence.shots.order_by("position").select_related("chosen_take"):
+        path = output_dir / clip_name(shot.position)
+        with shot.chosen_take.output.open("rb") as src:
+            write_output(src, path, overwrite=overwrite)
+        clips.append(path)
+    film = None
+    if film_name and sequence.film:
+        film = output_dir / film_name
+        with sequence.film.open("rb") as src:
+            write_output(src, film, overwrite=overwrite)
+    return clips, film
+
+
+def run_job(
+    *,
+    prompts: list[str],
+    images: list[Path] | None = None,
+    model: str | None = None,
+    duration: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    seed: int | None = None,
+    stitch: bool = False,
+    audio: bool = True,
+    fit: str = "pad",
+    user=None,
+    output_dir: Path | str = ".",
+    film_name: str | None = "runway_final.mp4",
+    progress: Callable[[str], None] = lambda line: None,
+    confirm: Callable[[int, credits.MonthSummary], bool] | None = None,
+) -> JobResult:
+    """Build, estimate, hold, generate and export. Raises JobError, catalog.UnsupportedRequest or
+    credits.InsufficientCredits with a message a user can act on."""
+    user = user or default_user()
+    if isinstance(user, str):
+        user = get_user_model().objects.filter(username=user).first()
+        if user is None:
+            raise JobError("No such user; pass --user with an existing username.")
+    with transaction.atomic():
+        sequence, notices = build_job(
+            user=user,
+            prompts=prompts,
+            images=[Path(p) for p in images or []],
+            model=model,
+            duration=duration,
+            width=width,
+            height=height,
+            seed=seed,
+            stitch=stitch,
+            audio=audio,
+            fit=fit,
+        )
+    for notice in notices:
+        progress(f"Notice: {notice}")
+    # What start_sequence holds (every shot of a new sequence needs a take).
+    estimate = estimates.estimate_generation(sequence)
+    summary = credits.month_summary(user)
+    if estimate.total_credits > summary.available:
+        sequence.delete()
+        raise credits.InsufficientCredits(needed=estimate.total_credits, available=summary.available)
+    progress(
+        f"Estimate: {estimate.total_credits} credits for {len(estimate.shots)} clip(s); "
+        f"{summary.available} available, {summary.available - estimate.total_credits} left afterwards."
+    )
+    if confirm is not None and not confirm(estimate.total_credits, summary):
+        sequence.delete()
+        raise JobError("Stopped before spending anything.")
+    with runway_for_job():
+        try:
+            sequence = run_sequence(
+                sequence, user=user, progress=progress, expected_credits=estimate.total_credits
+            )
+        except credits.InsufficientCredits:
+            # Another job took the credits since the estimate; nothing was held or sent.
+            sequence.delete()
+            raise
+    if sequence.status != Sequence.Status.DONE:
+        raise JobError(
+            f"The sequence {sequence.get_status_display().lower()}: {sequence.status_message} "
+            + charges_line(sequence)
+        )
+    clips, film = export_outputs(sequence, Path(output_dir), film_name=film_name)
+    return JobResult(
+        sequence=sequence, clips=clips, film=film, notices=notices, estimated_credits=estimate.total_credits
+    )
+
+
+def generate_video(
+    prompt: str,
+    file_paths: list[str] | None = None,
+    *,
+    model: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    duration_seconds: float | None = None,
+    seed: int | None = None,
+    output_dir: str | Path = ".",
+    user=None,
+) -> str:
+    """Generate one clip; returns the path of runway_clip_1.mp4."""
+    result = run_job(
+        prompts=[prompt],
+        images=[Path(p) for p in file_paths or []],
+        model=model or settings.RUNWAY_MODEL,
+        duration=duration_seconds,
+        width=width,
+        height=height,
+        seed=seed,
+        user=user,
+        output_dir=output_dir,
+        film_name=None,
+    )
+    return str(result.clips[0])
+
+
+def generate_video_sequence_with_runway_stitching(
+    prompts: list[str],
+    file_paths_list: list[list[str]] | None = None,
+    width: int = 1280,
+    height: int = 720,
+    duration_seconds: float = 5,
+    model: str = "veo3.1_fast",
+    *,
+    output_dir: str | Path = ".",
+    user=None,
+) -> list[str]:
+    """Generate stitched clips (each starts on the previous clip's last frame); returns their paths.
+
+    As in the old guide, `file_paths_list` holds the reference images per clip; Runway takes no
+    reference images for video, so the first list's images become the keyframes (DESIGN.md section 4).
+    """
+    images = list((file_paths_list or [[]])[0])
+    result = run_job(
+        prompts=list(prompts),
+        images=[Path(p) for p in images],
+        model=model,
+        duration=duration_seconds,
+        width=width,
+        height=height,
+        stitch=True,
+        user=user,
+        output_dir=output_dir,
+    )
+    return [str(p) for p in result.clips]
