@@ -249,7 +249,3 @@ class ShareLinkForm(forms.Form):
         label="Expires after (days)",
         help_text="Leave empty for a link that works until you revoke it.",
     )
-
-
-class ConfirmForm(forms.Form):
-    confirm = forms.BooleanField(required=True)

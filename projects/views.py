@@ -8,29 +8,23 @@ an invalid form re-renders its page with the errors.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from generation import catalog, credits
-from generation.models import LedgerEntry, Take
+from generation import catalog, credits, estimates, pipeline, runway
+from generation.models import Take
 from projects import images as reference_images
-from projects import shots as shot_service
-from projects import throttle
+from projects import services, throttle
+from projects import usage as credit_usage
 from projects.downloads import ranged_file_response, starts_a_fetch
 from projects.forms import (
     AddMemberForm,
@@ -53,22 +47,20 @@ from projects.models import (
     Sequence,
     ShareLink,
     Shot,
+    with_my_role,
 )
 
 Role = Membership.Role
 VIEW, EDIT, OWN = "view", "edit", "own"
-ACTIVE_STATUSES = shot_service.GENERATING
+# What a request to spend credits may be refused with; each carries a message for the user.
+SPEND_ERRORS = (credits.InsufficientCredits, catalog.UnsupportedRequest, pipeline.PipelineError)
 
 
 # --- lookups -------------------------------------------------------------------------------------
 
 
-def _role_in_project(user, project_path: str) -> Subquery:
-    return Subquery(Membership.objects.filter(project=OuterRef(project_path), user=user).values("role")[:1])
-
-
 def _require(role: str, need: str) -> None:
-    if need == EDIT and role not in (Role.OWNER, Role.EDITOR):
+    if need == EDIT and role not in Membership.EDITING_ROLES:
         raise PermissionDenied("Only owners and editors can change this project.")
     if need == OWN and role != Role.OWNER:
         raise PermissionDenied("Only owners can manage this project's members.")
@@ -76,16 +68,15 @@ def _require(role: str, need: str) -> None:
 
 def _get_for_user(request: HttpRequest, queryset: QuerySet, pk: int, *, project_path: str, need: str):
     """One query: the object with `my_role`, the user's role in its project; 404 or 403 as fitting."""
-    obj = get_object_or_404(
-        queryset.annotate(my_role=_role_in_project(request.user, project_path)).filter(my_role__isnull=False),
-        pk=pk,
-    )
+    obj = get_object_or_404(with_my_role(queryset, request.user, project_path=project_path), pk=pk)
     _require(obj.my_role, need)
     return obj
 
 
 def _get_project_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> Project:
-    return _get_for_user(request, Project.objects.all(), pk, project_path="pk", need=need)
+    project = get_object_or_404(Project.objects.visible_to(request.user), pk=pk)
+    _require(project.my_role, need)
+    return project
 
 
 def _get_membership_for_user(request: HttpRequest, pk: int, need: str = OWN) -> Membership:
@@ -124,7 +115,7 @@ def _get_share_link_for_user(request: HttpRequest, pk: int, need: str = EDIT) ->
 
 
 def _can_edit(role: str) -> bool:
-    return role in (Role.OWNER, Role.EDITOR)
+    return role in Membership.EDITING_ROLES
 
 
 def _confirm(
@@ -150,44 +141,6 @@ def _confirm(
     )
 
 
-def _move(siblings: QuerySet, obj, direction: str) -> bool:
-    """Swap `obj` with its neighbour in `siblings`, renumbering positions 0..n-1 on the way."""
-    with transaction.atomic():
-        items = list(siblings.select_for_update())
-        index = next((i for i, item in enumerate(items) if item.pk == obj.pk), None)
-        if index is None:
-            return False
-        target = index - 1 if direction == "up" else index + 1
-        if not 0 <= target < len(items):
-            return False
-        items[index], items[target] = items[target], items[index]
-        for position, item in enumerate(items):
-            item.position = position
-        type(obj).objects.bulk_update(items, ["position"])
-    return True
-
-
-def _credits_meter(summary: credits.MonthSummary | credits.ProjectSummary) -> dict:
-    total = max(summary.total or 0, 0)
-    used = min(summary.used, total) if total else 0
-    held = min(summary.held, max(total - used, 0)) if total else 0
-    return {
-        "summary": summary,
-        "used_percent": round(used * 100 / total, 1) if total else 0,
-        "held_percent": round(held * 100 / total, 1) if total else 0,
-        "available": max(summary.available, 0),
-        "is_over": summary.available < 0,
-        "over_by": max(-summary.available, 0),
-        "is_project": isinstance(summary, credits.ProjectSummary),
-    }
-
-
-def _project_meter(project: Project) -> dict | None:
-    """The meter of the project's monthly cap; None when the project has no cap."""
-    summary = credits.project_summary(project)
-    return None if summary.limit is None else _credits_meter(summary)
-
-
 # --- dashboard and projects ----------------------------------------------------------------------
 
 
@@ -196,18 +149,14 @@ def _dashboard_context(request: HttpRequest, *, project_form: ProjectForm | None
     memberships = (
         Membership.objects.filter(user=user)
         .select_related("project")
-        .annotate(
-            sequence_count=Count("project__sequences", distinct=True),
-        )
+        .with_sequence_count()
         .order_by("-project__created_at")
     )
     visible = Sequence.objects.filter(project__memberships__user=user).select_related("project")
     return {
         "memberships": memberships,
-        "meter": _credits_meter(credits.month_summary(user)),
-        "generating": visible.filter(status__in=(*ACTIVE_STATUSES, Sequence.Status.NEEDS_ATTENTION)).order_by(
-            "-started_at"
-        ),
+        "meter": credit_usage.month_meter(user),
+        "generating": visible.filter(status__in=Sequence.UNFINISHED).order_by("-started_at"),
         "recent_films": visible.filter(status=Sequence.Status.DONE)
         .exclude(film="")
         .order_by("-finished_at")[:6],
@@ -226,36 +175,27 @@ def create_project(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST)
     if not form.is_valid():
         return render(request, "projects/dashboard.html", _dashboard_context(request, project_form=form))
-    with transaction.atomic():
-        project = form.save(commit=False)
-        project.created_by = request.user
-        project.save()
-        Membership.objects.create(project=project, user=request.user, role=Role.OWNER)
+    project = services.create_project(
+        name=form.cleaned_data["name"], description=form.cleaned_data["description"], owner=request.user
+    )
     messages.success(request, f"Project “{project.name}” created. You are its owner.")
     return redirect("project_detail", pk=project.pk)
 
 
 def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
     role = project.my_role
-    reference_sets = project.reference_sets.annotate(image_count=Count("images")).prefetch_related(
-        Prefetch("images", queryset=ReferenceImage.objects.order_by("position", "pk"))
-    )
-    sequences = project.sequences.annotate(
-        shot_count=Count("shots", distinct=True),
-        cost=Sum("shots__takes__cost_credits"),
-    )
     members = project.memberships.select_related("user").order_by("user__username")
-    project_meter = _project_meter(project)
+    project_meter = credit_usage.project_meter(project)
     return {
         "project": project,
         "role": role,
         "can_edit": _can_edit(role),
         "is_owner": role == Role.OWNER,
-        "reference_sets": reference_sets,
-        "sequences": sequences,
+        "reference_sets": project.reference_sets.with_images(),
+        "sequences": project.sequences.with_totals(),
         "members": members,
         "role_choices": Role.choices,
-        "meter": _credits_meter(credits.month_summary(request.user)),
+        "meter": credit_usage.month_meter(request.user),
         "project_meter": project_meter,
         "budget_form": forms.get("budget_form")
         or ProjectBudgetForm(initial={"monthly_limit": project_meter and project_meter["summary"].limit}),
@@ -282,19 +222,11 @@ def add_member(request: HttpRequest, pk: int) -> HttpResponse:
             request, "projects/project_detail.html", _project_context(request, project, member_form=form)
         )
     user = form.cleaned_data["username"]
-    Membership.objects.create(project=project, user=user, role=form.cleaned_data["role"])
+    services.add_member(project, user=user, role=form.cleaned_data["role"])
     messages.success(
         request, f"{user.get_username()} added as {Role(form.cleaned_data['role']).label.lower()}."
     )
     return redirect("project_detail", pk=project.pk)
-
-
-def _is_last_owner(membership: Membership) -> bool:
-    """Whether this is the project's only owner; call inside the transaction that changes it."""
-    owners = list(
-        Membership.objects.select_for_update().filter(project_id=membership.project_id, role=Role.OWNER)
-    )
-    return membership.role == Role.OWNER and len(owners) <= 1
 
 
 @require_POST
@@ -306,11 +238,11 @@ def change_member_role(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose owner, editor or viewer.")
         return redirect("project_detail", pk=membership.project_id)
     new_role = form.cleaned_data["role"]
-    with transaction.atomic():
-        if new_role != Role.OWNER and _is_last_owner(membership):
-            messages.error(request, "A project needs at least one owner: make someone else an owner first.")
-            return redirect("project_detail", pk=membership.project_id)
-        Membership.objects.filter(pk=membership.pk).update(role=new_role)
+    try:
+        services.change_role(membership, role=new_role)
+    except services.LastOwner as refusal:
+        messages.error(request, str(refusal))
+        return redirect("project_detail", pk=membership.project_id)
     messages.success(request, f"{membership.user.get_username()} is now {Role(new_role).label.lower()}.")
     return redirect("project_detail", pk=membership.project_id)
 
@@ -331,11 +263,11 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if confirmation:
         return confirmation
-    with transaction.atomic():
-        if _is_last_owner(membership):
-            messages.error(request, "A project needs at least one owner: make someone else an owner first.")
-            return redirect(back)
-        membership.delete()
+    try:
+        services.remove_member(membership)
+    except services.LastOwner as refusal:
+        messages.error(request, str(refusal))
+        return redirect(back)
     messages.success(request, f"{username} was removed from the project.")
     if membership.user_id == request.user.pk:
         return redirect("dashboard")
@@ -415,7 +347,7 @@ def move_reference_image(request: HttpRequest, pk: int) -> HttpResponse:
     image = _get_reference_image_for_user(request, pk, EDIT)
     form = DirectionForm(request.POST)
     if form.is_valid():
-        _move(image.reference_set.images.order_by("position", "pk"), image, form.cleaned_data["direction"])
+        services.move_reference_image(image, direction=form.cleaned_data["direction"])
     else:
         messages.error(request, "Move the image up or down.")
     return redirect(reverse("reference_set_detail", args=[image.reference_set_id]) + f"#image-{image.pk}")
@@ -474,57 +406,19 @@ def create_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("sequence_detail", pk=sequence.pk)
 
 
+# The pages show neither a take's request body nor its notices: not decoding them saves a
+# noticeable share of the sequence page.
+TAKES_IN_ORDER = Prefetch(
+    "takes", queryset=Take.objects.defer("request", "notices").order_by("created_at", "pk")
+)
+
+
 def _shots_with_takes(sequence: Sequence) -> list[Shot]:
     return list(
         sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take")
-        .prefetch_related(Prefetch("takes", queryset=Take.objects.order_by("created_at", "pk")))
+        .prefetch_related(TAKES_IN_ORDER)
         .order_by("position", "pk")
     )
-
-
-def _reference_images_of(sequence: Sequence) -> list[ReferenceImage]:
-    if sequence.reference_set_id is None:
-        return []
-    return list(
-        ReferenceImage.objects.filter(reference_set_id=sequence.reference_set_id).order_by("position", "pk")
-    )
-
-
-@dataclass
-class FramePlan:
-    """Where one end of a shot comes from, for display."""
-
-    kind: str  # "reference", "previous", "none", "open"
-    label: str
-    image: ReferenceImage | None = None
-
-
-def _frame_plans(index: int, plan, images: list[ReferenceImage]) -> tuple[FramePlan, FramePlan]:
-    """Words and thumbnails for the pipeline's keyframe plan of the shot at `index`."""
-    numbers = {image.pk: n for n, image in enumerate(images, start=1)}
-
-    def ref(image: ReferenceImage) -> FramePlan:
-        number = numbers.get(image.pk)
-        return FramePlan("reference", f"R{number}" if number else str(image), image)
-
-    if plan is None:
-        return FramePlan("none", "unknown"), FramePlan("open", "unknown")
-    if plan.first == "reference" and plan.first_image is not None:
-        first = ref(plan.first_image)
-    elif plan.first == "previous":
-        first = FramePlan("previous", f"last frame of shot {index}")
-    else:
-        first = FramePlan("none", "text only")
-    last = (
-        ref(plan.last_image) if plan.last_image is not None else FramePlan("open", "wherever the model ends")
-    )
-    return first, last
-
-
-def _sequence_estimate(sequence: Sequence):
-    from generation import pipeline
-
-    return pipeline.estimate_sequence(sequence)
 
 
 def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot]) -> dict:
@@ -534,8 +428,6 @@ def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot
         rows.append({"shot": shot, "takes": takes})
     attention = []
     if sequence.status == Sequence.Status.NEEDS_ATTENTION:
-        from generation import pipeline
-
         numbers = {shot.pk: n for n, shot in enumerate(shots, start=1)}
         takes_of = {row["shot"].pk: row["takes"] for row in rows}
         for shot in pipeline.stuck_shots(sequence, [(row["shot"], row["takes"]) for row in rows]):
@@ -546,7 +438,7 @@ def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot
         "can_edit": _can_edit(sequence.my_role),
         "progress_rows": rows,
         "has_stale": any(shot.is_stale for shot in shots),
-        "is_active": sequence.status in ACTIVE_STATUSES,
+        "is_active": sequence.is_generating,
         "attention": attention,
         "other_runway": _other_runway(sequence),
     }
@@ -555,10 +447,8 @@ def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot
 def _other_runway(sequence: Sequence) -> str:
     """The API base of the Runway a generating sequence runs on, when it is not this site's own
     (a command line with a simulator of its own started it): this site cannot follow those takes."""
-    if sequence.status not in ACTIVE_STATUSES or not sequence.runway_origin:
+    if not sequence.is_generating or not sequence.runway_origin:
         return ""
-    from generation import pipeline, runway
-
     if sequence.runway_origin == pipeline.current_origin():
         return ""
     return runway.origin_base(sequence.runway_origin)
@@ -573,18 +463,21 @@ def _sequence_context(
     add_shot_form: ShotForm | None = None,
 ) -> dict:
     can_edit = _can_edit(sequence.my_role)
-    is_editable = can_edit and sequence.status not in ACTIVE_STATUSES
-    shots = _shots_with_takes(sequence)
-    images = _reference_images_of(sequence)
-    estimate = _sequence_estimate(sequence)
+    is_editable = can_edit and not sequence.is_generating
+    images = estimates.references_of(sequence)
+    estimate = estimates.estimate_sequence(sequence)
+    # The estimate has loaded the shots in order, with their frames and chosen takes: reuse them.
+    shots = [item.shot for item in estimate.shots]
+    prefetch_related_objects(shots, TAKES_IN_ORDER)
     to_generate = estimate.to_generate()
     by_shot = {item.shot.pk: item for item in estimate.shots}
-    meter = _credits_meter(credits.month_summary(request.user))
+    frames = estimates.frame_sources(sequence, estimate=estimate, references=images)
+    meter = credit_usage.month_meter(request.user)
 
     shot_rows = []
     for index, shot in enumerate(shots):
         item = by_shot.get(shot.pk)
-        first, last = _frame_plans(index, item.plan if item else None, images)
+        first, last = frames.get(shot.pk, estimates.UNKNOWN_FRAMES)
         # Only the shot being edited gets its form: rendering a form per shot dominated the page.
         form = None
         if is_editable and shot_form and shot_form[0] == shot.pk:
@@ -603,12 +496,7 @@ def _sequence_context(
         )
 
     if add_shot_form is None and is_editable:
-        initial = {}
-        if sequence.video_model.has_last_frame and len(shots) + 1 < len(images):
-            # On Veo a shot may end on the next reference image, re-anchoring every cut.
-            initial["last_frame_image"] = str(images[len(shots) + 1].pk)
-        if not shots and images:
-            initial["first_frame"] = Shot.FirstFrame.PREVIOUS
+        initial = services.new_shot_initial(sequence, shot_count=len(shots), references=images)
         add_shot_form = ShotForm(initial=initial, sequence=sequence, images=images, auto_id="new_%s")
 
     # Who has a link, and how it is used, is for the people who may make and revoke links.
@@ -632,8 +520,8 @@ def _sequence_context(
         "kept_count": len(shots) - len(to_generate.shots),
         "remaining_after": meter["summary"].available - to_generate.total_credits,
         "shortfall": max(to_generate.total_credits - meter["summary"].available, 0),
-        "is_startable": _is_startable(sequence),
-        "can_start": can_edit and _is_startable(sequence) and bool(shots) and not has_errors,
+        "is_startable": sequence.is_startable,
+        "can_start": can_edit and sequence.is_startable and bool(shots) and not has_errors,
         "sequence_form": sequence_form
         or (SequenceForm(instance=sequence, project=sequence.project) if is_editable else None),
         "is_sequence_form_open": sequence_form is not None,
@@ -653,10 +541,9 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _refuse_while_generating(request: HttpRequest, sequence: Sequence) -> HttpResponse | None:
-    if sequence.status in ACTIVE_STATUSES:
-        messages.error(
-            request, "This sequence is generating. Wait for it to finish, or cancel it, before editing."
-        )
+    """The early answer to a change of a generating sequence; the services check again under a lock."""
+    if sequence.is_generating:
+        messages.error(request, str(services.SequenceIsGenerating()))
         return redirect("sequence_detail", pk=sequence.pk)
     return None
 
@@ -673,7 +560,11 @@ def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         stored = _get_sequence_for_user(request, pk, EDIT)
         context = _sequence_context(request, stored, sequence_form=form)
         return render(request, "projects/sequence_detail.html", context)
-    form.save()
+    try:
+        services.save_sequence(form)
+    except services.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect("sequence_detail", pk=sequence.pk)
     messages.success(request, "Sequence settings saved.")
     return redirect("sequence_detail", pk=sequence.pk)
 
@@ -684,17 +575,16 @@ def add_shot(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
     if refusal := _refuse_while_generating(request, sequence):
         return refusal
-    images = _reference_images_of(sequence)
+    images = estimates.references_of(sequence)
     form = ShotForm(request.POST, sequence=sequence, images=images, auto_id="new_%s")
     if not form.is_valid():
         context = _sequence_context(request, sequence, add_shot_form=form)
         return render(request, "projects/sequence_detail.html", context)
-    shot = form.save(commit=False)
-    shot.sequence = sequence
-    with transaction.atomic():
-        last = sequence.shots.aggregate(last=Max("position"))["last"]
-        shot.position = 0 if last is None else last + 1
-        shot.save()
+    try:
+        shot = services.add_shot(form)
+    except services.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect("sequence_detail", pk=sequence.pk)
     messages.success(request, f"Shot {sequence.shots.count()} added.")
     return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
 
@@ -707,7 +597,7 @@ def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
     sequence.my_role = shot.my_role
     if refusal := _refuse_while_generating(request, sequence):
         return refusal
-    images = _reference_images_of(sequence)
+    images = estimates.references_of(sequence)
     form = ShotForm(
         request.POST, instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s"
     )
@@ -715,8 +605,8 @@ def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
         context = _sequence_context(request, sequence, shot_form=(shot.pk, form))
         return render(request, "projects/sequence_detail.html", context)
     try:
-        shot_service.save_shot(form)
-    except shot_service.SequenceIsGenerating as refusal:
+        services.save_shot(form)
+    except services.SequenceIsGenerating as refusal:
         messages.error(request, str(refusal))
         return redirect("sequence_detail", pk=sequence.pk)
     messages.success(request, "Shot saved.")
@@ -730,10 +620,13 @@ def move_shot(request: HttpRequest, pk: int) -> HttpResponse:
     if refusal := _refuse_while_generating(request, shot.sequence):
         return refusal
     form = DirectionForm(request.POST)
-    if form.is_valid():
-        _move(shot.sequence.shots.order_by("position", "pk"), shot, form.cleaned_data["direction"])
-    else:
+    if not form.is_valid():
         messages.error(request, "Move the shot up or down.")
+    else:
+        try:
+            services.move_shot(shot, direction=form.cleaned_data["direction"])
+        except services.SequenceIsGenerating as refusal:
+            messages.error(request, str(refusal))
     return redirect(reverse("sequence_detail", args=[shot.sequence_id]) + f"#shot-{shot.pk}")
 
 
@@ -755,24 +648,12 @@ def delete_shot(request: HttpRequest, pk: int) -> HttpResponse:
     if confirmation:
         return confirmation
     try:
-        shot_service.delete_shot(shot)
-    except shot_service.SequenceIsGenerating as refusal:
+        services.delete_shot(shot)
+    except services.SequenceIsGenerating as refusal:
         messages.error(request, str(refusal))
         return redirect(back)
     messages.success(request, "Shot deleted.")
     return redirect(back)
-
-
-def _spend_errors() -> tuple[type[Exception], ...]:
-    from generation import pipeline
-
-    return (credits.InsufficientCredits, catalog.UnsupportedRequest, pipeline.PipelineError)
-
-
-def _is_startable(sequence: Sequence) -> bool:
-    from generation import pipeline
-
-    return sequence.status in pipeline.STARTABLE
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -780,13 +661,11 @@ def _is_startable(sequence: Sequence) -> bool:
 def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page with the amount and what remains; POST: start generating."""
     sequence = _get_sequence_for_user(request, pk, EDIT)
-    if not _is_startable(sequence):
+    if not sequence.is_startable:
         messages.info(request, "This sequence is generating or finished. Retake single shots instead.")
         return redirect("sequence_detail", pk=sequence.pk)
-    from generation import pipeline
-
     # Only the shots without a valid take are made; the same estimate is held by the pipeline.
-    estimate = pipeline.estimate_generation(sequence)
+    estimate = estimates.estimate_generation(sequence)
     if request.method == "POST":
         if request.POST.get("credits") != str(estimate.total_credits):
             messages.warning(
@@ -796,7 +675,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("start_sequence", pk=sequence.pk)
         try:
             pipeline.start_sequence(sequence, user=request.user, expected_credits=estimate.total_credits)
-        except _spend_errors() as error:
+        except SPEND_ERRORS as error:
             messages.error(request, str(error))
             return redirect("start_sequence", pk=sequence.pk)
         if estimate.shots:
@@ -809,7 +688,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
 
     shots = list(sequence.shots.order_by("position", "pk"))
     by_shot = {item.shot.pk: item for item in estimate.shots}
-    meter = _credits_meter(credits.month_summary(request.user))
+    meter = credit_usage.month_meter(request.user)
     has_errors = any(item.error for item in estimate.shots)
     context = {
         "project": sequence.project,
@@ -841,7 +720,7 @@ def sequence_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
     back = reverse("sequence_detail", args=[sequence.pk])
-    if sequence.status not in (*ACTIVE_STATUSES, Sequence.Status.NEEDS_ATTENTION):
+    if not sequence.is_unfinished:
         messages.info(request, "This sequence is not generating.")
         return redirect(back)
     confirmation = _confirm(
@@ -858,9 +737,7 @@ def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if confirmation:
         return confirmation
-    from generation import pipeline
-
-    result = pipeline.cancel_sequence(sequence, user=request.user)
+    result = pipeline.cancel_sequence(sequence)
     messages.success(request, str(result))
     return redirect(back)
 
@@ -871,10 +748,8 @@ def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
     """A retake that also makes later shots (after a failure stopped a stitched sequence), or that
     continues a sequence needing attention, is confirmed first with its whole cost."""
     shot = _get_shot_for_user(request, pk, EDIT)
-    from generation import pipeline
-
     back = reverse("sequence_detail", args=[shot.sequence_id]) + f"#progress-shot-{shot.pk}"
-    estimate = pipeline.estimate_retake(shot)
+    estimate = estimates.estimate_retake(shot)
     expected = None
     if len(estimate.shots) > 1 or shot.sequence.status == Sequence.Status.NEEDS_ATTENTION:
         expected = estimate.total_credits
@@ -886,7 +761,7 @@ def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
             return _retake_confirmation(request, shot, estimate, back=back)
     try:
         pipeline.retake_shot(shot, user=request.user, expected_credits=expected)
-    except _spend_errors() as error:
+    except SPEND_ERRORS as error:
         messages.error(request, str(error))
     else:
         if len(estimate.shots) > 1:
@@ -902,7 +777,7 @@ def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: str) -> HttpResponse:
     numbers = {pk: n for n, pk in enumerate(shot.sequence.shots.values_list("pk", flat=True), start=1)}
-    meter = _credits_meter(credits.month_summary(request.user))
+    meter = credit_usage.month_meter(request.user)
     available = meter["summary"].available
     context = {
         "project": shot.sequence.project,
@@ -924,11 +799,9 @@ def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: st
 @login_required
 def choose_take(request: HttpRequest, pk: int) -> HttpResponse:
     take = _get_take_for_user(request, pk, EDIT)
-    from generation import pipeline
-
     try:
-        pipeline.choose_take(take, user=request.user)
-    except _spend_errors() as error:
+        pipeline.choose_take(take)
+    except SPEND_ERRORS as error:
         messages.error(request, str(error))
     else:
         messages.success(
@@ -943,10 +816,8 @@ def choose_take(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def fetch_take_again(request: HttpRequest, pk: int) -> HttpResponse:
     take = _get_take_for_user(request, pk, EDIT)
-    from generation import pipeline
-
     try:
-        pipeline.fetch_take_again(take, user=request.user)
+        pipeline.fetch_take_again(take)
     except pipeline.PipelineError as error:
         messages.error(request, str(error))
     else:
@@ -960,11 +831,9 @@ def fetch_take_again(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def regenerate_stale_shots(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
-    from generation import pipeline
-
     try:
         pipeline.regenerate_stale_shots(sequence, user=request.user)
-    except _spend_errors() as error:
+    except SPEND_ERRORS as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "Regenerating the stale shots.")
@@ -1017,16 +886,20 @@ def sequence_poster(request: HttpRequest, pk: int) -> HttpResponse:
 def create_share_link(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
     back = reverse("sequence_detail", args=[sequence.pk]) + "#sharing"
-    if sequence.status != Sequence.Status.DONE or not sequence.film:
-        messages.error(request, "A share link can be made once the film is finished.")
+    if not sequence.is_shareable:
+        messages.error(request, str(services.NotShareable()))
         return redirect(back)
     form = ShareLinkForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the number of days as a whole number from 1 to 365, or leave it empty.")
         return redirect(back)
-    days = form.cleaned_data["expires_in_days"]
-    expires_at = timezone.now() + dt.timedelta(days=days) if days else None
-    link, token = ShareLink.issue(sequence, created_by=request.user, expires_at=expires_at)
+    try:
+        link, token = services.issue_share_link(
+            sequence, created_by=request.user, expires_in_days=form.cleaned_data["expires_in_days"]
+        )
+    except services.NotShareable as refusal:
+        messages.error(request, str(refusal))
+        return redirect(back)
     # The token is stored nowhere (not in a message, not in the session): this response is the only
     # place it appears, so it is rendered here instead of after a redirect, and never cached.
     context = {
@@ -1071,7 +944,7 @@ def _share_link_or_gone(request: HttpRequest, token: str) -> tuple[ShareLink | N
     if link is None:
         throttle.record_failure("share-miss", ip, window=settings.SHARE_LINK_MISS_WINDOW)
         raise Http404("No such link.")
-    if not link.is_active or link.sequence.status != Sequence.Status.DONE or not link.sequence.film:
+    if not link.is_usable:
         response = render(
             request, "projects/shared_film_gone.html", {"link": link, "hide_nav": True}, status=410
         )
@@ -1179,38 +1052,13 @@ def _month_bars(months: list[dict]) -> dict:
 
 @login_required
 def usage(request: HttpRequest) -> HttpResponse:
-    mine = LedgerEntry.objects.filter(user=request.user)
-    settled, released = Q(kind=LedgerEntry.Kind.SETTLE), Q(kind=LedgerEntry.Kind.RELEASE)
-    entries = mine.select_related("project", "take__shot__sequence").order_by("-created_at", "-pk")
-    page = Paginator(entries, 25).get_page(request.GET.get("page"))
-    per_project = (
-        mine.filter(settled | released)
-        .values("project_id", "project__name")
-        .annotate(
-            used=Sum("credits", filter=settled, default=0),
-            released=Sum("credits", filter=released, default=0),
-        )
-        .order_by("-used", "project__name")
-    )
-    per_month = list(
-        mine.annotate(month=TruncMonth("created_at"))
-        .values("month")
-        .annotate(
-            used=Sum("credits", filter=settled, default=0),
-            released=Sum("credits", filter=released, default=0),
-            granted=Sum("credits", filter=Q(kind=LedgerEntry.Kind.GRANT), default=0),
-        )
-        .order_by("month")
-    )[-12:]
-    totals = mine.aggregate(
-        used=Sum("credits", filter=settled, default=0), released=Sum("credits", filter=released, default=0)
-    )
+    report = credit_usage.usage_of(request.user)
     context = {
-        "page": page,
-        "per_project": per_project,
-        "per_month": per_month,
-        "chart": _month_bars(per_month),
-        "totals": totals,
-        "meter": _credits_meter(credits.month_summary(request.user)),
+        "page": Paginator(report.entries, 25).get_page(request.GET.get("page")),
+        "per_project": report.per_project,
+        "per_month": report.per_month,
+        "chart": _month_bars(report.per_month),
+        "totals": report.totals,
+        "meter": credit_usage.month_meter(request.user),
     }
     return render(request, "projects/usage.html", context)

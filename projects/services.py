@@ -1,0 +1,214 @@
+"""The studio's rules that change more than one row or need a lock: projects and their members,
+the order of reference images and shots, changing a sequence, and share links.
+
+Views parse a request, call one function here and render; everything here is called with
+keyword arguments after the first, raises an exception whose message a user can act on, and owns
+its transaction.
+
+Changing a sequence (its settings and its shots) is allowed only while nothing generates it. The
+rule is checked on the sequence row locked (SELECT ... FOR UPDATE; on SQLite the IMMEDIATE
+transaction takes the write lock), in the transaction that makes the change.
+`pipeline.start_sequence` claims the sequence with an UPDATE of that same row, so a change and a
+start are serialised: a change either lands before the start, which then estimates and holds for
+the shots as changed, or sees the sequence generating and is refused. Checked outside the lock, a
+delete could remove a shot, and with it a take, that a start had just queued and holds credits for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import models, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from generation import credits
+from projects.forms import SequenceForm, ShotForm
+from projects.models import Membership, Project, ReferenceImage, Sequence, ShareLink, Shot
+
+Role = Membership.Role
+
+
+class LastOwner(Exception):
+    """The change would leave a project without an owner."""
+
+    def __init__(self) -> None:
+        super().__init__("A project needs at least one owner: make someone else an owner first.")
+
+
+class SequenceIsGenerating(Exception):
+    """The sequence cannot change now; the message says what to do instead."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or "This sequence is generating. Wait for it to finish, or cancel it, before editing."
+        )
+
+
+class NotShareable(Exception):
+    """The sequence has no finished film to share yet."""
+
+    def __init__(self) -> None:
+        super().__init__("A share link can be made once the film is finished.")
+
+
+# --- projects and members ------------------------------------------------------------------------
+
+
+def create_project(*, name: str, owner, description: str = "") -> Project:
+    """Create a project with `owner` as its first owner, both rows or neither."""
+    with transaction.atomic():
+        project = Project.objects.create(name=name, description=description, created_by=owner)
+        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+def add_member(project: Project, *, user, role: str) -> Membership:
+    """Add `user` to the project; the caller has checked that they are not a member yet."""
+    return Membership.objects.create(project=project, user=user, role=role)
+
+
+def _lock_owners(project_id: int) -> list[Membership]:
+    """The project's owners, locked until the transaction ends, so that two owners demoting or
+    removing each other at once cannot both succeed."""
+    return list(Membership.objects.select_for_update().filter(project_id=project_id, role=Role.OWNER))
+
+
+def change_role(membership: Membership, *, role: str) -> None:
+    """Give a member another role. Raises LastOwner, changing nothing, when the project's only
+    owner would stop being one. Setting the role a member has changes nothing."""
+    with transaction.atomic():
+        owners = _lock_owners(membership.project_id)
+        if role != Role.OWNER and [o.pk for o in owners] == [membership.pk]:
+            raise LastOwner()
+        Membership.objects.filter(pk=membership.pk).update(role=role)
+    membership.role = role
+
+
+def remove_member(membership: Membership) -> None:
+    """Remove a member from the project. Raises LastOwner, removing nothing, for its only owner."""
+    with transaction.atomic():
+        owners = _lock_owners(membership.project_id)
+        if [o.pk for o in owners] == [membership.pk]:
+            raise LastOwner()
+        Membership.objects.filter(pk=membership.pk).delete()
+
+
+# --- order ---------------------------------------------------------------------------------------
+
+
+def _move(siblings: models.QuerySet, obj: models.Model, *, direction: str) -> bool:
+    """Swap `obj` with its neighbour in `siblings` ("up" is earlier), renumbering positions 0..n-1
+    on the way. The siblings are locked, so two moves at once cannot give two rows one position.
+    Returns False, changing nothing, when there is no neighbour that way. Call in a transaction."""
+    items = list(siblings.select_for_update())
+    index = next((i for i, item in enumerate(items) if item.pk == obj.pk), None)
+    if index is None:
+        return False
+    target = index - 1 if direction == "up" else index + 1
+    if not 0 <= target < len(items):
+        return False
+    items[index], items[target] = items[target], items[index]
+    for position, item in enumerate(items):
+        item.position = position
+    type(obj).objects.bulk_update(items, ["position"])
+    return True
+
+
+def move_reference_image(image: ReferenceImage, *, direction: str) -> bool:
+    """Move an image one place earlier ("up") or later ("down") in its set; False at either end."""
+    with transaction.atomic():
+        return _move(image.reference_set.images.order_by("position", "pk"), image, direction=direction)
+
+
+# --- a sequence and its shots --------------------------------------------------------------------
+
+
+@contextmanager
+def _editable(sequence_id: int) -> Iterator[Sequence]:
+    """The sequence, locked until the block's changes commit; SequenceIsGenerating if it is busy."""
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().get(pk=sequence_id)
+        if sequence.is_generating:
+            raise SequenceIsGenerating()
+        yield sequence
+
+
+def save_sequence(form: SequenceForm) -> Sequence:
+    """Save a validated SequenceForm of an existing sequence. Raises SequenceIsGenerating, saving
+    nothing."""
+    with _editable(form.instance.pk):
+        return form.save()
+
+
+def add_shot(form: ShotForm) -> Shot:
+    """Save a validated ShotForm of a new shot as the last of its sequence (`form.sequence`).
+    Raises SequenceIsGenerating, saving nothing. The position is read under the sequence's lock,
+    so two shots added at once get two positions."""
+    with _editable(form.sequence.pk):
+        shot = form.save(commit=False)
+        shot.sequence = form.sequence
+        last = Shot.objects.filter(sequence=form.sequence).aggregate(last=Max("position"))["last"]
+        shot.position = 0 if last is None else last + 1
+        shot.save()
+    return shot
+
+
+def save_shot(form: ShotForm) -> Shot:
+    """Save a validated ShotForm of an existing shot. Raises SequenceIsGenerating, saving nothing."""
+    with _editable(form.instance.sequence_id):
+        return form.save()
+
+
+def move_shot(shot: Shot, *, direction: str) -> bool:
+    """Move a shot one place earlier ("up") or later ("down"); False at either end. Raises
+    SequenceIsGenerating, moving nothing."""
+    with _editable(shot.sequence_id):
+        return _move(
+            Shot.objects.filter(sequence_id=shot.sequence_id).order_by("position", "pk"),
+            shot,
+            direction=direction,
+        )
+
+
+def delete_shot(shot: Shot) -> None:
+    """Delete the shot with its takes and their clips.
+
+    Raises SequenceIsGenerating, deleting nothing, while the sequence generates or while one of the
+    shot's takes still holds credits (a cancelled take that is still being sent to Runway, or one
+    waiting for an admin to confirm what Runway did): its hold must be closed by the take first.
+    """
+    with _editable(shot.sequence_id):
+        if credits.open_holds().filter(take__shot=shot).exists():
+            raise SequenceIsGenerating(
+                f"{shot} still has credits held for a take that Runway has not confirmed yet. "
+                "Try again in a minute."
+            )
+        shot.delete()
+
+
+def new_shot_initial(sequence: Sequence, *, shot_count: int, references: list[ReferenceImage]) -> dict:
+    """What the "Add a shot" form starts with: the first shot starts on the previous frame (R1),
+    and on a model that can end on an image, a shot ends on the next reference image, which
+    re-anchors every cut (shot n starts on R n and ends on R n+1)."""
+    initial = {}
+    if sequence.video_model.has_last_frame and shot_count + 1 < len(references):
+        initial["last_frame_image"] = str(references[shot_count + 1].pk)
+    if not shot_count and references:
+        initial["first_frame"] = Shot.FirstFrame.PREVIOUS
+    return initial
+
+
+# --- share links ---------------------------------------------------------------------------------
+
+
+def issue_share_link(sequence: Sequence, *, created_by, expires_in_days: int | None) -> tuple[ShareLink, str]:
+    """A new share link for the sequence's film and its token, which is stored nowhere: this is the
+    only time it is known. It expires after `expires_in_days` days, or never when None. Raises
+    NotShareable, making nothing, until the film is finished."""
+    if not sequence.is_shareable:
+        raise NotShareable()
+    expires_at = timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    return ShareLink.issue(sequence, created_by=created_by, expires_at=expires_at)
