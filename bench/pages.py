@@ -1,11 +1,14 @@
-"""Figures for the two heaviest staff pages (not a test): `.venv/bin/python bench/pages.py [--quick]`.
+"""Figures for the heaviest staff pages (not a test): `.venv/bin/python bench/pages.py [--quick]`.
 
-The sequence page (`sequence_detail`) of a finished 20-shot sequence, and the project page
-(`project_detail`) of a project with 50 sequences, served by gunicorn (2 sync workers, DEBUG off,
-static files collected for whitenoise, as in production) on a fresh PostgreSQL database, under 1,
-10 and 50 concurrent clients: requests per second, p50 and p95 latency. Each client is a thread with
+The sequence page (`sequence_detail`) of a finished 20-shot sequence, the project page
+(`project_detail`) of a project with 50 sequences and the dashboard, against a bare authenticated
+page (the password-change form: the session, the middleware and `base.html`, no data), served by
+gunicorn (2 sync workers, DEBUG off, static files collected for whitenoise, as in production) on a
+fresh PostgreSQL database, under 1, 10 and 50 concurrent clients: requests per second, p50 and p95
+latency. Each client is a thread with
 its own logged-in requests.Session. 200 requests per page and level (--quick: 50). Also the number
-of SQL queries each page makes (test Client in-process, CaptureQueriesContext).
+of SQL queries each page makes (test Client in-process, CaptureQueriesContext), and each page's p95
+as a multiple of the bare page's p95 at the same number of clients in the same run.
 
 The database is created with createdb from `--database-url` (default: a new name on
 127.0.0.1:5432) and dropped at the end; `--sqlite` uses a temporary SQLite file instead.
@@ -36,12 +39,13 @@ from bench._common import (  # noqa: E402
 )
 
 LEVELS = (1, 10, 50)
+BARE = "bare"
 PROXY = {"X-Forwarded-Proto": "https"}
 
 
 def seed() -> dict[str, str]:
     """The bench user, a project with 50 sequences (one of 20 finished shots, 49 of 3), a reference
-    set of 5 images and 3 members; returns the two page paths."""
+    set of 5 images and 3 members; returns the page paths, the bare page first."""
     from django.contrib.auth import get_user_model
     from django.urls import reverse
     from django.utils import timezone
@@ -113,8 +117,10 @@ def seed() -> dict[str, str]:
     for index in range(49):
         finished_sequence(f"Room {index + 1}", 3)
     return {
+        BARE: reverse("password_change"),
         "sequence_detail": reverse("sequence_detail", args=[long_sequence.pk]),
         "project_detail": reverse("project_detail", args=[project.pk]),
+        "dashboard": reverse("dashboard"),
     }
 
 
@@ -260,18 +266,23 @@ def main() -> None:
                     f"database {database_url.split(':')[0]}; {total} requests per page and level\n"
                 )
                 print(
-                    f"{'page':<16} {'queries':>7} {'KB':>5} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6}"
+                    f"{'page':<16} {'queries':>7} {'KB':>5} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}"
+                    f" {'x bare':>6} {'errors':>6}"
                 )
+                bare_p95: dict[int, float] = {}
                 for name, path in paths.items():
                     url = base_url + path
                     load(url, clients=2, total=10, cookies=cookies)  # both workers warm
                     queries, size = counts[name]
                     for clients in LEVELS:
                         seconds, latencies, errors = load(url, clients=clients, total=total, cookies=cookies)
+                        p95 = percentile(latencies, 0.95)
+                        if name == BARE:
+                            bare_p95[clients] = p95
                         print(
                             f"{name:<16} {queries:>7} {size / 1024:>5.0f} {clients:>7} "
                             f"{len(latencies) / seconds:>7.1f} {1000 * percentile(latencies, 0.5):>7.0f} "
-                            f"{1000 * percentile(latencies, 0.95):>7.0f} {errors:>6}",
+                            f"{1000 * p95:>7.0f} {p95 / bare_p95[clients]:>5.1f}x {errors:>6}",
                             flush=True,
                         )
             finally:
