@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from generation import credits, failures, media, runway
+from generation import credits, failures, keyframes, media, runway
 from generation.estimates import (  # noqa: F401  (the old names, still imported from here)
     SequenceEstimate,
     ShotEstimate,
@@ -820,8 +820,8 @@ def _first_frame_source(take: Take):
 
 def _image_uri(client: runway.RunwayClient, field_file, *, fit: str) -> str:
     with field_file.open("rb") as fh:
-        data = runway.prepare_image(fh, fit=fit)
-    return runway.image_uri(data, client=client)
+        data = keyframes.prepare_image(fh, fit=fit)
+    return keyframes.image_uri(data, client=client)
 
 
 def _requeue_or_fail(take: Take, exc: Exception) -> None:

@@ -17,13 +17,11 @@ upload or download hosts) and is scrubbed from every message this module builds.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import contextvars
 import datetime as dt
 import email.utils
 import hashlib
-import io
 import logging
 import math
 import mimetypes
@@ -32,14 +30,12 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
 from django.conf import settings
-from PIL import Image, ImageOps
 
 from generation import catalog
 
@@ -63,11 +59,6 @@ RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 # timeout the task may exist, and a blind resend could create, and charge for, a second one.
 CREATE_RETRY_STATUSES = frozenset({408, 429})
 
-# Aspect limits Runway enforces on input images (width / height).
-MIN_ASPECT = 0.5
-MAX_ASPECT = 2.0
-JPEG_QUALITIES = (95, 90, 85, 80, 75, 70, 60, 50, 40)
-_DATA_URI_PREFIX_JPEG = "data:image/jpeg;base64,"
 
 _KEY_PATTERN = re.compile(r"key_[0-9A-Za-z]{8,}")
 
@@ -800,87 +791,3 @@ def _rewind(fileobj: IO[bytes], start: int | None) -> None:
         return
     fileobj.seek(start)
     fileobj.truncate()
-
-
-# --- images -----------------------------------------------------------------------------------
-
-
-def prepare_image(source: str | Path | IO[bytes], *, fit: str = "pad", max_side: int = 2048) -> bytes:
-    """Normalise an image for Runway and return it as JPEG bytes.
-
-    Applies the EXIF orientation, converts to RGB (transparency over white), caps the long side at
-    `max_side`, then brings width/height within 0.5-2.0 by letterboxing in black (`fit="pad"`)
-    or by a centre crop (`fit="crop"`). JPEG quality steps down until the data URI fits under
-    catalog.DATA_URI_MAX_CHARS; if even the lowest quality does not fit, the smallest encoding is
-    returned and `image_uri` sends it as an upload. Pillow's errors propagate for unreadable files.
-    """
-    if fit not in ("pad", "crop"):
-        raise ValueError(f"fit must be 'pad' or 'crop', not {fit!r}.")
-    with Image.open(source) as opened:
-        # Let the JPEG decoder scale down by a power of two while decoding: much faster on big photos.
-        scale = min(1.0, max_side / max(opened.size))
-        opened.draft("RGB", (math.ceil(opened.width * scale), math.ceil(opened.height * scale)))
-        image = ImageOps.exif_transpose(opened)
-        image = _to_rgb(image)
-    if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    image = _fit_aspect(image, fit=fit)
-    limit = catalog.DATA_URI_MAX_CHARS - len(_DATA_URI_PREFIX_JPEG)
-    encoded = b""
-    for quality in JPEG_QUALITIES:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=quality, optimize=True)
-        encoded = buffer.getvalue()
-        if _base64_len(len(encoded)) <= limit:
-            break
-    return encoded
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
-        return image.copy()
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def _fit_aspect(image: Image.Image, *, fit: str) -> Image.Image:
-    width, height = image.size
-    if MIN_ASPECT <= width / height <= MAX_ASPECT:
-        return image
-    too_wide = width / height > MAX_ASPECT
-    if fit == "crop":
-        if too_wide:
-            new_width = math.floor(height * MAX_ASPECT)
-            left = (width - new_width) // 2
-            return image.crop((left, 0, left + new_width, height))
-        new_height = math.floor(width / MIN_ASPECT)
-        top = (height - new_height) // 2
-        return image.crop((0, top, width, top + new_height))
-    size = (width, math.ceil(width / MAX_ASPECT)) if too_wide else (math.ceil(height * MIN_ASPECT), height)
-    canvas = Image.new("RGB", size, (0, 0, 0))
-    canvas.paste(image, ((size[0] - width) // 2, (size[1] - height) // 2))
-    return canvas
-
-
-def _base64_len(n: int) -> int:
-    return 4 * math.ceil(n / 3)
-
-
-def _image_mime(data: bytes) -> str:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
-
-
-def image_uri(data: bytes, *, client: RunwayClient | None = None, filename: str = "image.jpg") -> str:
-    """A URI Runway accepts for these image bytes: a data URI when it fits under Runway's limit,
-    otherwise an ephemeral upload's runway:// URI (which calls Runway)."""
-    prefix = f"data:{_image_mime(data)};base64,"
-    if len(prefix) + _base64_len(len(data)) <= catalog.DATA_URI_MAX_CHARS:
-        return prefix + base64.b64encode(data).decode("ascii")
-    return (client or client_from_settings()).upload_ephemeral(filename, data)

@@ -67,7 +67,7 @@ def _megapixels(pixels: int) -> str:
     return f"{pixels / 1_000_000:.1f} megapixels"
 
 
-def _flatten(img: Image.Image) -> Image.Image:
+def flatten(img: Image.Image) -> Image.Image:
     """RGB for JPEG: transparency is laid on white rather than turned black."""
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -126,13 +126,13 @@ def _encode_upright(img: Image.Image) -> tuple[bytes, str, Image.Image]:
             upright = upright.convert("RGBA" if "transparency" in upright.info else "RGB")
         upright.save(out, format="PNG")
         return out.getvalue(), "png", upright
-    upright = _flatten(upright)
+    upright = flatten(upright)
     upright.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue(), "jpg", upright
 
 
 def _encode_thumbnail(upright: Image.Image) -> bytes:
-    thumb = _flatten(upright)
+    thumb = flatten(upright)
     thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     thumb.save(out, format="JPEG", quality=82, optimize=True)
