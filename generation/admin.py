@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from generation import credits
 from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget, Take, UsageReconciliation
+from projects.admin import file_fields, stored_file
 
 
 def _this_month(field: str, *, owner: str) -> Coalesce:
@@ -261,8 +262,15 @@ class TakeAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["runway_task_id", "shot__prompt", "user__username"]
     list_select_related = ["shot", "user"]
-    # Everything on a take is written by the pipeline.
-    readonly_fields = [f.name for f in Take._meta.fields]
+    # Everything on a take is written by the pipeline. Files are named, not linked (see stored_file).
+    exclude = file_fields(Take)
+    readonly_fields = [f.name for f in Take._meta.fields if f.name not in file_fields(Take)] + [
+        f"{name}_file" for name in file_fields(Take)
+    ]
+    input_first_frame_file = stored_file("input_first_frame")
+    input_last_frame_file = stored_file("input_last_frame")
+    output_file = stored_file("output")
+    last_frame_file = stored_file("last_frame")
     actions = ["resolve_unconfirmed"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -2,8 +2,26 @@
 (share link downloads, sequence status and film) are read-only here."""
 
 from django.contrib import admin
+from django.db import models
 
 from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, ShareLink, Shot
+
+
+def stored_file(field: str):
+    """A read-only admin field (a method of the admin or inline it is assigned to) that shows a stored
+    file's name without a link: media are served only through the studio's permission-checked
+    views, never at their storage path."""
+
+    @admin.display(description=field.replace("_", " "))
+    def show(model_admin, obj) -> str:
+        return getattr(obj, field).name or "-"
+
+    show.__name__ = f"{field}_file"
+    return show
+
+
+def file_fields(model) -> list[str]:
+    return [f.name for f in model._meta.fields if isinstance(f, models.FileField)]
 
 
 class MembershipInline(admin.TabularInline):
@@ -40,8 +58,9 @@ class MembershipAdmin(admin.ModelAdmin):
 class ReferenceImageInline(admin.TabularInline):
     model = ReferenceImage
     extra = 0
-    fields = ["position", "original_name", "image", "width", "height"]
-    readonly_fields = ["original_name", "image", "width", "height"]
+    image_file = stored_file("image")
+    fields = ["position", "original_name", "image_file", "width", "height"]
+    readonly_fields = ["original_name", "image_file", "width", "height"]
     # Uploads go through the studio page, which validates and normalises every image.
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -92,14 +111,17 @@ class SequenceAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["project", "started_by"]
     autocomplete_fields = ["project", "created_by", "reference_set"]
+    film_file = stored_file("film")
+    poster_file = stored_file("poster")
+    exclude = ["film", "poster"]
     readonly_fields = [
         "status",
         "status_message",
         "started_by",
         "started_at",
         "finished_at",
-        "film",
-        "poster",
+        "film_file",
+        "poster_file",
         "film_duration",
     ]
     inlines = [ShotInline, ShareLinkInline]
@@ -120,7 +142,15 @@ class ShareLinkAdmin(admin.ModelAdmin):
     search_fields = ["sequence__title", "sequence__project__name"]
     list_select_related = ["sequence", "created_by"]
     readonly_fields = ["sequence", "created_by", "created_at", "download_count", "play_count"]
-    fields = ["sequence", "created_by", "created_at", "expires_at", "revoked_at", "download_count", "play_count"]
+    fields = [
+        "sequence",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "download_count",
+        "play_count",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False
