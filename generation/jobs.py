@@ -28,6 +28,7 @@ from django.db import transaction
 
 from generation import catalog, credits, estimates, pipeline, runway
 from generation.models import Take
+from projects import services
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
 
@@ -60,11 +61,10 @@ def default_user():
 
 def _project_for(user) -> Project:
     project = Project.objects.filter(
-        name=CLI_PROJECT, memberships__user=user, memberships__role="owner"
+        name=CLI_PROJECT, memberships__user=user, memberships__role=Membership.Role.OWNER
     ).first()
     if project is None:
-        project = Project.objects.create(name=CLI_PROJECT, created_by=user)
-        Membership.objects.create(project=project, user=user, role=Membership.Role.OWNER)
+        project = services.create_project(name=CLI_PROJECT, owner=user)
     return project
 
 

@@ -34,16 +34,12 @@ from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from generation import credits, failures, keyframes, media, runway
-from generation.estimates import (  # noqa: F401  (the old names, still imported from here)
+from generation.estimates import (
     SequenceEstimate,
     ShotEstimate,
-    ShotPlan,
     estimate_generation,
     estimate_retake,
-    estimate_sequence,
     estimate_shots,
-    needs_take,
-    plan_shot,
 )
 from generation.models import Take
 from projects.models import Sequence, Shot

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 from PIL import Image, ImageStat
 
-from generation import credits, media, pipeline
+from generation import credits, estimates, media, pipeline
 from generation.credits import InsufficientCredits
 from generation.models import LedgerEntry, Take
 from projects.images import add_reference_images
@@ -102,7 +102,7 @@ def test_the_whole_estimate_is_held_before_the_first_runway_call(
     project, alice, references, runway_simulator
 ):
     sequence = make_sequence(project, alice, references, model="veo3.1_fast", stitched=True, duration=4)
-    settings_estimate = pipeline.estimate_sequence(sequence).total_credits
+    settings_estimate = estimates.estimate_sequence(sequence).total_credits
 
     pipeline.start_sequence(sequence, user=alice)
 

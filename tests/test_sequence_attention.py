@@ -6,7 +6,7 @@ import time
 import pytest
 from PIL import Image
 
-from generation import credits, media, pipeline
+from generation import credits, estimates, media, pipeline
 from generation.credits import InsufficientCredits
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence, Shot
@@ -102,7 +102,7 @@ def test_after_editing_the_failed_shot_a_retake_finishes_the_film_from_its_new_l
     second = sequence.shots.get(position=1)
     Shot.objects.filter(pk=second.pk).update(prompt="A bright hallway")
     second.refresh_from_db()
-    assert pipeline.estimate_retake(second).total_credits == 20
+    assert estimates.estimate_retake(second).total_credits == 20
 
     pipeline.retake_shot(second, user=alice, expected_credits=20)
 
@@ -158,7 +158,7 @@ def test_generate_again_after_a_failure_makes_only_the_unfinished_shots(
 ):
     sequence = _stopped_at_shot_2(project, alice, references)
     Shot.objects.filter(sequence=sequence, position=1).update(prompt="A bright hallway")
-    estimate = pipeline.estimate_generation(sequence)
+    estimate = estimates.estimate_generation(sequence)
     assert [e.shot.position for e in estimate.shots] == [1, 2]
     assert estimate.total_credits == 20
     first_take = sequence.shots.get(position=0).chosen_take_id
@@ -202,7 +202,7 @@ def test_generate_again_after_a_cancel_charges_only_the_unfinished_shots(
     used = credits.month_summary(alice).used
     last_entry = LedgerEntry.objects.order_by("pk").last().pk
 
-    assert pipeline.estimate_generation(sequence).total_credits == 10
+    assert estimates.estimate_generation(sequence).total_credits == 10
     pipeline.start_sequence(sequence, user=alice, expected_credits=10)
     sequence = drive(sequence)
 
@@ -230,7 +230,7 @@ def test_generate_again_when_every_shot_is_finished_only_assembles(
     Sequence.objects.filter(pk=sequence.pk).update(status=Sequence.Status.CANCELLED, film="", poster="")
     entries = LedgerEntry.objects.count()
 
-    assert pipeline.estimate_generation(sequence).shots == []
+    assert estimates.estimate_generation(sequence).shots == []
     assert pipeline.start_sequence(sequence, user=alice, expected_credits=0) == []
     sequence = drive(sequence)
 
