@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 Status = Take.Status
 SeqStatus = Sequence.Status
 ACTIVE = Take.ACTIVE
-STARTABLE = (SeqStatus.DRAFT, SeqStatus.FAILED, SeqStatus.CANCELLED, SeqStatus.NEEDS_ATTENTION)
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_DOWNLOAD_ATTEMPTS = 4
 # Runway documents 502 and 503 as load shedding: the request was refused, not half-done.
@@ -137,7 +136,7 @@ def start_sequence(sequence: Sequence, *, user, expected_credits: int | None = N
     Safe against double clicks: only one caller moves the sequence out of a startable state.
     """
     with transaction.atomic():
-        claimed = Sequence.objects.filter(pk=sequence.pk, status__in=STARTABLE).update(
+        claimed = Sequence.objects.filter(pk=sequence.pk, status__in=Sequence.STARTABLE).update(
             status=SeqStatus.RUNNING,
             runway_origin=current_origin(),
             status_message="",
@@ -224,7 +223,7 @@ def _reopen(sequence: Sequence, *, user) -> None:
         Sequence.objects.filter(pk=sequence.pk).update(runway_origin=current_origin())
 
 
-def choose_take(take: Take, *, user=None) -> None:
+def choose_take(take: Take) -> None:
     """Make `take` the one used in the film. In a stitched sequence the shots after it that start
     on the previous shot's last frame become stale."""
     if take.status != Status.SUCCEEDED:
@@ -260,9 +259,7 @@ def _mark_followers_stale(shot: Shot) -> None:
     Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
 
 
-def cancel_sequence(
-    sequence: Sequence, *, user=None, client: runway.RunwayClient | None = None
-) -> CancelResult:
+def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = None) -> CancelResult:
     """Stop a sequence and everything it has on its way, paying what Runway keeps.
 
     Takes not yet sent are released. A take Runway has not started (PENDING, THROTTLED) is deleted
@@ -271,9 +268,9 @@ def cancel_sequence(
     to its submitter, which stops it as soon as Runway answers. Idempotent; a take whose state moves
     while we look is looked at again.
     """
-    Sequence.objects.filter(
-        pk=sequence.pk, status__in=(SeqStatus.RUNNING, SeqStatus.ASSEMBLING, SeqStatus.NEEDS_ATTENTION)
-    ).update(status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now())
+    Sequence.objects.filter(pk=sequence.pk, status__in=Sequence.UNFINISHED).update(
+        status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now()
+    )
     started = Sequence.objects.filter(pk=sequence.pk).values_list("started_at", flat=True).first()
     client = client or runway.client_from_settings()
     result = CancelResult()
@@ -473,7 +470,7 @@ def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> b
     return bool(moved)
 
 
-def fetch_take_again(take: Take, *, user=None, client: runway.RunwayClient | None = None) -> None:
+def fetch_take_again(take: Take, *, client: runway.RunwayClient | None = None) -> None:
     """Download again the output of a take that Runway made (and was paid for) but that could not
     be saved. Runway gives a fresh URL on every GET; the take is not charged again."""
     origin = current_origin(client)

@@ -239,7 +239,7 @@ def test_retake_then_choose_marks_later_stitched_shots_stale(project, alice, ref
     assert not sequence.shots.filter(is_stale=True).exists()
     assert Take.objects.filter(status=Take.Status.SUCCEEDED).count() == 6
 
-    pipeline.choose_take(original, user=alice)
+    pipeline.choose_take(original)
     assert list(sequence.shots.order_by("position").values_list("is_stale", flat=True)) == [False, True, True]
     assert_ledger_exact(alice, runway_simulator)
 

@@ -150,7 +150,7 @@ def test_work_in_flight_is_open_not_a_difference(project, alice, references, run
     assert "The ledger and Runway agree for the last 7 days." in report
     assert f"Still open, not counted as differences: {today()} gen4_turbo (+20)" in report
     assert mailoutbox == []
-    pipeline.cancel_sequence(sequence, user=alice)
+    pipeline.cancel_sequence(sequence)
 
 
 def test_unconfirmed_takes_are_listed_apart(generated, alice, runway, root, mailoutbox):
