@@ -316,7 +316,12 @@ class TakeAdmin(admin.ModelAdmin):
         return render(
             request,
             "admin/generation/resolve_unconfirmed.html",
-            {**self.admin_site.each_context(request), "form": form, "takes": queryset, "opts": self.model._meta},
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "takes": queryset,
+                "opts": self.model._meta,
+            },
         )
 
 
@@ -328,7 +333,9 @@ class ResolveForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
-    reason = forms.CharField(max_length=400, help_text="What you checked, e.g. Runway's usage report for the day.")
+    reason = forms.CharField(
+        max_length=400, help_text="What you checked, e.g. Runway's usage report for the day."
+    )
 
 
 class DiffersFilter(admin.SimpleListFilter):
