@@ -8,15 +8,19 @@ an invalid form re-renders its page with the errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import json_script
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -49,6 +53,7 @@ from projects.models import (
     Shot,
     with_my_role,
 )
+from projects.templatetags.studio import failure_reason, percent, status_badge
 
 Role = Membership.Role
 VIEW, EDIT, OWN = "view", "edit", "own"
@@ -406,39 +411,127 @@ def create_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("sequence_detail", pk=sequence.pk)
 
 
-# The pages show neither a take's request body nor its notices: not decoding them saves a
-# noticeable share of the sequence page.
-TAKES_IN_ORDER = Prefetch(
-    "takes", queryset=Take.objects.defer("request", "notices").order_by("created_at", "pk")
+# The fields of a take that the generation panel shows; its request and notices (large JSON) and
+# the rest are never read there.
+TAKE_FIELDS = (
+    "shot_id",
+    "status",
+    "failure_code",
+    "failure_message",
+    "output",
+    "progress",
+    "estimated_credits",
+    "cost_credits",
 )
 
 
-def _shots_with_takes(sequence: Sequence) -> list[Shot]:
-    return list(
-        sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take")
-        .prefetch_related(TAKES_IN_ORDER)
-        .order_by("position", "pk")
-    )
+def _takes_of(shots: list[Shot]) -> dict[int, list[Take]]:
+    """Each shot's takes, oldest first, by shot pk: one query for the whole sequence."""
+    takes: dict[int, list[Take]] = {shot.pk: [] for shot in shots}
+    rows = Take.objects.filter(shot_id__in=list(takes)).only(*TAKE_FIELDS).order_by("created_at", "pk")
+    for take in rows:
+        takes[take.shot_id].append(take)
+    return takes
 
 
-def _progress_context(request: HttpRequest, sequence: Sequence, shots: list[Shot]) -> dict:
+def _pk_url(name: str) -> Callable[[object], str]:
+    """`reverse(name, args=[pk])` for many pks from one reverse: the pages link every row."""
+    prefix, _, suffix = reverse(name, args=[_PK_MARK]).partition(str(_PK_MARK))
+    return lambda pk: f"{prefix}{pk}{suffix}"
+
+
+_PK_MARK = 987654321
+TAKE_STATUS_LABELS = dict(Take.Status.choices)
+SEQUENCE_STATUS_LABELS = dict(Sequence.Status.choices)
+
+
+def _charge_text(take: Take) -> str:
+    if take.cost_credits is not None:
+        return f"{take.cost_credits} credits charged"
+    if take.status == Take.Status.UNCONFIRMED:
+        return f"{take.estimated_credits} credits held"
+    if take.is_final:
+        return "nothing charged"
+    return f"about {take.estimated_credits} credits"
+
+
+def _take_rows(takes: list[Take], shot: Shot, *, can_edit: bool, is_active: bool, urls: dict) -> list[dict]:
+    """What the panel shows of each take, worked out once here rather than per row in the template."""
     rows = []
-    for shot in shots:
-        takes = list(shot.takes.all())
-        rows.append({"shot": shot, "takes": takes})
+    for number, take in enumerate(takes, start=1):
+        status = take.status
+        is_chosen = take.pk == shot.chosen_take_id
+        row = {
+            "key": f"take-{take.pk}",
+            "number": str(number),
+            "is_chosen": is_chosen,
+            "badge": status_badge(status),
+            "status": TAKE_STATUS_LABELS.get(status, status),
+            "charge": _charge_text(take),
+            "reason": "",
+            "fetch_url": "",
+            "note": "",
+            "video_url": "",
+            "percent": "",
+            "choose_url": "",
+        }
+        if status in (Take.Status.FAILED, Take.Status.UNCONFIRMED):
+            row["reason"] = failure_reason(take)
+            if can_edit and take.failure_code == "DOWNLOAD":
+                row["fetch_url"] = urls["fetch"](take.pk)
+        elif status == Take.Status.CANCELLED and take.failure_message:
+            row["note"] = f"{take.failure_message} {take.charge_note}"
+        elif take.output:
+            row["video_url"] = urls["video"](take.pk)
+        elif not take.is_final:
+            row["percent"] = str(percent(take.progress))
+        if not is_chosen and can_edit and status == Take.Status.SUCCEEDED and not is_active:
+            row["choose_url"] = urls["choose"](take.pk)
+        rows.append(row)
+    return rows
+
+
+def _progress_context(
+    request: HttpRequest, sequence: Sequence, shots: list[Shot], takes_of: dict[int, list[Take]]
+) -> dict:
+    can_edit = _can_edit(sequence.my_role)
+    is_active = sequence.is_generating
+    urls = {
+        "retake": _pk_url("retake_shot"),
+        "fetch": _pk_url("fetch_take_again"),
+        "video": _pk_url("take_video"),
+        "choose": _pk_url("choose_take"),
+    }
+    rows = []
+    for number, shot in enumerate(shots, start=1):
+        takes = takes_of[shot.pk]
+        if not takes:
+            continue
+        rows.append(
+            {
+                "shot": shot,
+                "number": str(number),
+                "retake_url": urls["retake"](shot.pk) if can_edit and not is_active else "",
+                "takes": _take_rows(takes, shot, can_edit=can_edit, is_active=is_active, urls=urls),
+            }
+        )
     attention = []
     if sequence.status == Sequence.Status.NEEDS_ATTENTION:
         numbers = {shot.pk: n for n, shot in enumerate(shots, start=1)}
-        takes_of = {row["shot"].pk: row["takes"] for row in rows}
-        for shot in pipeline.stuck_shots(sequence, [(row["shot"], row["takes"]) for row in rows]):
+        for shot in pipeline.stuck_shots(sequence, [(shot, takes_of[shot.pk]) for shot in shots]):
             takes = takes_of[shot.pk]
             attention.append({"number": numbers[shot.pk], "shot": shot, "take": takes[-1] if takes else None})
     return {
         "sequence": sequence,
-        "can_edit": _can_edit(sequence.my_role),
+        "sequence_status": SEQUENCE_STATUS_LABELS.get(sequence.status, sequence.status),
+        "can_edit": can_edit,
         "progress_rows": rows,
+        "has_progress_actions": any(
+            row["retake_url"] or any(take["fetch_url"] or take["choose_url"] for take in row["takes"])
+            for row in rows
+        ),
         "has_stale": any(shot.is_stale for shot in shots),
-        "is_active": sequence.is_generating,
+        "is_active": is_active,
         "attention": attention,
         "other_runway": _other_runway(sequence),
     }
@@ -452,6 +545,48 @@ def _other_runway(sequence: Sequence) -> str:
     if sequence.runway_origin == pipeline.current_origin():
         return ""
     return runway.origin_base(sequence.runway_origin)
+
+
+def _shot_row(shot: Shot, index: int, item, first, last, form: ShotForm | None, *, urls: dict) -> dict:
+    """One row of the shot list, its words and links worked out here rather than per row in the
+    template (the list is the longest part of the page)."""
+    meta = f"{shot.duration} s"
+    if shot.seed is not None:
+        meta += f" · seed {shot.seed}"
+    if item:
+        meta += f" · {item.credits} credits"
+    classes = "card shot"
+    if item and item.error:
+        classes += " has-error"
+    if shot.is_stale:
+        classes += " is-stale"
+    return {
+        "number": index + 1,
+        "label": str(index + 1),
+        "shot": shot,
+        "anchor": f"shot-{shot.pk}",
+        "edit_href": f"?edit={shot.pk}#shot-{shot.pk}",
+        "classes": classes,
+        "meta": meta,
+        "prompt": shot.prompt or "(no prompt)",
+        "first": first,
+        "last": last,
+        "first_thumb": urls["thumb"](first.image.pk) + "?size=thumb" if first.image else "",
+        "last_thumb": urls["thumb"](last.image.pk) + "?size=thumb" if last.image else "",
+        "estimate": item,
+        "notices": item.notices if item else (),
+        "error": item.error if item else "",
+        "move_url": urls["move"](shot.pk),
+        "delete_url": urls["delete"](shot.pk),
+        "edit_url": urls["edit"](shot.pk),
+        "form": form,
+    }
+
+
+@cache
+def _catalog_script() -> str:
+    """The catalog for the builder's script, as its <script> element: the same for every page."""
+    return json_script(catalog_for_pages(), "catalog-data")
 
 
 def _sequence_context(
@@ -468,12 +603,17 @@ def _sequence_context(
     estimate = estimates.estimate_sequence(sequence)
     # The estimate has loaded the shots in order, with their frames and chosen takes: reuse them.
     shots = [item.shot for item in estimate.shots]
-    prefetch_related_objects(shots, TAKES_IN_ORDER)
     to_generate = estimate.to_generate()
     by_shot = {item.shot.pk: item for item in estimate.shots}
     frames = estimates.frame_sources(sequence, estimate=estimate, references=images)
     meter = credit_usage.month_meter(request.user)
 
+    urls = {
+        "move": _pk_url("move_shot"),
+        "delete": _pk_url("delete_shot"),
+        "edit": _pk_url("edit_shot"),
+        "thumb": _pk_url("reference_image_file"),
+    }
     shot_rows = []
     for index, shot in enumerate(shots):
         item = by_shot.get(shot.pk)
@@ -484,16 +624,7 @@ def _sequence_context(
             form = shot_form[1]
         elif is_editable and request.GET.get("edit") == str(shot.pk):
             form = ShotForm(instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s")
-        shot_rows.append(
-            {
-                "number": index + 1,
-                "shot": shot,
-                "first": first,
-                "last": last,
-                "estimate": item,
-                "form": form,
-            }
-        )
+        shot_rows.append(_shot_row(shot, index, item, first, last, form, urls=urls))
 
     if add_shot_form is None and is_editable:
         initial = services.new_shot_initial(sequence, shot_count=len(shots), references=images)
@@ -527,10 +658,11 @@ def _sequence_context(
         "is_sequence_form_open": sequence_form is not None,
         "add_shot_form": add_shot_form,
         "share_links": share_links,
-        "share_form": ShareLinkForm(),
-        "catalog_json": catalog_for_pages(),
+        "share_form": ShareLinkForm() if can_edit and sequence.status == Sequence.Status.DONE else None,
+        "catalog_script": _catalog_script(),
+        "sequence_url": reverse("sequence_detail", args=[sequence.pk]),
     }
-    context.update(_progress_context(request, sequence, shots))
+    context.update(_progress_context(request, sequence, shots, _takes_of(shots)))
     return context
 
 
@@ -709,7 +841,8 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def sequence_progress(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk)
-    context = _progress_context(request, sequence, _shots_with_takes(sequence))
+    shots = list(sequence.shots.order_by("position", "pk"))
+    context = _progress_context(request, sequence, shots, _takes_of(shots))
     response = render(request, "projects/_sequence_progress.html", context)
     response["Cache-Control"] = "no-store"
     return response
