@@ -146,6 +146,27 @@ def _confirm(
     )
 
 
+# --- what the pages show -------------------------------------------------------------------------
+
+# The pages list dozens of rows, each with links and labels: working them out once in the view is
+# much cheaper than one {% url %} and one get_FOO_display per row and column in the template.
+_PK_MARK = 987654321
+TAKE_STATUS_LABELS = dict(Take.Status.choices)
+SEQUENCE_STATUS_LABELS = dict(Sequence.Status.choices)
+
+
+def _pk_url(name: str) -> Callable[[object], str]:
+    """`reverse(name, args=[pk])` for many pks from one reverse."""
+    prefix, _, suffix = reverse(name, args=[_PK_MARK]).partition(str(_PK_MARK))
+    return lambda pk: f"{prefix}{pk}{suffix}"
+
+
+@cache
+def _catalog_script() -> str:
+    """The catalog for the builder's script, as its <script> element: the same for every page."""
+    return json_script(catalog_for_pages(), "catalog-data")
+
+
 # --- dashboard and projects ----------------------------------------------------------------------
 
 
@@ -187,18 +208,79 @@ def create_project(request: HttpRequest) -> HttpResponse:
     return redirect("project_detail", pk=project.pk)
 
 
+MODEL_LABELS = dict(Sequence._meta.get_field("model").flatchoices)
+THUMBS_PER_SET = 8
+
+
+def _sequence_rows(project: Project) -> list[dict]:
+    """The project's sequence table, its links and words worked out once here (it has a row per
+    sequence, 50 and more on a busy project)."""
+    link = _pk_url("sequence_detail")
+    rows = project.sequences.with_totals().values("pk", "title", "model", "status", "shot_count", "cost")
+    return [
+        {
+            "url": link(row["pk"]),
+            "title": row["title"],
+            "model": MODEL_LABELS.get(row["model"], row["model"]),
+            "badge": status_badge(row["status"]),
+            "status": SEQUENCE_STATUS_LABELS.get(row["status"], row["status"]),
+            "shots": str(row["shot_count"]),
+            "cost": "—" if not row["cost"] else str(row["cost"]),
+        }
+        for row in rows
+    ]
+
+
+def _reference_set_rows(project: Project) -> list[dict]:
+    link = _pk_url("reference_set_detail")
+    thumb = _pk_url("reference_image_file")
+    rows = []
+    for reference_set in project.reference_sets.with_images():
+        images = list(reference_set.images.all())[:THUMBS_PER_SET]
+        rows.append(
+            {
+                "url": link(reference_set.pk),
+                "name": reference_set.name,
+                "count": reference_set.image_count,
+                "thumbs": [
+                    (thumb(image.pk) + "?size=thumb", f"R{n}: {image.original_name}")
+                    for n, image in enumerate(images, start=1)
+                ],
+            }
+        )
+    return rows
+
+
+def _member_rows(request: HttpRequest, project: Project) -> list[dict]:
+    change = _pk_url("change_member_role")
+    remove = _pk_url("remove_member")
+    members = project.memberships.select_related("user").order_by("user__username")
+    return [
+        {
+            "pk": str(member.pk),
+            "username": member.user.get_username(),
+            "is_me": member.user_id == request.user.pk,
+            "role": member.role,
+            "role_label": member.get_role_display(),
+            "change_url": change(member.pk),
+            "remove_url": remove(member.pk),
+        }
+        for member in members
+    ]
+
+
 def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
     role = project.my_role
-    members = project.memberships.select_related("user").order_by("user__username")
     project_meter = credit_usage.project_meter(project)
+    can_edit = _can_edit(role)
     return {
         "project": project,
         "role": role,
-        "can_edit": _can_edit(role),
+        "can_edit": can_edit,
         "is_owner": role == Role.OWNER,
-        "reference_sets": project.reference_sets.with_images(),
-        "sequences": project.sequences.with_totals(),
-        "members": members,
+        "reference_sets": _reference_set_rows(project),
+        "sequences": _sequence_rows(project),
+        "members": _member_rows(request, project),
         "role_choices": Role.choices,
         "meter": credit_usage.month_meter(request.user),
         "project_meter": project_meter,
@@ -207,7 +289,7 @@ def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
         "member_form": forms.get("member_form") or AddMemberForm(project=project),
         "reference_set_form": forms.get("reference_set_form") or ReferenceSetForm(),
         "sequence_form": forms.get("sequence_form") or SequenceForm(project=project),
-        "catalog_json": catalog_for_pages(),
+        "catalog_script": _catalog_script() if can_edit else "",
     }
 
 
@@ -434,17 +516,6 @@ def _takes_of(shots: list[Shot]) -> dict[int, list[Take]]:
     return takes
 
 
-def _pk_url(name: str) -> Callable[[object], str]:
-    """`reverse(name, args=[pk])` for many pks from one reverse: the pages link every row."""
-    prefix, _, suffix = reverse(name, args=[_PK_MARK]).partition(str(_PK_MARK))
-    return lambda pk: f"{prefix}{pk}{suffix}"
-
-
-_PK_MARK = 987654321
-TAKE_STATUS_LABELS = dict(Take.Status.choices)
-SEQUENCE_STATUS_LABELS = dict(Sequence.Status.choices)
-
-
 def _charge_text(take: Take) -> str:
     if take.cost_credits is not None:
         return f"{take.cost_credits} credits charged"
@@ -581,12 +652,6 @@ def _shot_row(shot: Shot, index: int, item, first, last, form: ShotForm | None, 
         "edit_url": urls["edit"](shot.pk),
         "form": form,
     }
-
-
-@cache
-def _catalog_script() -> str:
-    """The catalog for the builder's script, as its <script> element: the same for every page."""
-    return json_script(catalog_for_pages(), "catalog-data")
 
 
 def _sequence_context(
