@@ -69,6 +69,7 @@ class Run:
     lags: list[float]
     polling_cpu: float
     cluster_cpu: float
+    simulator_cpu: float
     polling_threads: int
     polling_rss_mb: float
     window: float
@@ -185,7 +186,11 @@ def run(n: int, design: str, *, ctx: dict, interval: float, running_seconds: flo
     try:
         wait_for_log(cluster, "running.")
         time.sleep(1.0)  # the poller's imports, at the same time as the cluster's
-        cpu_before = tree_cpu_seconds(cluster.pid), tree_cpu_seconds(polling.pid)
+        cpu_before = (
+            tree_cpu_seconds(cluster.pid),
+            tree_cpu_seconds(polling.pid),
+            tree_cpu_seconds(ctx["simulator_pid"]),
+        )
         started = time.monotonic()
         for sequence in sequences:
             pipeline.start_sequence(sequence, user=ctx["user"])
@@ -214,6 +219,7 @@ def run(n: int, design: str, *, ctx: dict, interval: float, running_seconds: flo
         window = time.monotonic() - started
         cluster_cpu = tree_cpu_seconds(cluster.pid) - cpu_before[0]
         polling_cpu = tree_cpu_seconds(polling.pid) - cpu_before[1]
+        simulator_cpu = tree_cpu_seconds(ctx["simulator_pid"]) - cpu_before[2]
         polling_rss = status_value(polling.pid, "VmHWM") / 1024
         # Let assemblies finish so that no queued work leaks into the next run's cluster.
         finish_by = time.monotonic() + 120
@@ -244,6 +250,7 @@ def run(n: int, design: str, *, ctx: dict, interval: float, running_seconds: flo
         lags=lags,
         polling_cpu=polling_cpu,
         cluster_cpu=cluster_cpu,
+        simulator_cpu=simulator_cpu,
         polling_threads=peak_threads,
         polling_rss_mb=polling_rss,
         window=window,
@@ -325,6 +332,13 @@ def print_report(runs: list[Run], *, interval: float) -> None:
                 f"RSS x{naive.polling_rss_mb / max(sweep.polling_rss_mb, 1e-9):.2f}, "
                 f"p95 lag {percentile(naive.lags, 0.95):.2f} s vs {percentile(sweep.lags, 0.95):.2f} s"
             )
+    print("\nWhere the CPU went (2 cores; the simulator renders every clip with ffmpeg on the same cores):")
+    for r in runs:
+        used = r.polling_cpu + r.cluster_cpu + r.simulator_cpu
+        print(
+            f"  N={r.n:>4} {r.design}: simulator {r.simulator_cpu:.0f} s, qcluster {r.cluster_cpu:.0f} s, "
+            f"polling {r.polling_cpu:.0f} s: {100 * used / (2 * r.window):.0f}% of both cores over the {r.window:.0f} s window"
+        )
     target = interval + 1
     for r in runs:
         if r.design == "sweep" and r.n == 200:
@@ -377,6 +391,7 @@ def main() -> None:
                     "user": user,
                     "project": project,
                     "references": references,
+                    "simulator_pid": simulator.pid,
                 }
                 print(
                     f"{os.cpu_count()} CPUs; database {database_url.split(':')[0]}; poll interval {args.interval} s; "

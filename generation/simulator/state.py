@@ -57,6 +57,7 @@ FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
 DAY = 24 * 3600
+READ_TICK_SECONDS = 0.01
 
 
 class InsufficientCredits(Exception):
@@ -156,6 +157,7 @@ class Simulator:
         # Net credits per (UTC day, model): the usage report's own book (see the module docstring).
         self.usage: dict[tuple[date, str], int] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
+        self._ticked_at = float("-inf")
 
     # -- clock ----------------------------------------------------------------------------------
 
@@ -345,7 +347,11 @@ class Simulator:
     def get_task(self, task_id: str) -> Task | None:
         """The task as a client may see it, or None when unknown or deleted."""
         with self.lock:
-            self._tick(time.monotonic())
+            now = time.monotonic()
+            # A tick walks every task, so a sweep of N reads would cost N x N; state at most
+            # READ_TICK_SECONDS old is as fresh as any client can tell (Runway asks for 5 s polls).
+            if now - self._ticked_at >= READ_TICK_SECONDS:
+                self._tick(now)
             task = self.tasks.get(task_id)
             return None if task is None or task.deleted_at is not None else task
 
@@ -406,6 +412,7 @@ class Simulator:
             self._tick(time.monotonic())
 
     def _tick(self, now: float) -> None:
+        self._ticked_at = now
         changed = True
         while changed:
             changed = self._promote_throttled(now)
