@@ -198,7 +198,7 @@ def test_transient_faults_are_survived(project, alice, references, runway_simula
     assert_no_duplicate_submissions(runway_simulator)
 
 
-def test_cancel_stops_runway_tasks_and_releases_every_hold(project, alice, references, runway_simulator):
+def test_cancel_stops_runway_tasks_and_charges_only_what_runway_keeps(project, alice, references, runway_simulator):
     runway_simulator.fail_next("slow", 3, seconds=30)
     sequence = make_sequence(project, alice, references, model="gen4_turbo", stitched=False, duration=2)
     pipeline.start_sequence(sequence, user=alice)
@@ -213,10 +213,13 @@ def test_cancel_stops_runway_tasks_and_releases_every_hold(project, alice, refer
     assert sequence.status == Sequence.Status.CANCELLED
     assert set(Take.objects.values_list("status", flat=True)) == {Take.Status.CANCELLED}
     assert not credits.open_holds().exists()
-    assert credits.month_summary(alice).available == 1000
     submitted = [t for t in runway_simulator.tasks()]
     assert submitted
     assert all(t["status"] in ("CANCELLED", "DELETED") or t.get("deleted") for t in submitted)
+    # Runway keeps the charge of a task it had started RUNNING, and so does the ledger.
+    charged = sum(t["cost"] or 0 for t in submitted)
+    assert credits.month_summary(alice).used == charged
+    assert credits.month_summary(alice).available == 1000 - charged
 
 
 def test_retake_then_choose_marks_later_stitched_shots_stale(project, alice, references, runway_simulator):
