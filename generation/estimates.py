@@ -99,10 +99,18 @@ def build_shot_request(
     )
 
 
-def estimate_sequence(sequence: Sequence) -> SequenceEstimate:
-    """Validate every shot through the catalog and price it. Reads only."""
-    shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take"))
-    references = references_of(sequence)
+def estimate_sequence(sequence: Sequence, *, references: list | None = None) -> SequenceEstimate:
+    """Validate every shot through the catalog and price it. Reads only. `references` are the
+    sequence's reference images in order (`references_of`), when the caller has them already."""
+    # Of the chosen take only its status matters here (`needs_take`); its request body and texts
+    # are the largest columns a page would otherwise read for every shot.
+    shots = list(
+        sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take").defer(
+            "chosen_take__request", "chosen_take__notices", "chosen_take__failure_message"
+        )
+    )
+    if references is None:
+        references = references_of(sequence)
     estimates = []
     for index, shot in enumerate(shots):
         plan = plan_shot(sequence, shot, index, references)

@@ -665,7 +665,7 @@ def _sequence_context(
     can_edit = _can_edit(sequence.my_role)
     is_editable = can_edit and not sequence.is_generating
     images = estimates.references_of(sequence)
-    estimate = estimates.estimate_sequence(sequence)
+    estimate = estimates.estimate_sequence(sequence, references=images)
     # The estimate has loaded the shots in order, with their frames and chosen takes: reuse them.
     shots = [item.shot for item in estimate.shots]
     to_generate = estimate.to_generate()
