@@ -20,8 +20,11 @@ Requests that cannot be translated (text-only on gen4_turbo, a last frame on Gen
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 
 IMAGE_TO_VIDEO = "image_to_video"
 TEXT_TO_VIDEO = "text_to_video"
@@ -517,3 +520,247 @@ def describe_models() -> list[dict]:
             }
         )
     return rows
+
+
+# --- text-to-image: keyframes made from tagged reference images ------------------------------------
+# A separate table: these models make stills, never clips, so they stay out of MODELS (the video
+# choices, describe_models, Sequence.model).
+
+TEXT_TO_IMAGE = "text_to_image"
+
+# SDK 5.24.0 types/text_to_image_create_params.py: the `ratio` Literal of Gen4Image and
+# Gen4ImageTurbo (identical), in the SDK's order.
+GEN4_IMAGE_RATIOS = (
+    "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768",
+    "1920:1080", "1080:1920", "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960",
+    "1680:720",
+)  # fmt: skip
+# Prices (runway-api.md §10, from Runway's skills repo; a reseller's listing of Runway's prices,
+# dated 2026-08, agrees): gen4_image 5 credits per 720p image and 8 per 1080p image; gen4_image_turbo
+# 2 per image at any size. Neither source says which ratio is which tier. The SDK lists the ratios in
+# two runs, ten around 1080p and then six whose short side is 720 px; we charge those six at the 720p
+# price and every other ratio at the 1080p price, so an estimate is never below what Runway charges.
+GEN4_IMAGE_720P_RATIOS = ("1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720")
+# SDK: "Must be 3-16 characters, start with a letter, and use only letters, digits, and underscores".
+TAG_MIN_LENGTH, TAG_MAX_LENGTH = 3, 16
+TAG_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,15}")
+# A citation is @ followed by a word, not inside another word (an e-mail address is not a citation).
+CITATION_RE = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_]+)")
+DEFAULT_IMAGE_RATIO = "1280:720"
+
+
+@dataclass(frozen=True)
+class ImageModel:
+    id: str
+    label: str
+    ratios: tuple[str, ...]
+    min_references: int
+    max_references: int
+    credits_per_image: int  # the 1080p price, or the only price
+    credits_per_image_720p: int
+
+    def estimate(self, *, ratio: str) -> int:
+        return self.credits_per_image_720p if ratio in GEN4_IMAGE_720P_RATIOS else self.credits_per_image
+
+
+IMAGE_MODELS: dict[str, ImageModel] = {
+    m.id: m
+    for m in (
+        ImageModel(
+            id="gen4_image",
+            label="Gen-4 Image",
+            ratios=GEN4_IMAGE_RATIOS,
+            min_references=0,
+            max_references=3,
+            credits_per_image=8,
+            credits_per_image_720p=5,
+        ),
+        ImageModel(
+            id="gen4_image_turbo",
+            label="Gen-4 Image Turbo",
+            ratios=GEN4_IMAGE_RATIOS,
+            min_references=1,
+            max_references=3,
+            credits_per_image=2,
+            credits_per_image_720p=2,
+        ),
+    )
+}
+DEFAULT_IMAGE_MODEL = "gen4_image"
+
+
+@dataclass(frozen=True)
+class BuiltImageRequest:
+    model: ImageModel
+    # The Runway JSON body without referenceImages: `with_images()` adds them in the same order.
+    body: dict
+    tags: tuple[str | None, ...]
+    estimated_credits: int
+    endpoint: str = TEXT_TO_IMAGE
+
+    @property
+    def ratio(self) -> str:
+        return self.body["ratio"]
+
+    def with_images(self, uris: list[str] | tuple[str, ...]) -> dict:
+        """The full body: one `{uri, tag?}` per reference, in the order the references were given."""
+        if len(uris) != len(self.tags):
+            raise ValueError(f"Expected {len(self.tags)} image URIs, got {len(uris)}.")
+        body = dict(self.body)
+        if uris:
+            body["referenceImages"] = [
+                {"uri": uri, "tag": tag} if tag else {"uri": uri}
+                for uri, tag in zip(uris, self.tags, strict=True)
+            ]
+        return body
+
+
+def resolve_image_model(name: str | None) -> ImageModel:
+    key = (name or "").strip().lower()
+    if not key:
+        return IMAGE_MODELS[DEFAULT_IMAGE_MODEL]
+    if key in IMAGE_MODELS:
+        return IMAGE_MODELS[key]
+    if key in MODELS:
+        raise UnsupportedRequest(
+            f"{key} makes video, not images; choose {_join_or(list(IMAGE_MODELS))} for a keyframe image."
+        )
+    raise UnsupportedRequest(f"Unknown image model '{name}'. Choose {_join_or(list(IMAGE_MODELS))}.")
+
+
+def check_tag(tag: str) -> None:
+    """Raise UnsupportedRequest unless `tag` is a tag Runway accepts."""
+    if not TAG_MIN_LENGTH <= len(tag) <= TAG_MAX_LENGTH:
+        raise UnsupportedRequest(
+            f"The tag '{tag}' is {len(tag)} characters long; a tag has {TAG_MIN_LENGTH} to "
+            f"{TAG_MAX_LENGTH}. Try '{suggest_tag(tag)}'."
+        )
+    if not TAG_RE.fullmatch(tag):
+        raise UnsupportedRequest(
+            f"The tag '{tag}' is not allowed: a tag starts with a letter and has only letters, digits "
+            f"and underscores (no spaces, hyphens or accents). Try '{suggest_tag(tag)}'."
+        )
+
+
+def _check_references(model: ImageModel, references: list[tuple[str | None, bool]]) -> tuple[str | None, ...]:
+    count = len(references)
+    if count > model.max_references:
+        raise UnsupportedRequest(
+            f"{model.id} takes at most {model.max_references} reference images; you chose {count}. "
+            f"Remove {count - model.max_references}."
+        )
+    if count < model.min_references:
+        others = [m.id for m in IMAGE_MODELS.values() if m.min_references <= count]
+        hint = f", or choose {_join_or(others)}" if others else ""
+        raise UnsupportedRequest(
+            f"{model.id} needs at least {model.min_references} reference image"
+            f"{'s' if model.min_references > 1 else ''}; add one{hint}."
+        )
+    tags: list[str | None] = []
+    seen: dict[str, str] = {}
+    for number, (raw_tag, has_image) in enumerate(references, start=1):
+        tag = (raw_tag or "").strip() or None
+        if not has_image:
+            name = f" (@{tag})" if tag else ""
+            raise UnsupportedRequest(
+                f"Reference {number}{name} has no image; add one or remove the reference."
+            )
+        if tag is not None:
+            check_tag(tag)
+            # Runway does not say whether tags are case-sensitive; @Kitchen and @kitchen are too close.
+            if tag.lower() in seen:
+                raise UnsupportedRequest(
+                    f"The tag '{tag}' is used twice (also as '{seen[tag.lower()]}'); give each reference "
+                    "its own tag."
+                )
+            seen[tag.lower()] = tag
+        tags.append(tag)
+    return tuple(tags)
+
+
+def _check_citations(text: str, tags: tuple[str | None, ...]) -> None:
+    known = [t for t in tags if t]
+    for cited in CITATION_RE.findall(text):
+        if cited in known:
+            continue
+        close = next((t for t in known if t.lower() == cited.lower()), None)
+        if close:
+            raise UnsupportedRequest(
+                f"The prompt cites @{cited}, but the tag is spelt '{close}'; write @{close}."
+            )
+        if known:
+            listed = ", ".join(f"@{t}" for t in known)
+            raise UnsupportedRequest(
+                f"The prompt cites @{cited}, but no reference image has that tag; cite one of {listed} "
+                f"or tag an image '{cited}'."
+            )
+        raise UnsupportedRequest(
+            f"The prompt cites @{cited}, but no reference image is tagged; tag an image '{cited}' or "
+            "remove the @."
+        )
+
+
+def build_image_request(
+    *,
+    model: str | None,
+    prompt_text: str,
+    ratio: str | None = None,
+    references: list[tuple[str | None, bool]] | tuple[tuple[str | None, bool], ...] = (),
+    seed: int | None = None,
+) -> BuiltImageRequest:
+    """Check a keyframe-image request and build its Runway body (without image URIs) and estimate.
+
+    `references` is one (tag or None, has_image) per reference image, in the order they will be
+    sent. Raises UnsupportedRequest naming what would work: a bad or duplicate tag, a prompt citing
+    an @tag no reference has, too many or too few references, a ratio the model does not make, an
+    empty or too long prompt, a bad seed. No ratio means 1280:720. Pure: no I/O.
+    """
+    image_model = resolve_image_model(model)
+    tags = _check_references(image_model, list(references))
+    text = (prompt_text or "").strip()
+    if not text:
+        raise UnsupportedRequest(
+            "A keyframe image needs a prompt; describe the picture, citing reference images by @tag."
+        )
+    length = _prompt_length(text)
+    if length > PROMPT_MAX_LENGTH:
+        raise UnsupportedRequest(
+            f"The prompt is {length} characters long; Runway takes at most {PROMPT_MAX_LENGTH} "
+            f"(emoji count as two). Shorten it by {length - PROMPT_MAX_LENGTH}."
+        )
+    _check_citations(text, tags)
+    chosen = (ratio or "").strip() or DEFAULT_IMAGE_RATIO
+    if chosen not in image_model.ratios:
+        raise UnsupportedRequest(
+            f"{image_model.id} does not make {chosen} images; choose one of {', '.join(image_model.ratios)}."
+        )
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX
+    ):
+        raise UnsupportedRequest(f"The seed must be a whole number from 0 to {SEED_MAX}, got {seed!r}.")
+    body: dict = {"model": image_model.id, "promptText": text, "ratio": chosen}
+    if seed is not None:
+        body["seed"] = seed
+    return BuiltImageRequest(
+        model=image_model, body=body, tags=tags, estimated_credits=image_model.estimate(ratio=chosen)
+    )
+
+
+def suggest_tag(filename: str, taken: list[str] | tuple[str, ...] | set[str] = ()) -> str:
+    """A tag Runway accepts, made from a file name's stem and unlike any in `taken` (ignoring case).
+
+    'Küche 2.jpg' -> 'Kuche_2'; '2024-front door.png' -> 'front_door'; a stem with no letters -> 'ref'.
+    """
+    stem = PurePath(filename).stem if "." in PurePath(filename).name else PurePath(filename).name
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "_", ascii_stem)
+    cleaned = re.sub(r"^[^A-Za-z]+", "", cleaned)[:TAG_MAX_LENGTH].rstrip("_") or "ref"
+    if len(cleaned) < TAG_MIN_LENGTH:
+        cleaned = f"{cleaned}_ref"
+    used = {t.lower() for t in taken}
+    candidate, number = cleaned, 1
+    while candidate.lower() in used:
+        number += 1
+        suffix = f"_{number}"
+        candidate = cleaned[: TAG_MAX_LENGTH - len(suffix)].rstrip("_") + suffix
+    return candidate

@@ -42,7 +42,8 @@ from generation import catalog
 logger = logging.getLogger(__name__)
 
 RUNWAY_VERSION = "2024-11-06"
-ENDPOINTS = (catalog.IMAGE_TO_VIDEO, catalog.TEXT_TO_VIDEO)
+# Task-creating endpoints; every one answers {id, estimatedCost} and makes a task read the same way.
+ENDPOINTS = (catalog.IMAGE_TO_VIDEO, catalog.TEXT_TO_VIDEO, catalog.TEXT_TO_IMAGE)
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 # The longest window POST /v1/organization/usage accepts.
 USAGE_MAX_DAYS = 90

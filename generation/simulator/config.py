@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import runway_tables
 
-SIMULATED_MODELS = tuple(runway_tables.MODELS)
+SIMULATED_MODELS = (*runway_tables.MODELS, *runway_tables.IMAGE_MODELS)
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ModelLimits:
 def _default_limits() -> dict[str, ModelLimits]:
     return {
         model.id: ModelLimits(model.max_concurrent_generations, model.max_daily_generations)
-        for model in runway_tables.MODELS.values()
+        for model in (*runway_tables.MODELS.values(), *runway_tables.IMAGE_MODELS.values())
     }
 
 

@@ -201,3 +201,50 @@ def render_clip(
             timeout=media.ENCODE_TIMEOUT_BASE + media.ENCODE_TIMEOUT_PER_SECOND * duration,
             what=f"rendering {out.name}",
         )
+
+
+def render_image(
+    *, out: Path, width: int, height: int, references: list[tuple[str | None, Path]], text: str
+) -> Path:
+    """Render a stand-in for a generated still: a PNG of exactly width x height.
+
+    Each reference image fills one vertical strip, left to right in the order the request listed
+    them, under a label with its @tag (or its number when untagged), so a test can read which
+    references were used and in what order from the strips' colours; with no references, a title
+    card from the prompt. The prompt is drawn on a band near the bottom. `out` is replaced only once
+    the file is whole. Raises MediaError.
+    """
+    if width <= 0 or height <= 0:
+        raise MediaError(f"cannot render {width}x{height}: width and height must be positive")
+    out = Path(out)
+    if references:
+        canvas = Image.new("RGB", (width, height))
+        draw = ImageDraw.Draw(canvas)
+        size = max(10, min(width, height) // 24)
+        font = ImageFont.load_default(size=size)
+        count = len(references)
+        for number, (tag, path) in enumerate(references):
+            left = width * number // count
+            right = width * (number + 1) // count
+            canvas.paste(_fit(path, right - left, height), (left, 0))
+            label = f"@{tag}" if tag else f"#{number + 1}"
+            draw.rectangle([left, 0, right - 1, int(size * 1.6)], fill=(0, 0, 0))
+            draw.text((left + size // 2, size // 4), label, font=font, fill=(255, 255, 255))
+            if number:
+                draw.line([left, 0, left, height], fill=(255, 255, 255), width=max(1, width // 640))
+    else:
+        canvas = _title_card(text, width, height)
+    if text.strip():
+        caption = _caption(text, width, height)
+        canvas.paste(caption, (0, height - caption.height - height // 20), caption)
+    with tempfile.NamedTemporaryFile(
+        dir=out.parent, prefix=f".{out.name}.", suffix=".png", delete=False
+    ) as tmp:
+        partial = Path(tmp.name)
+    try:
+        canvas.save(partial, "PNG", compress_level=1)
+        partial.replace(out)
+    except Exception:
+        partial.unlink(missing_ok=True)
+        raise
+    return out

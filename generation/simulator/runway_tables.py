@@ -119,3 +119,70 @@ MODELS: dict[str, RunwayModel] = {
 MODELS["veo3.1_fast"] = dataclasses.replace(
     MODELS["veo3.1"], id="veo3.1_fast", credits_per_second=15, credits_per_second_silent=10
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# text_to_image (runway-api.md §11; SDK 5.24.0 types/text_to_image_create_params.py)
+
+TEXT_TO_IMAGE = "text_to_image"
+
+# The SDK's `ratio` Literal for Gen4Image and Gen4ImageTurbo, as listed there.
+GEN4_IMAGE_RATIOS = (
+    "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768",
+    "1920:1080", "1080:1920", "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960",
+    "1680:720",
+)  # fmt: skip
+# Body fields beyond model, promptText, ratio and referenceImages (the SDK's Gen4Image TypedDict).
+GEN4_IMAGE_FIELDS = frozenset({"seed", "contentModeration"})
+# A 720p image is one whose short side is 720 px; Runway's price list says only "720p" and
+# "1080p", so every larger size is billed as 1080p (the dearer guess).
+SHORT_SIDE_720P = 720
+
+
+@dataclass(frozen=True)
+class RunwayImageModel:
+    id: str
+    ratios: tuple[str, ...]
+    # §11: how many referenceImages a body may carry.
+    min_references: int
+    max_references: int
+    optional_fields: frozenset[str]
+    # §10: credits per image at 720p and at 1080p.
+    credits_720p: int
+    credits_1080p: int
+    max_concurrent_generations: int = 2
+    max_daily_generations: int = 200
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (TEXT_TO_IMAGE,)
+
+    def cost(self, *, ratio: str) -> int:
+        width, height = (int(side) for side in ratio.split(":"))
+        return self.credits_720p if min(width, height) <= SHORT_SIDE_720P else self.credits_1080p
+
+
+IMAGE_MODELS: dict[str, RunwayImageModel] = {
+    model.id: model
+    for model in (
+        RunwayImageModel(
+            id="gen4_image",
+            ratios=GEN4_IMAGE_RATIOS,
+            min_references=0,
+            max_references=3,
+            optional_fields=GEN4_IMAGE_FIELDS,
+            credits_720p=5,
+            credits_1080p=8,
+        ),
+        # §11: referenceImages is required (1-3); §10: 2 credits at any size.
+        RunwayImageModel(
+            id="gen4_image_turbo",
+            ratios=GEN4_IMAGE_RATIOS,
+            min_references=1,
+            max_references=3,
+            optional_fields=GEN4_IMAGE_FIELDS,
+            credits_720p=2,
+            credits_1080p=2,
+        ),
+    )
+}

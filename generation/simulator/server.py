@@ -2,12 +2,13 @@
 
 Routes (runway-api.md §2):
     POST   /v1/image_to_video, /v1/text_to_video     create a task
+    POST   /v1/text_to_image                         create an image task (gen4_image, gen4_image_turbo)
     GET    /v1/tasks/{id}, DELETE /v1/tasks/{id}      read, cancel or delete a task
     GET    /v1/organization                          balance, tier limits, daily usage
     POST   /v1/organization/usage                    credits used per UTC day and model
     POST   /v1/uploads                               start an ephemeral upload
     POST   /_uploads/{id}                            the presigned upload target (no auth header)
-    GET    /_outputs/{task}.mp4?_jwt=..&exp=..        signed, expiring output URL
+    GET    /_outputs/{task}.mp4|.png?_jwt=..&exp=..   signed, expiring output URL (a clip or a still)
     *      /_simulator/...                           control endpoints (control token required),
                                                      e.g. POST /_simulator/usage_adjust books a usage mismatch
 """
@@ -33,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import validation
 from .config import SimulatorConfig
-from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_VIDEO
+from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_VIDEO
 from .state import (
     SUCCEEDED,
     DailyLimitReached,
@@ -331,6 +332,9 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
     def create_text_to_video(self, match: re.Match[str]) -> None:
         self._create(TEXT_TO_VIDEO)
 
+    def create_text_to_image(self, match: re.Match[str]) -> None:
+        self._create(TEXT_TO_IMAGE)
+
     def _create(self, endpoint: str) -> None:
         fault = self.sim.faults.take("create")
         if fault and fault.kind == "rate_limit":
@@ -477,7 +481,7 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
         # Rounded up, so a URL is good for at least url_ttl seconds.
         exp = int(time.time() - 1) if expired else math.ceil(time.time() + self.sim.config.url_ttl)
         signature = self.sim.sign(f"output:{task.id}:{exp}")
-        return f"{self.public_base()}/_outputs/{task.id}.mp4?_jwt={signature}&exp={exp}"
+        return f"{self.public_base()}/_outputs/{task.id}.{task.output_extension}?_jwt={signature}&exp={exp}"
 
     def get_output(self, match: re.Match[str]) -> None:
         task_id = match["id"]
@@ -490,7 +494,12 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
             self.send_json(403, {"error": "Access denied: the URL has expired"})
             return
         task = self.sim.get_task(task_id)
-        if task is None or task.output_path is None or not task.output_path.exists():
+        if (
+            task is None
+            or task.output_extension != match["ext"]
+            or task.output_path is None
+            or not task.output_path.exists()
+        ):
             self.send_json(404, {"error": "Not found"})
             return
         self._stream_file(task)
@@ -519,7 +528,7 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
                 task.downloads += 1
 
         self.send_response(status)
-        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Type", "image/png" if task.output_extension == "png" else "video/mp4")
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
@@ -654,12 +663,17 @@ _ID = r"(?P<id>[^/]+)"
 ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], str]] = [
     (re.compile(r"^/v1/image_to_video$"), {"POST": H.create_image_to_video}, "api"),
     (re.compile(r"^/v1/text_to_video$"), {"POST": H.create_text_to_video}, "api"),
+    (re.compile(r"^/v1/text_to_image$"), {"POST": H.create_text_to_image}, "api"),
     (re.compile(rf"^/v1/tasks/{_ID}$"), {"GET": H.get_task, "DELETE": H.delete_task}, "api"),
     (re.compile(r"^/v1/organization$"), {"GET": H.get_organization}, "api"),
     (re.compile(r"^/v1/organization/usage$"), {"POST": H.organization_usage}, "api"),
     (re.compile(r"^/v1/uploads$"), {"POST": H.create_upload}, "api"),
     (re.compile(rf"^/_uploads/{_ID}$"), {"POST": H.receive_upload}, "upload"),
-    (re.compile(rf"^/_outputs/{_ID}\.mp4$"), {"GET": H.get_output, "HEAD": H.get_output}, "output"),
+    (
+        re.compile(rf"^/_outputs/{_ID}\.(?P<ext>mp4|png)$"),
+        {"GET": H.get_output, "HEAD": H.get_output},
+        "output",
+    ),
     (re.compile(r"^/_simulator/health$"), {"GET": H.health}, "public"),
     (re.compile(r"^/_simulator/tasks$"), {"GET": H.control_tasks}, "control"),
     (re.compile(rf"^/_simulator/tasks/{_ID}/cancel$"), {"POST": H.control_cancel}, "control"),

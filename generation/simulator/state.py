@@ -102,6 +102,10 @@ class Task:
         return self.request.model
 
     @property
+    def output_extension(self) -> str:
+        return "png" if self.request.is_image else "mp4"
+
+    @property
     def holds_slot(self) -> bool:
         return self.deleted_at is None and self.status in (PENDING, RUNNING)
 
@@ -308,7 +312,10 @@ class Simulator:
             resolve_upload=self.upload_bytes,
             data_uri_max_chars=self.config.data_uri_max_chars,
         )
-        cost = runway_tables.MODELS[request.model].cost(duration=request.duration, audio=request.audio)
+        if request.is_image:
+            cost = runway_tables.IMAGE_MODELS[request.model].cost(ratio=request.ratio)
+        else:
+            cost = runway_tables.MODELS[request.model].cost(duration=request.duration, audio=request.audio)
         summary = summarize_body(body)
         now = time.monotonic()
         with self.lock:
@@ -477,6 +484,9 @@ class Simulator:
     # -- rendering --------------------------------------------------------------------------------
 
     def output_size(self, request: TaskRequest) -> tuple[int, int]:
+        if request.is_image:
+            # A still costs milliseconds at full size, and a keyframe must have its ratio's size.
+            return request.width, request.height
         scale = self.config.render_scale
 
         def even(value: float) -> int:
@@ -498,33 +508,17 @@ class Simulator:
 
     def _render(self, task: Task, width: int, height: int, generation: int) -> None:
         work = self.dir / f"work-{task.id}"
-        final = self.dir / f"{task.id}.mp4"
+        final = self.dir / f"{task.id}.{task.output_extension}"
         error: str | None = None
         try:
             with self._render_slots:
                 if self.stopping.is_set():
                     raise RuntimeError("simulator stopping")
                 work.mkdir(parents=True, exist_ok=True)
-                images: dict[str, Path] = {}
-                for keyframe in task.request.keyframes:
-                    path = work / f"{keyframe.position}.{keyframe.extension}"
-                    path.write_bytes(keyframe.data)
-                    images[keyframe.position] = path
-                from .render import render_clip  # imported late: only rendering needs ffmpeg
-
-                partial = work / "out.mp4"
-                render_clip(
-                    out=partial,
-                    width=width,
-                    height=height,
-                    duration=task.request.duration,
-                    fps=24,
-                    first_image=images.get("first"),
-                    last_image=images.get("last"),
-                    text=strip_markers(task.request.prompt_text) or "",
-                    with_audio=task.request.audio,
-                )
-                partial.replace(final)
+                if task.request.is_image:
+                    self._render_image(task, work, final, width, height)
+                else:
+                    self._render_clip(task, work, final, width, height)
         except Exception as exc:
             if generation == self._generation and not self.stopping.is_set():
                 logger.exception("Simulator render of task %s failed", task.id)
@@ -541,6 +535,44 @@ class Simulator:
             else:
                 task.render_state, task.output_path = "done", final
             self._tick(time.monotonic())
+
+    def _render_clip(self, task: Task, work: Path, final: Path, width: int, height: int) -> None:
+        images: dict[str, Path] = {}
+        for keyframe in task.request.keyframes:
+            path = work / f"{keyframe.position}.{keyframe.extension}"
+            path.write_bytes(keyframe.data)
+            images[keyframe.position] = path
+        from .render import render_clip  # imported late: only rendering needs ffmpeg
+
+        partial = work / "out.mp4"
+        render_clip(
+            out=partial,
+            width=width,
+            height=height,
+            duration=task.request.duration,
+            fps=24,
+            first_image=images.get("first"),
+            last_image=images.get("last"),
+            text=strip_markers(task.request.prompt_text) or "",
+            with_audio=task.request.audio,
+        )
+        partial.replace(final)
+
+    def _render_image(self, task: Task, work: Path, final: Path, width: int, height: int) -> None:
+        from .render import render_image
+
+        references: list[tuple[str | None, Path]] = []
+        for number, reference in enumerate(task.request.references):
+            path = work / f"reference-{number}.{reference.extension}"
+            path.write_bytes(reference.data)
+            references.append((reference.tag, path))
+        render_image(
+            out=final,
+            width=width,
+            height=height,
+            references=references,
+            text=strip_markers(task.request.prompt_text) or "",
+        )
 
     # -- uploads ----------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from . import runway_tables
-from .runway_tables import IMAGE_TO_VIDEO, RunwayModel
+from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, RunwayImageModel, RunwayModel
 
 API_VERSION = "2024-11-06"
 DOC_URL = "https://docs.dev.runwayml.com/api"
@@ -140,6 +140,16 @@ class Keyframe:
 
 
 @dataclass(frozen=True)
+class ReferenceImage:
+    """One of a text_to_image body's referenceImages, decoded, in the order it was sent."""
+
+    tag: str | None
+    data: bytes
+    extension: str
+    source: str
+
+
+@dataclass(frozen=True)
 class TaskRequest:
     """A body that passed validation, with defaults filled in and images decoded."""
 
@@ -151,6 +161,12 @@ class TaskRequest:
     seed: int | None
     audio: bool
     keyframes: tuple[Keyframe, ...]
+    # text_to_image only (duration 0, no audio, no keyframes there).
+    references: tuple[ReferenceImage, ...] = ()
+
+    @property
+    def is_image(self) -> bool:
+        return self.endpoint == TEXT_TO_IMAGE
 
     @property
     def width(self) -> int:
@@ -324,6 +340,13 @@ def validate_task_body(
     if not isinstance(model, str):
         raise ValidationFailed(
             [invalid_type(["model"], "string", model), no_matching_discriminator(["model"])]
+        )
+    if endpoint == TEXT_TO_IMAGE:
+        image_model = runway_tables.IMAGE_MODELS.get(model)
+        if image_model is None:
+            raise ValidationFailed([no_matching_discriminator(["model"])])
+        return _validate_image_body(
+            image_model, body, resolve_upload=resolve_upload, data_uri_max_chars=data_uri_max_chars
         )
     variant = VARIANTS.get((endpoint, model))
     if variant is None:
@@ -540,6 +563,132 @@ def _field_name(path: Path) -> str:
     for part in path[1:]:
         name += f"[{part}]" if isinstance(part, int) else f".{part}"
     return name
+
+
+# ---------------------------------------------------------------------------------------------
+# text_to_image bodies
+
+# The SDK: a tag "Must be 3-16 characters, start with a letter, and use only letters, digits, and
+# underscores". Zod checks the length first (too_small / too_big), then the pattern (invalid_format).
+TAG_LENGTH = (3, 16)
+TAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def invalid_pattern(path: Path, pattern: re.Pattern[str]) -> dict[str, Any]:
+    return {
+        "origin": "string",
+        "code": "invalid_format",
+        "format": "regex",
+        "pattern": f"/{pattern.pattern}/",
+        "path": path,
+        "message": f"Invalid string: must match pattern /{pattern.pattern}/",
+    }
+
+
+def _validate_image_body(
+    model: RunwayImageModel,
+    body: dict[str, Any],
+    *,
+    resolve_upload: Callable[[str], bytes | None],
+    data_uri_max_chars: int,
+) -> TaskRequest:
+    """A text_to_image body (Gen4Image / Gen4ImageTurbo in the SDK): schema first, then assets.
+
+    Stricter than Runway on one point, on purpose: two references with the same tag are refused,
+    since a prompt's @tag could not say which it means (Runway does not document the case). A
+    prompt citing an @tag no reference has is accepted: Runway documents no such check, and plain
+    text may hold an @ (the catalog refuses it before sending).
+    """
+    fields = {"model", "promptText", "ratio", "referenceImages"} | model.optional_fields
+    issues: list[dict[str, Any]] = []
+    unknown = [key for key in body if key not in fields]
+    if unknown:
+        issues.append(unrecognized_keys([], unknown))
+    ratio = body.get("ratio", _MISSING)
+    if ratio not in model.ratios or not isinstance(ratio, str):
+        issues.append(invalid_value(["ratio"], model.ratios))
+    prompt_text = _check_text(body, "promptText", required=True, issues=issues)
+    seed = _check_seed(body.get("seed", _MISSING), issues)
+    _check_content_moderation(body.get("contentModeration", _MISSING), issues)
+    found = _check_reference_images(
+        body.get("referenceImages", _MISSING), model, data_uri_max_chars=data_uri_max_chars, issues=issues
+    )
+    if issues:
+        raise ValidationFailed(issues)
+
+    references = []
+    for uri, tag, path in found:
+        image = _resolve_image(uri, "reference", _field_name(path), resolve_upload)
+        references.append(
+            ReferenceImage(tag=tag, data=image.data, extension=image.extension, source=image.source)
+        )
+    return TaskRequest(
+        endpoint=TEXT_TO_IMAGE,
+        model=model.id,
+        ratio=ratio,  # type: ignore[arg-type]
+        duration=0,
+        prompt_text=prompt_text,
+        seed=seed,
+        audio=False,
+        keyframes=(),
+        references=tuple(references),
+    )
+
+
+def _check_reference_images(
+    value: object, model: RunwayImageModel, *, data_uri_max_chars: int, issues: list[dict[str, Any]]
+) -> list[tuple[str, str | None, Path]]:
+    """Check referenceImages' shape; return (uri, tag, uri path) for every usable entry."""
+    if value is _MISSING and model.min_references == 0:
+        return []
+    if not isinstance(value, list):
+        issues.append(invalid_type(["referenceImages"], "array", value))
+        return []
+    if len(value) < model.min_references:
+        issues.append(too_small(["referenceImages"], "array", model.min_references))
+        return []
+    if len(value) > model.max_references:
+        issues.append(too_big(["referenceImages"], "array", model.max_references))
+        return []
+    found: list[tuple[str, str | None, Path]] = []
+    tags: list[str] = []
+    for index, item in enumerate(value):
+        path: Path = ["referenceImages", index]
+        if not isinstance(item, dict):
+            issues.append(invalid_type(path, "object", item))
+            continue
+        unknown = [key for key in item if key not in ("uri", "tag")]
+        if unknown:
+            issues.append(unrecognized_keys(path, unknown))
+        tag = _check_tag(item.get("tag", _MISSING), [*path, "tag"], issues)
+        if tag is not None:
+            tags.append(tag)
+        uri = item.get("uri", _MISSING)
+        if not isinstance(uri, str):
+            issues.append(invalid_type([*path, "uri"], "string", uri))
+        elif _check_uri(uri, [*path, "uri"], data_uri_max_chars, issues):
+            found.append((uri, tag, [*path, "uri"]))
+    if len(set(tags)) != len(tags):
+        issues.append(custom(["referenceImages"], "Each tag may only be used once"))
+    return found
+
+
+def _check_tag(value: object, path: Path, issues: list[dict[str, Any]]) -> str | None:
+    if value is _MISSING:
+        return None
+    if not isinstance(value, str):
+        issues.append(invalid_type(path, "string", value))
+        return None
+    low, high = TAG_LENGTH
+    if len(value) < low:
+        issues.append(too_small(path, "string", low))
+    elif len(value) > high:
+        issues.append(too_big(path, "string", high))
+    elif not TAG_RE.fullmatch(value):
+        issues.append(invalid_pattern(path, TAG_RE))
+    else:
+        return value
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
