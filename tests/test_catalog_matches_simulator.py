@@ -137,3 +137,46 @@ def test_the_catalog_estimate_is_what_the_simulator_charges(runway, request_kwar
     assert built.estimated_credits == catalog.estimate(
         request_kwargs["model"], request_kwargs["duration"], request_kwargs.get("audio", True)
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Image models (text_to_image): the catalog's IMAGE_MODELS against the simulator's IMAGE_MODELS
+
+CATALOG_IMAGE_MODELS = list(catalog.IMAGE_MODELS)
+
+
+def test_both_serve_the_same_image_models_and_neither_as_video():
+    assert set(catalog.IMAGE_MODELS) == set(runway_tables.IMAGE_MODELS)
+    assert not set(runway_tables.IMAGE_MODELS) & set(runway_tables.MODELS)
+
+
+@pytest.mark.parametrize("model_id", CATALOG_IMAGE_MODELS)
+def test_an_image_model_has_the_same_ratios_references_and_prices(model_id):
+    model, sim = catalog.IMAGE_MODELS[model_id], runway_tables.IMAGE_MODELS[model_id]
+
+    assert set(model.ratios) == set(sim.ratios)
+    assert (model.min_references, model.max_references) == (sim.min_references, sim.max_references)
+    for ratio in model.ratios:
+        assert model.estimate(ratio=ratio) == sim.cost(ratio=ratio), ratio
+
+
+@pytest.mark.parametrize(
+    ("model_id", "ratio"),
+    [("gen4_image", "1280:720"), ("gen4_image", "1808:768"), ("gen4_image_turbo", "1080:1080")],
+)
+def test_the_catalog_image_estimate_is_what_the_simulator_charges(runway, model_id, ratio):
+    built = catalog.build_image_request(
+        model=model_id, prompt_text="@house at dawn", ratio=ratio, references=[("house", True)]
+    )
+
+    response = requests.post(
+        f"{runway.base_url}/v1/{built.endpoint}",
+        json=built.with_images([picture_uri((200, 60, 40))]),
+        headers=runway.api_headers,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    task = runway.wait_for_status(response.json()["id"])
+
+    assert response.json()["estimatedCost"] == {"credits": built.estimated_credits}
+    assert task["cost"] == {"credits": built.estimated_credits}
