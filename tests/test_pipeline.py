@@ -198,7 +198,9 @@ def test_transient_faults_are_survived(project, alice, references, runway_simula
     assert_no_duplicate_submissions(runway_simulator)
 
 
-def test_cancel_stops_runway_tasks_and_charges_only_what_runway_keeps(project, alice, references, runway_simulator):
+def test_cancel_stops_runway_tasks_and_charges_only_what_runway_keeps(
+    project, alice, references, runway_simulator
+):
     runway_simulator.fail_next("slow", 3, seconds=30)
     sequence = make_sequence(project, alice, references, model="gen4_turbo", stitched=False, duration=2)
     pipeline.start_sequence(sequence, user=alice)
