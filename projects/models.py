@@ -242,7 +242,8 @@ class Shot(models.Model):
     chosen_take = models.ForeignKey(
         "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # Set when an earlier shot's chosen take changed after this shot was generated from it.
+    # Set when the chosen take no longer matches the shot: an earlier shot's chosen take changed
+    # after this shot was generated from it, or the shot or its sequence was edited since.
     is_stale = models.BooleanField(default=False)
 
     class Meta:

@@ -136,11 +136,19 @@ def _editable(sequence_id: int) -> Iterator[Sequence]:
         yield sequence
 
 
+# Changing any of these makes the finished takes no longer what the sequence or shot asks for.
+_SEQUENCE_FIELDS_OF_TAKES = {"model", "ratio", "is_stitched", "has_audio", "reference_set", "image_fit"}
+
+
 def save_sequence(form: SequenceForm) -> Sequence:
     """Save a validated SequenceForm of an existing sequence. Raises SequenceIsGenerating, saving
-    nothing."""
+    nothing. A change to what the clips are made of (model, ratio, sound, stitching, references,
+    fit) marks every shot with a chosen take stale, so that "Generate again" remakes it."""
     with _editable(form.instance.pk):
-        return form.save()
+        sequence = form.save()
+        if _SEQUENCE_FIELDS_OF_TAKES & set(form.changed_data):
+            sequence.shots.exclude(chosen_take=None).update(is_stale=True)
+        return sequence
 
 
 def add_shot(form: ShotForm) -> Shot:
@@ -157,9 +165,15 @@ def add_shot(form: ShotForm) -> Shot:
 
 
 def save_shot(form: ShotForm) -> Shot:
-    """Save a validated ShotForm of an existing shot. Raises SequenceIsGenerating, saving nothing."""
+    """Save a validated ShotForm of an existing shot. Raises SequenceIsGenerating, saving nothing.
+    A changed prompt, duration, seed or keyframe marks a shot that has a chosen take stale: the
+    take no longer matches it, and "Generate again" remakes it."""
     with _editable(form.instance.sequence_id):
-        return form.save()
+        shot = form.save(commit=False)
+        if form.changed_data and shot.chosen_take_id is not None:
+            shot.is_stale = True
+        shot.save()
+        return shot
 
 
 def move_shot(shot: Shot, *, direction: str) -> bool:

@@ -83,3 +83,27 @@ def test_editors_choose_how_wide_images_fit(client, alice, sequence):
     client.post(url(sequence), data(image_fit="stretch"))
     sequence.refresh_from_db()
     assert sequence.image_fit == "crop"
+
+
+def test_changing_what_clips_are_made_of_marks_finished_shots_stale(client, alice, sequence):
+    from generation.models import Take
+    from projects.models import Shot
+
+    done = Shot.objects.create(sequence=sequence, prompt="Hall", duration=5, first_frame="none")
+    fresh = Shot.objects.create(
+        sequence=sequence, prompt="Stairs", duration=5, first_frame="none", position=1
+    )
+    take = Take.objects.create(shot=done, user=alice, status="succeeded")
+    Shot.objects.filter(pk=done.pk).update(chosen_take=take)
+    client.force_login(alice)
+
+    same = {"model": "gen4_turbo", "ratio": "960:960", "is_stitched": "on", "has_audio": "on"}
+    client.post(url(sequence), {**same, "title": "Tour v2", "image_fit": "pad"})
+    sequence.refresh_from_db()
+    assert sequence.title == "Tour v2"
+    assert not Shot.objects.filter(is_stale=True).exists()  # a new title changes no clip
+
+    client.post(url(sequence), data())
+    assert list(Shot.objects.filter(is_stale=True)) == [done]
+    fresh.refresh_from_db()
+    assert not fresh.is_stale

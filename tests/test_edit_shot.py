@@ -115,3 +115,20 @@ def test_an_edit_racing_a_start_never_leaves_a_take_made_from_other_words(projec
         shot.refresh_from_db()
         take = Take.objects.get(shot=shot)
         assert take.request["promptText"] == shot.prompt, f"round {round_number}"
+
+
+def test_editing_a_finished_shot_marks_it_stale_so_generate_again_remakes_it(client, alice, shot):
+    take = Take.objects.create(shot=shot, user=alice, status="succeeded", estimated_credits=60)
+    Shot.objects.filter(pk=shot.pk).update(chosen_take=take)
+    Sequence.objects.filter(pk=shot.sequence_id).update(status="done")
+    client.force_login(alice)
+
+    unchanged = {"prompt": "Hall", "duration": 5, "first_frame": "none"}
+    client.post(url(shot), unchanged)
+    shot.refresh_from_db()
+    assert not shot.is_stale
+
+    client.post(url(shot), {**unchanged, "prompt": "Grand hall"})
+    shot.refresh_from_db()
+    assert shot.is_stale
+    assert [e.shot for e in pipeline.estimate_generation(shot.sequence).shots] == [shot]
