@@ -24,7 +24,7 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from generation import credits
+from generation import credits, estimates
 from projects.forms import SequenceForm, ShotForm
 from projects.models import Membership, Project, ReferenceImage, Sequence, ShareLink, Shot
 
@@ -178,13 +178,33 @@ def save_shot(form: ShotForm) -> Shot:
 
 def move_shot(shot: Shot, *, direction: str) -> bool:
     """Move a shot one place earlier ("up") or later ("down"); False at either end. Raises
-    SequenceIsGenerating, moving nothing."""
-    with _editable(shot.sequence_id):
-        return _move(
+    SequenceIsGenerating, moving nothing. Finished shots whose keyframes now come from elsewhere
+    (another previous shot, the reference image at their new place) become stale."""
+    with _editable(shot.sequence_id) as sequence:
+        before = _frame_origins(sequence)
+        moved = _move(
             Shot.objects.filter(sequence_id=shot.sequence_id).order_by("position", "pk"),
             shot,
             direction=direction,
         )
+        if moved:
+            after = _frame_origins(sequence)
+            changed = [pk for pk, origin in after.items() if origin != before[pk]]
+            Shot.objects.filter(pk__in=changed).exclude(chosen_take=None).update(is_stale=True)
+        return moved
+
+
+def _frame_origins(sequence: Sequence) -> dict[int, tuple]:
+    """Where each shot's first and last frames come from, by shot: the keyframe plan, with the
+    shot it follows when it starts on the previous shot's last frame."""
+    shots = list(sequence.shots.select_related("first_frame_image", "last_frame_image"))
+    references = estimates.references_of(sequence)
+    origins = {}
+    for index, item in enumerate(shots):
+        plan = estimates.plan_shot(sequence, item, index, references)
+        first = shots[index - 1].pk if plan.first == "previous" else getattr(plan.first_image, "pk", None)
+        origins[item.pk] = (plan.first, first, getattr(plan.last_image, "pk", None))
+    return origins
 
 
 def delete_shot(shot: Shot) -> None:

@@ -60,3 +60,26 @@ def test_viewers_get_403(client, bob, shots):
 def test_it_refuses_get(client, alice, shots):
     client.force_login(alice)
     assert client.get(url(shots[1])).status_code == 405
+
+
+def test_finished_shots_whose_keyframes_change_become_stale(client, alice, project):
+    from generation.models import Take
+
+    sequence = Sequence.objects.create(
+        project=project, title="Walk", model="gen4_turbo", is_stitched=True, created_by=alice
+    )
+    shots = []
+    for position, prompt in enumerate("abcd"):
+        shot = Shot.objects.create(
+            sequence=sequence, prompt=prompt, position=position, first_frame="previous"
+        )
+        take = Take.objects.create(shot=shot, user=alice, status="succeeded")
+        Shot.objects.filter(pk=shot.pk).update(chosen_take=take)
+        shots.append(shot)
+    client.force_login(alice)
+
+    client.post(url(shots[2]), {"direction": "up"})  # a b c d -> a c b d
+
+    assert order(shots) == "acbd"
+    stale = set(Shot.objects.filter(is_stale=True).values_list("prompt", flat=True))
+    assert stale == {"b", "c", "d"}  # each now follows another shot; a is still first
