@@ -890,7 +890,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "project": sequence.project,
         "sequence": sequence,
-        "rows": [(n, shot, by_shot[shot.pk]) for n, shot in enumerate(shots, start=1) if shot.pk in by_shot],
+        "rows": [(n, by_shot[shot.pk]) for n, shot in enumerate(shots, start=1) if shot.pk in by_shot],
         "kept": [n for n, shot in enumerate(shots, start=1) if shot.pk not in by_shot],
         "estimate": estimate,
         "meter": meter,
