@@ -35,6 +35,10 @@ class Take(models.Model):
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.UNCONFIRMED)
 
     shot = models.ForeignKey("projects.Shot", on_delete=models.CASCADE, related_name="takes")
+    # Set on the takes of a keyframe image (endpoint "text_to_image"); empty on a shot's clips.
+    keyframe = models.ForeignKey(
+        "projects.Keyframe", on_delete=models.CASCADE, null=True, blank=True, related_name="takes"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="takes")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     # The Runway request body without its images, which are sent from the files below.

@@ -5,6 +5,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -29,11 +30,25 @@ class ProjectQuerySet(models.QuerySet):
         return with_my_role(self, user, project_path="pk")
 
 
+def _logo_upload_to(instance: Project, filename: str) -> str:
+    return f"logos/{secrets.token_hex(8)}.{filename.rsplit('.', 1)[-1].lower()}"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # Branding of the project's share pages, shown to clients instead of the app's own header.
+    client_name = models.CharField(max_length=200, blank=True)
+    logo = models.ImageField(upload_to=_logo_upload_to, blank=True)
+    accent_color = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give the colour as # and six hex digits, like #1a73e8.")
+        ],
+    )
 
     objects = ProjectQuerySet.as_manager()
 
@@ -225,6 +240,7 @@ class Shot(models.Model):
     class FirstFrame(models.TextChoices):
         PREVIOUS = "previous", "Last frame of the previous shot"
         REFERENCE = "reference", "A reference image"
+        KEYFRAME = "keyframe", "An image made from reference images"
         NONE = "none", "None (text only)"
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="shots")
@@ -239,6 +255,9 @@ class Shot(models.Model):
     last_frame_image = models.ForeignKey(
         ReferenceImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Veo only: the last frame is an image made from reference images (the shot's LAST keyframe)
+    # rather than `last_frame_image`.
+    has_made_last_frame = models.BooleanField(default=False)
     chosen_take = models.ForeignKey(
         "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -251,6 +270,81 @@ class Shot(models.Model):
 
     def __str__(self) -> str:
         return f"Shot {self.position + 1}: {self.prompt[:40]}"
+
+
+class Keyframe(models.Model):
+    """An image made by Runway's text_to_image from up to three tagged reference images, to be a
+    shot's first frame (or, on Veo, its last). Its takes are reviewed and one is chosen before any
+    video is paid for."""
+
+    class Slot(models.TextChoices):
+        FIRST = "first", "First frame"
+        LAST = "last", "Last frame"
+
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="keyframes")
+    slot = models.CharField(max_length=5, choices=Slot.choices, default=Slot.FIRST)
+    model = models.CharField(
+        max_length=40,
+        choices=[(m.id, m.label) for m in catalog.IMAGE_MODELS.values()],
+        default=catalog.DEFAULT_IMAGE_MODEL,
+    )
+    # May cite the references' tags as @tag.
+    prompt = models.TextField(max_length=catalog.PROMPT_MAX_LENGTH)
+    chosen_take = models.ForeignKey(
+        "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["shot", "slot"]
+        constraints = [models.UniqueConstraint(fields=["shot", "slot"], name="one_keyframe_per_shot_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.get_slot_display()} of {self.shot}"
+
+
+class KeyframeReference(models.Model):
+    """One reference image a keyframe is made from, and the tag its prompt cites it by."""
+
+    keyframe = models.ForeignKey(Keyframe, on_delete=models.CASCADE, related_name="references")
+    image = models.ForeignKey(ReferenceImage, on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=16)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["keyframe", "tag"], name="one_reference_per_keyframe_tag"),
+            models.UniqueConstraint(fields=["keyframe", "image"], name="one_tag_per_keyframe_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.tag}"
+
+
+def _version_upload_to(instance: FilmVersion, filename: str) -> str:
+    return f"films/{instance.sequence_id}/v{instance.number}-{secrets.token_hex(8)}-{filename}"
+
+
+class FilmVersion(models.Model):
+    """One assembled film of a sequence. Every assembly adds a version; none is overwritten."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    film = models.FileField(upload_to=_version_upload_to)
+    poster = models.FileField(upload_to=_version_upload_to, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    # The 4K master made from this version's film, once made.
+    master = models.FileField(upload_to=_version_upload_to, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "number"], name="one_version_number_per_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sequence} v{self.number}"
 
 
 class ShareLinkQuerySet(models.QuerySet):
@@ -278,6 +372,12 @@ class ShareLink(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The version the link shows; empty means always the latest.
+    version = models.ForeignKey(
+        FilmVersion, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
+    # Whether the client may comment and approve or request changes, or only watch and download.
+    can_review = models.BooleanField(default=True)
     # Downloads and plays in the page's player, each counted once per fetch (not per byte range).
     download_count = models.PositiveIntegerField(default=0, editable=False)
     play_count = models.PositiveIntegerField(default=0, editable=False)
@@ -325,3 +425,49 @@ class ShareLink(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class ReviewComment(models.Model):
+    """A client's comment on a film version, pinned to a time in the film."""
+
+    BODY_MAX_LENGTH = 2000
+
+    version = models.ForeignKey(FilmVersion, on_delete=models.CASCADE, related_name="comments")
+    share_link = models.ForeignKey(
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="comments"
+    )
+    author_name = models.CharField(max_length=80)
+    body = models.TextField(max_length=BODY_MAX_LENGTH)
+    at_seconds = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at_seconds", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} at {self.at_seconds:.1f} s"
+
+
+class ReviewDecision(models.Model):
+    """A client's approval of a film version, or their request for changes, with a note."""
+
+    class Verdict(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes", "Changes requested"
+
+    NOTE_MAX_LENGTH = 2000
+
+    version = models.ForeignKey(FilmVersion, on_delete=models.CASCADE, related_name="decisions")
+    share_link = models.ForeignKey(
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions"
+    )
+    author_name = models.CharField(max_length=80)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} by {self.author_name}"

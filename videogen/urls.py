@@ -4,7 +4,7 @@ from django.urls import include, path
 from projects import accounts
 
 # Media (films, takes, posters, reference images) are never served from MEDIA_URL, in any mode: only
-# the views that check project membership or a share link serve them (projects/views.py).
+# the views that check project membership or a share link serve them (projects/views/).
 urlpatterns = [
     # Before admin.site.urls, so that the admin's sign-in is throttled like the studio's.
     path("admin/login/", accounts.admin_login),

@@ -1,0 +1,639 @@
+"""Sequences, shots, takes, generation and the film."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from generation import estimates, pipeline, runway
+from generation.models import Take
+from projects import services
+from projects import usage as credit_usage
+from projects.downloads import ranged_file_response
+from projects.forms import (
+    DirectionForm,
+    SequenceForm,
+    ShareLinkForm,
+    ShotForm,
+)
+from projects.models import (
+    Sequence,
+    Shot,
+)
+from projects.templatetags.studio import failure_reason, percent, status_badge
+from projects.views.common import (
+    EDIT,
+    SEQUENCE_STATUS_LABELS,
+    SPEND_ERRORS,
+    TAKE_STATUS_LABELS,
+    _can_edit,
+    _catalog_script,
+    _confirm,
+    _film_filename,
+    _get_project_for_user,
+    _get_sequence_for_user,
+    _get_shot_for_user,
+    _get_take_for_user,
+    _pk_url,
+)
+from projects.views.projects import _project_context
+
+# --- sequences and shots -------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def create_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk, EDIT)
+    form = SequenceForm(request.POST, project=project)
+    if not form.is_valid():
+        context = _project_context(request, project, sequence_form=form)
+        return render(request, "projects/project_detail.html", context)
+    sequence = form.save(commit=False)
+    sequence.project = project
+    sequence.created_by = request.user
+    sequence.save()
+    messages.success(request, f"Sequence “{sequence.title}” created. Add its shots below.")
+    return redirect("sequence_detail", pk=sequence.pk)
+
+
+# The fields of a take that the generation panel shows; its request and notices (large JSON) and
+# the rest are never read there.
+TAKE_FIELDS = (
+    "shot_id",
+    "status",
+    "failure_code",
+    "failure_message",
+    "output",
+    "progress",
+    "estimated_credits",
+    "cost_credits",
+)
+
+
+def _takes_of(shots: list[Shot]) -> dict[int, list[Take]]:
+    """Each shot's takes, oldest first, by shot pk: one query for the whole sequence."""
+    takes: dict[int, list[Take]] = {shot.pk: [] for shot in shots}
+    rows = Take.objects.filter(shot_id__in=list(takes)).only(*TAKE_FIELDS).order_by("created_at", "pk")
+    for take in rows:
+        takes[take.shot_id].append(take)
+    return takes
+
+
+def _charge_text(take: Take) -> str:
+    if take.cost_credits is not None:
+        return f"{take.cost_credits} credits charged"
+    if take.status == Take.Status.UNCONFIRMED:
+        return f"{take.estimated_credits} credits held"
+    if take.is_final:
+        return "nothing charged"
+    return f"about {take.estimated_credits} credits"
+
+
+def _take_rows(takes: list[Take], shot: Shot, *, can_edit: bool, is_active: bool, urls: dict) -> list[dict]:
+    """What the panel shows of each take, worked out once here rather than per row in the template."""
+    rows = []
+    for number, take in enumerate(takes, start=1):
+        status = take.status
+        is_chosen = take.pk == shot.chosen_take_id
+        row = {
+            "key": f"take-{take.pk}",
+            "number": str(number),
+            "is_chosen": is_chosen,
+            "badge": status_badge(status),
+            "status": TAKE_STATUS_LABELS.get(status, status),
+            "charge": _charge_text(take),
+            "reason": "",
+            "fetch_url": "",
+            "note": "",
+            "video_url": "",
+            "percent": "",
+            "choose_url": "",
+        }
+        if status in (Take.Status.FAILED, Take.Status.UNCONFIRMED):
+            row["reason"] = failure_reason(take)
+            if can_edit and take.failure_code == "DOWNLOAD":
+                row["fetch_url"] = urls["fetch"](take.pk)
+        elif status == Take.Status.CANCELLED and take.failure_message:
+            row["note"] = f"{take.failure_message} {take.charge_note}"
+        elif take.output:
+            row["video_url"] = urls["video"](take.pk)
+        elif not take.is_final:
+            row["percent"] = str(percent(take.progress))
+        if not is_chosen and can_edit and status == Take.Status.SUCCEEDED and not is_active:
+            row["choose_url"] = urls["choose"](take.pk)
+        rows.append(row)
+    return rows
+
+
+def _progress_context(
+    request: HttpRequest, sequence: Sequence, shots: list[Shot], takes_of: dict[int, list[Take]]
+) -> dict:
+    can_edit = _can_edit(sequence.my_role)
+    is_active = sequence.is_generating
+    urls = {
+        "retake": _pk_url("retake_shot"),
+        "fetch": _pk_url("fetch_take_again"),
+        "video": _pk_url("take_video"),
+        "choose": _pk_url("choose_take"),
+    }
+    rows = []
+    for number, shot in enumerate(shots, start=1):
+        takes = takes_of[shot.pk]
+        if not takes:
+            continue
+        rows.append(
+            {
+                "shot": shot,
+                "number": str(number),
+                "retake_url": urls["retake"](shot.pk) if can_edit and not is_active else "",
+                "takes": _take_rows(takes, shot, can_edit=can_edit, is_active=is_active, urls=urls),
+            }
+        )
+    attention = []
+    if sequence.status == Sequence.Status.NEEDS_ATTENTION:
+        numbers = {shot.pk: n for n, shot in enumerate(shots, start=1)}
+        for shot in pipeline.stuck_shots(sequence, [(shot, takes_of[shot.pk]) for shot in shots]):
+            takes = takes_of[shot.pk]
+            attention.append({"number": numbers[shot.pk], "shot": shot, "take": takes[-1] if takes else None})
+    return {
+        "sequence": sequence,
+        "sequence_status": SEQUENCE_STATUS_LABELS.get(sequence.status, sequence.status),
+        "can_edit": can_edit,
+        "progress_rows": rows,
+        "has_progress_actions": any(
+            row["retake_url"] or any(take["fetch_url"] or take["choose_url"] for take in row["takes"])
+            for row in rows
+        ),
+        "has_stale": any(shot.is_stale for shot in shots),
+        "is_active": is_active,
+        "attention": attention,
+        "other_runway": _other_runway(sequence),
+    }
+
+
+def _other_runway(sequence: Sequence) -> str:
+    """The API base of the Runway a generating sequence runs on, when it is not this site's own
+    (a command line with a simulator of its own started it): this site cannot follow those takes."""
+    if not sequence.is_generating or not sequence.runway_origin:
+        return ""
+    if sequence.runway_origin == pipeline.current_origin():
+        return ""
+    return runway.origin_base(sequence.runway_origin)
+
+
+def _shot_row(shot: Shot, index: int, item, first, last, form: ShotForm | None, *, urls: dict) -> dict:
+    """One row of the shot list, its words and links worked out here rather than per row in the
+    template (the list is the longest part of the page)."""
+    meta = f"{shot.duration} s"
+    if shot.seed is not None:
+        meta += f" · seed {shot.seed}"
+    if item:
+        meta += f" · {item.credits} credits"
+    classes = "card shot"
+    if item and item.error:
+        classes += " has-error"
+    if shot.is_stale:
+        classes += " is-stale"
+    return {
+        "number": index + 1,
+        "label": str(index + 1),
+        "shot": shot,
+        "anchor": f"shot-{shot.pk}",
+        "edit_href": f"?edit={shot.pk}#shot-{shot.pk}",
+        "classes": classes,
+        "meta": meta,
+        "prompt": shot.prompt or "(no prompt)",
+        "first": first,
+        "last": last,
+        "first_thumb": urls["thumb"](first.image.pk) + "?size=thumb" if first.image else "",
+        "last_thumb": urls["thumb"](last.image.pk) + "?size=thumb" if last.image else "",
+        "estimate": item,
+        "notices": item.notices if item else (),
+        "error": item.error if item else "",
+        "move_url": urls["move"](shot.pk),
+        "delete_url": urls["delete"](shot.pk),
+        "edit_url": urls["edit"](shot.pk),
+        "form": form,
+    }
+
+
+def _sequence_context(
+    request: HttpRequest,
+    sequence: Sequence,
+    *,
+    sequence_form: SequenceForm | None = None,
+    shot_form: tuple[int, ShotForm] | None = None,
+    add_shot_form: ShotForm | None = None,
+) -> dict:
+    can_edit = _can_edit(sequence.my_role)
+    is_editable = can_edit and not sequence.is_generating
+    images = estimates.references_of(sequence)
+    estimate = estimates.estimate_sequence(sequence, references=images)
+    # The estimate has loaded the shots in order, with their frames and chosen takes: reuse them.
+    shots = [item.shot for item in estimate.shots]
+    to_generate = estimate.to_generate()
+    by_shot = {item.shot.pk: item for item in estimate.shots}
+    frames = estimates.frame_sources(sequence, estimate=estimate, references=images)
+    meter = credit_usage.month_meter(request.user)
+
+    urls = {
+        "move": _pk_url("move_shot"),
+        "delete": _pk_url("delete_shot"),
+        "edit": _pk_url("edit_shot"),
+        "thumb": _pk_url("reference_image_file"),
+    }
+    shot_rows = []
+    for index, shot in enumerate(shots):
+        item = by_shot.get(shot.pk)
+        first, last = frames.get(shot.pk, estimates.UNKNOWN_FRAMES)
+        # Only the shot being edited gets its form: rendering a form per shot dominated the page.
+        form = None
+        if is_editable and shot_form and shot_form[0] == shot.pk:
+            form = shot_form[1]
+        elif is_editable and request.GET.get("edit") == str(shot.pk):
+            form = ShotForm(instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s")
+        shot_rows.append(_shot_row(shot, index, item, first, last, form, urls=urls))
+
+    if add_shot_form is None and is_editable:
+        initial = services.new_shot_initial(sequence, shot_count=len(shots), references=images)
+        add_shot_form = ShotForm(initial=initial, sequence=sequence, images=images, auto_id="new_%s")
+
+    # Who has a link, and how it is used, is for the people who may make and revoke links.
+    share_links = []
+    if can_edit and sequence.status == Sequence.Status.DONE:
+        share_links = list(sequence.share_links.all())
+
+    has_errors = any(item.error for item in to_generate.shots)
+    context = {
+        "project": sequence.project,
+        "sequence": sequence,
+        "video_model": sequence.video_model,
+        "can_edit": can_edit,
+        "is_editable": is_editable,
+        "shot_rows": shot_rows,
+        "images": images,
+        "estimate": estimate,
+        "has_errors": has_errors,
+        "meter": meter,
+        "to_generate": to_generate,
+        "kept_count": len(shots) - len(to_generate.shots),
+        "remaining_after": meter["summary"].available - to_generate.total_credits,
+        "shortfall": max(to_generate.total_credits - meter["summary"].available, 0),
+        "is_startable": sequence.is_startable,
+        "can_start": can_edit and sequence.is_startable and bool(shots) and not has_errors,
+        "sequence_form": sequence_form
+        or (SequenceForm(instance=sequence, project=sequence.project) if is_editable else None),
+        "is_sequence_form_open": sequence_form is not None,
+        "add_shot_form": add_shot_form,
+        "share_links": share_links,
+        "share_form": ShareLinkForm() if can_edit and sequence.status == Sequence.Status.DONE else None,
+        "catalog_script": _catalog_script(),
+        "sequence_url": reverse("sequence_detail", args=[sequence.pk]),
+    }
+    context.update(_progress_context(request, sequence, shots, _takes_of(shots)))
+    return context
+
+
+@login_required
+def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    return render(request, "projects/sequence_detail.html", _sequence_context(request, sequence))
+
+
+def _refuse_while_generating(request: HttpRequest, sequence: Sequence) -> HttpResponse | None:
+    """The early answer to a change of a generating sequence; the services check again under a lock."""
+    if sequence.is_generating:
+        messages.error(request, str(services.SequenceIsGenerating()))
+        return redirect("sequence_detail", pk=sequence.pk)
+    return None
+
+
+@require_POST
+@login_required
+def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, sequence):
+        return refusal
+    form = SequenceForm(request.POST, instance=sequence, project=sequence.project)
+    if not form.is_valid():
+        # The instance has taken the invalid values; show the page for the stored sequence.
+        stored = _get_sequence_for_user(request, pk, EDIT)
+        context = _sequence_context(request, stored, sequence_form=form)
+        return render(request, "projects/sequence_detail.html", context)
+    try:
+        services.save_sequence(form)
+    except services.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect("sequence_detail", pk=sequence.pk)
+    messages.success(request, "Sequence settings saved.")
+    return redirect("sequence_detail", pk=sequence.pk)
+
+
+@require_POST
+@login_required
+def add_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, sequence):
+        return refusal
+    images = estimates.references_of(sequence)
+    form = ShotForm(request.POST, sequence=sequence, images=images, auto_id="new_%s")
+    if not form.is_valid():
+        context = _sequence_context(request, sequence, add_shot_form=form)
+        return render(request, "projects/sequence_detail.html", context)
+    try:
+        shot = services.add_shot(form)
+    except services.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect("sequence_detail", pk=sequence.pk)
+    messages.success(request, f"Shot {sequence.shots.count()} added.")
+    return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    sequence = shot.sequence
+    sequence.my_role = shot.my_role
+    if refusal := _refuse_while_generating(request, sequence):
+        return refusal
+    images = estimates.references_of(sequence)
+    form = ShotForm(
+        request.POST, instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s"
+    )
+    if not form.is_valid():
+        context = _sequence_context(request, sequence, shot_form=(shot.pk, form))
+        return render(request, "projects/sequence_detail.html", context)
+    try:
+        services.save_shot(form)
+    except services.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect("sequence_detail", pk=sequence.pk)
+    messages.success(request, "Shot saved.")
+    return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def move_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, shot.sequence):
+        return refusal
+    form = DirectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Move the shot up or down.")
+    else:
+        try:
+            services.move_shot(shot, direction=form.cleaned_data["direction"])
+        except services.SequenceIsGenerating as refusal:
+            messages.error(request, str(refusal))
+    return redirect(reverse("sequence_detail", args=[shot.sequence_id]) + f"#shot-{shot.pk}")
+
+
+@require_POST
+@login_required
+def delete_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    shot = _get_shot_for_user(request, pk, EDIT)
+    if refusal := _refuse_while_generating(request, shot.sequence):
+        return refusal
+    back = reverse("sequence_detail", args=[shot.sequence_id])
+    confirmation = _confirm(
+        request,
+        title="Delete shot",
+        question=f"Delete {shot}?",
+        details=["Its takes and their clips are deleted with it."],
+        button="Delete shot",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    try:
+        services.delete_shot(shot)
+    except services.SequenceIsGenerating as refusal:
+        messages.error(request, str(refusal))
+        return redirect(back)
+    messages.success(request, "Shot deleted.")
+    return redirect(back)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation page with the amount and what remains; POST: start generating."""
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    if not sequence.is_startable:
+        messages.info(request, "This sequence is generating or finished. Retake single shots instead.")
+        return redirect("sequence_detail", pk=sequence.pk)
+    # Only the shots without a valid take are made; the same estimate is held by the pipeline.
+    estimate = estimates.estimate_generation(sequence)
+    if request.method == "POST":
+        if request.POST.get("credits") != str(estimate.total_credits):
+            messages.warning(
+                request,
+                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again.",
+            )
+            return redirect("start_sequence", pk=sequence.pk)
+        try:
+            pipeline.start_sequence(sequence, user=request.user, expected_credits=estimate.total_credits)
+        except SPEND_ERRORS as error:
+            messages.error(request, str(error))
+            return redirect("start_sequence", pk=sequence.pk)
+        if estimate.shots:
+            messages.success(
+                request, f"Generating “{sequence.title}”: {estimate.total_credits} credits reserved."
+            )
+        else:
+            messages.success(request, f"Assembling “{sequence.title}” from the chosen takes.")
+        return redirect("sequence_detail", pk=sequence.pk)
+
+    shots = list(sequence.shots.order_by("position", "pk"))
+    by_shot = {item.shot.pk: item for item in estimate.shots}
+    meter = credit_usage.month_meter(request.user)
+    has_errors = any(item.error for item in estimate.shots)
+    context = {
+        "project": sequence.project,
+        "sequence": sequence,
+        "rows": [(n, by_shot[shot.pk]) for n, shot in enumerate(shots, start=1) if shot.pk in by_shot],
+        "kept": [n for n, shot in enumerate(shots, start=1) if shot.pk not in by_shot],
+        "estimate": estimate,
+        "meter": meter,
+        "remaining_after": meter["summary"].available - estimate.total_credits,
+        "can_afford": estimate.total_credits <= meter["summary"].available,
+        "has_errors": has_errors,
+        "has_shots": bool(shots),
+    }
+    return render(request, "projects/start_sequence.html", context)
+
+
+@require_safe
+@login_required
+def sequence_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    shots = list(sequence.shots.order_by("position", "pk"))
+    context = _progress_context(request, sequence, shots, _takes_of(shots))
+    response = render(request, "projects/_sequence_progress.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    back = reverse("sequence_detail", args=[sequence.pk])
+    if not sequence.is_unfinished:
+        messages.info(request, "This sequence is not generating.")
+        return redirect(back)
+    confirmation = _confirm(
+        request,
+        title="Cancel generation",
+        question=f"Stop generating “{sequence.title}”?",
+        details=[
+            "Takes Runway has not started yet are cancelled and their held credits returned.",
+            "Takes Runway is already generating are stopped, but Runway keeps their charge.",
+            "Clips Runway has finished are saved and kept: they were paid for.",
+        ],
+        button="Cancel generation",
+        cancel_url=back,
+    )
+    if confirmation:
+        return confirmation
+    result = pipeline.cancel_sequence(sequence)
+    messages.success(request, str(result))
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
+    """A retake that also makes later shots (after a failure stopped a stitched sequence), or that
+    continues a sequence needing attention, is confirmed first with its whole cost."""
+    shot = _get_shot_for_user(request, pk, EDIT)
+    back = reverse("sequence_detail", args=[shot.sequence_id]) + f"#progress-shot-{shot.pk}"
+    estimate = estimates.estimate_retake(shot)
+    expected = None
+    if len(estimate.shots) > 1 or shot.sequence.status == Sequence.Status.NEEDS_ATTENTION:
+        expected = estimate.total_credits
+        if request.POST.get("confirm") != "yes" or request.POST.get("credits") != str(expected):
+            if request.POST.get("confirm") == "yes":
+                messages.warning(
+                    request, f"The estimate is now {expected} credits. Check it and confirm again."
+                )
+            return _retake_confirmation(request, shot, estimate, back=back)
+    try:
+        pipeline.retake_shot(shot, user=request.user, expected_credits=expected)
+    except SPEND_ERRORS as error:
+        messages.error(request, str(error))
+    else:
+        if len(estimate.shots) > 1:
+            messages.success(
+                request,
+                f"A new take of shot {shot.position + 1} is on its way, then the {len(estimate.shots) - 1} "
+                f"shot(s) after it: {estimate.total_credits} credits reserved.",
+            )
+        else:
+            messages.success(request, f"A new take of shot {shot.position + 1} is on its way.")
+    return redirect(back)
+
+
+def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: str) -> HttpResponse:
+    numbers = {pk: n for n, pk in enumerate(shot.sequence.shots.values_list("pk", flat=True), start=1)}
+    meter = credit_usage.month_meter(request.user)
+    available = meter["summary"].available
+    context = {
+        "project": shot.sequence.project,
+        "sequence": shot.sequence,
+        "shot": shot,
+        "number": numbers[shot.pk],
+        "rows": [(numbers[item.shot.pk], item) for item in estimate.shots],
+        "estimate": estimate,
+        "meter": meter,
+        "remaining_after": available - estimate.total_credits,
+        "can_afford": estimate.total_credits <= available,
+        "has_errors": any(item.error for item in estimate.shots),
+        "back": back,
+    }
+    return render(request, "projects/retake_shot.html", context)
+
+
+@require_POST
+@login_required
+def choose_take(request: HttpRequest, pk: int) -> HttpResponse:
+    take = _get_take_for_user(request, pk, EDIT)
+    try:
+        pipeline.choose_take(take)
+    except SPEND_ERRORS as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, "Take chosen. Later stitched shots that started from the old one are marked stale."
+        )
+    return redirect(
+        reverse("sequence_detail", args=[take.shot.sequence_id]) + f"#progress-shot-{take.shot_id}"
+    )
+
+
+@require_POST
+@login_required
+def fetch_take_again(request: HttpRequest, pk: int) -> HttpResponse:
+    take = _get_take_for_user(request, pk, EDIT)
+    try:
+        pipeline.fetch_take_again(take)
+    except pipeline.PipelineError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Fetching the clip again from Runway. It is not charged twice.")
+    return redirect(
+        reverse("sequence_detail", args=[take.shot.sequence_id]) + f"#progress-shot-{take.shot_id}"
+    )
+
+
+@require_POST
+@login_required
+def regenerate_stale_shots(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    try:
+        pipeline.regenerate_stale_shots(sequence, user=request.user)
+    except SPEND_ERRORS as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Regenerating the stale shots.")
+    return redirect("sequence_detail", pk=sequence.pk)
+
+
+@require_safe
+@login_required
+def take_video(request: HttpRequest, pk: int) -> HttpResponse:
+    take = _get_take_for_user(request, pk)
+    if not take.output:
+        raise Http404("This take has no video yet.")
+    filename = f"{slugify(take.shot.sequence.title) or 'take'}-shot{take.shot.position + 1}-take{take.pk}.mp4"
+    return ranged_file_response(request, take.output, filename=filename, as_attachment=False)
+
+
+@require_safe
+@login_required
+def sequence_film(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    if not sequence.film:
+        raise Http404("This sequence has no film yet.")
+    as_attachment = request.GET.get("download") == "1"
+    return ranged_file_response(
+        request, sequence.film, filename=_film_filename(sequence), as_attachment=as_attachment
+    )
+
+
+@require_safe
+@login_required
+def sequence_poster(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = _get_sequence_for_user(request, pk)
+    if not sequence.poster:
+        raise Http404("This sequence has no poster yet.")
+    extension = sequence.poster.name.rsplit(".", 1)[-1]
+    return ranged_file_response(
+        request, sequence.poster, filename=_film_filename(sequence, extension), as_attachment=False
+    )
