@@ -764,3 +764,303 @@ def suggest_tag(filename: str, taken: list[str] | tuple[str, ...] | set[str] = (
         suffix = f"_{number}"
         candidate = cleaned[: TAG_MAX_LENGTH - len(suffix)].rstrip("_") + suffix
     return candidate
+
+
+# --- finishing: narration (text_to_speech) and 4K masters (video_upscale) --------------------------
+# Separate tables again: these models make sound and masters, not clips. Facts: SDK 5.24.0
+# types/text_to_speech_create_params.py and types/video_upscale_create_params.py; prices from
+# Runway's pricing guide as quoted by Runway's own MCP server and integrators (runway-api.md §10
+# has no audio or upscale rows).
+
+TEXT_TO_SPEECH = "text_to_speech"
+VIDEO_UPSCALE = "video_upscale"
+
+# The SDK's `presetId` Literal (the same 49 voices for eleven_multilingual_v2, eleven_v3, eleven_v4).
+VOICES = (
+    "Maya", "Arjun", "Serene", "Bernard", "Billy", "Mark", "Clint", "Mabel", "Chad", "Leslie",
+    "Eleanor", "Elias", "Elliot", "Grungle", "Brodie", "Sandra", "Kirk", "Kylie", "Lara", "Lisa",
+    "Malachi", "Marlene", "Martin", "Miriam", "Monster", "Paula", "Pip", "Rusty", "Ragnar", "Xylar",
+    "Maggie", "Jack", "Katie", "Noah", "James", "Rina", "Ella", "Mariah", "Frank", "Claudia", "Niki",
+    "Vincent", "Kendrick", "Myrna", "Tom", "Wanda", "Benjamin", "Kiana", "Rachel",
+)  # fmt: skip
+DEFAULT_VOICE = "Maya"  # the default of Runway's MCP server
+# A script's spoken length is estimated at 150 words a minute (an ordinary narration pace; measured
+# ElevenLabs takes run from about 100 to 230 wpm by voice), divided by `speed`. Runway reports no
+# duration before the audio exists: this is only for "will it fit the film" before spending.
+SPEECH_WORDS_PER_MINUTE = 150
+# Bracketed tags ([laughs], [pause]) direct the delivery and are not read out.
+_SPEECH_TAG_RE = re.compile(r"\[[^\]]*\]")
+
+
+@dataclass(frozen=True)
+class SpeechModel:
+    id: str
+    label: str
+    # promptText length in UTF-16 units. eleven_multilingual_v2: the SDK's "up to 1000 characters".
+    # eleven_v3: the SDK states none; Runway's MCP server enforces 5000 (ElevenLabs' own v3 limit).
+    max_characters: int
+    # Only eleven_v3 takes `speed` (SDK: 0.7-1.2); eleven_multilingual_v2 takes no settings at all.
+    has_speed: bool
+    # Pricing guide: "1 credit per 50 characters" for both, "1 credit minimum" (stated for
+    # eleven_v3). Characters are counted as Runway counts the limit, in UTF-16 units, and rounded
+    # up, so an estimate is never below the charge. eleven_v4 (in the SDK) is on no price list we
+    # could read, so it is not offered.
+    characters_per_credit: int = 50
+    min_credits: int = 1
+
+    def estimate(self, *, script: str) -> int:
+        return max(self.min_credits, -(-_prompt_length(script) // self.characters_per_credit))
+
+
+SPEED_RANGE = (0.7, 1.2)
+SPEECH_MODELS: dict[str, SpeechModel] = {
+    m.id: m
+    for m in (
+        SpeechModel(
+            id="eleven_multilingual_v2",
+            label="ElevenLabs Multilingual v2",
+            max_characters=1000,
+            has_speed=False,
+        ),
+        SpeechModel(id="eleven_v3", label="ElevenLabs v3 (expressive)", max_characters=5000, has_speed=True),
+    )
+}
+DEFAULT_SPEECH_MODEL = "eleven_multilingual_v2"
+
+
+@dataclass(frozen=True)
+class BuiltSpeechRequest:
+    model: SpeechModel
+    body: dict
+    estimated_credits: int
+    estimated_seconds: float
+    notices: tuple[str, ...] = ()
+    endpoint: str = TEXT_TO_SPEECH
+
+
+def estimate_speech_seconds(script: str, *, speed: float = 1.0) -> float:
+    """About how long `script` takes to say (see SPEECH_WORDS_PER_MINUTE); at least one second."""
+    words = len(_SPEECH_TAG_RE.sub(" ", script or "").split())
+    return round(max(1.0, words * 60 / SPEECH_WORDS_PER_MINUTE / speed), 1)
+
+
+def resolve_speech_model(name: str | None) -> SpeechModel:
+    key = (name or "").strip().lower()
+    if not key:
+        return SPEECH_MODELS[DEFAULT_SPEECH_MODEL]
+    if key in SPEECH_MODELS:
+        return SPEECH_MODELS[key]
+    if key in ("eleven_v4", "seed_audio"):
+        raise UnsupportedRequest(
+            f"{key} has no published price, so it cannot be estimated; choose {_join_or(list(SPEECH_MODELS))}."
+        )
+    raise UnsupportedRequest(f"Unknown speech model '{name}'. Choose {_join_or(list(SPEECH_MODELS))}.")
+
+
+def resolve_voice(name: str | None) -> str:
+    """A preset voice by name, in any case; None or blank means DEFAULT_VOICE."""
+    key = (name or "").strip()
+    if not key:
+        return DEFAULT_VOICE
+    found = next((v for v in VOICES if v.lower() == key.lower()), None)
+    if found is None:
+        raise UnsupportedRequest(
+            f"Runway has no preset voice '{name}'. Choose one of {', '.join(VOICES[:8])} and "
+            f"{len(VOICES) - 8} more (the narration form lists them all)."
+        )
+    return found
+
+
+def build_speech_request(
+    *,
+    model: str | None,
+    script: str,
+    voice: str | None = None,
+    speed: float | None = None,
+    film_seconds: float | None = None,
+) -> BuiltSpeechRequest:
+    """Check a narration request and build its Runway text_to_speech body and estimate.
+
+    Raises UnsupportedRequest naming what would work: an empty or too long script, an unknown voice,
+    a speed on a model without one or outside 0.7-1.2, and, when `film_seconds` is given, a script
+    that would take longer to say than the film lasts (flagged before any credit is spent). Pure.
+    """
+    speech_model = resolve_speech_model(model)
+    text = (script or "").strip()
+    if not text:
+        raise UnsupportedRequest("A narration needs a script; write what the voice should say.")
+    length = _prompt_length(text)
+    if length > speech_model.max_characters:
+        longer = [m.id for m in SPEECH_MODELS.values() if m.max_characters >= length]
+        hint = f", or choose {_join_or(longer)}" if longer else ""
+        raise UnsupportedRequest(
+            f"The script is {length} characters long; {speech_model.id} reads at most "
+            f"{speech_model.max_characters} (emoji count as two). Shorten it by "
+            f"{length - speech_model.max_characters}{hint}."
+        )
+    chosen_voice = resolve_voice(voice)
+    body: dict = {
+        "model": speech_model.id,
+        "promptText": text,
+        "voice": {"type": "runway-preset", "presetId": chosen_voice},
+    }
+    if speed is not None:
+        if not speech_model.has_speed:
+            others = _join_or([m.id for m in SPEECH_MODELS.values() if m.has_speed])
+            raise UnsupportedRequest(
+                f"{speech_model.id} reads at one speed; leave the speed out, or choose {others} to set one."
+            )
+        low, high = SPEED_RANGE
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not low <= speed <= high:
+            raise UnsupportedRequest(f"The speed must be from {low} to {high} (1 is normal), got {speed!r}.")
+        body["speed"] = float(speed)
+    seconds = estimate_speech_seconds(text, speed=float(speed or 1.0))
+    if film_seconds is not None and seconds > film_seconds:
+        words = len(_SPEECH_TAG_RE.sub(" ", text).split())
+        spare = math.ceil((seconds - film_seconds) * SPEECH_WORDS_PER_MINUTE * (speed or 1.0) / 60)
+        raise UnsupportedRequest(
+            f"The narration would take about {seconds:g} s to say ({words} words), longer than the "
+            f"{film_seconds:g} s film; cut about {spare} words or lengthen the film."
+        )
+    return BuiltSpeechRequest(
+        model=speech_model,
+        body=body,
+        estimated_credits=speech_model.estimate(script=text),
+        estimated_seconds=seconds,
+    )
+
+
+# SDK 5.24.0 MagnificVideoUpscalerCreative; the other variant, enhance_frame_rate, only changes
+# the frame rate and is not a master.
+@dataclass(frozen=True)
+class UpscaleModel:
+    id: str
+    label: str
+    resolutions: tuple[str, ...]
+    # Runway's default is "2k"; a master here is 4K unless asked otherwise, and the body always
+    # names the resolution, so Runway's default never decides a price.
+    default_resolution: str
+    # The output's long side per tier. Two live captures (runway-api.md's upscale note: 640x360 at
+    # 1k -> 1920x1072, 1280x720 at 2k -> 2560x1440) show the tier fixing the long side and the short
+    # side keeping the shape, rounded down to a multiple of 16; 720p and 4k are taken to follow
+    # the same rule (1280, 3840), which makes 3840x2160 from a 16:9 film.
+    long_sides: dict[str, int]
+    # Pricing guide: per output frame, $0.007 (720p, 1k), $0.009 (2k), $0.012 (4k); credits =
+    # ceil(dollars / $0.01), at least 1. Both live captures matched to the credit (63 and 81).
+    # Here in tenths of a credit per frame, so the arithmetic stays exact.
+    tenth_credits_per_frame: dict[str, int]
+    # Longer inputs get a 400 ("Asset duration must be at most 30 seconds", a live capture).
+    max_seconds: float = 30
+    min_credits: int = 1
+
+    def output_size(self, width: int, height: int, resolution: str) -> tuple[int, int]:
+        long_side = self.long_sides[resolution]
+        if width >= height:
+            return long_side, max(16, long_side * height // width // 16 * 16)
+        return max(16, long_side * width // height // 16 * 16), long_side
+
+    def estimate(self, *, frames: int, resolution: str) -> int:
+        return max(self.min_credits, -(-frames * self.tenth_credits_per_frame[resolution] // 10))
+
+
+UPSCALE_MODELS: dict[str, UpscaleModel] = {
+    "magnific_video_upscaler_creative": UpscaleModel(
+        id="magnific_video_upscaler_creative",
+        label="Magnific video upscaler",
+        resolutions=("720p", "1k", "2k", "4k"),
+        default_resolution="4k",
+        long_sides={"720p": 1280, "1k": 1920, "2k": 2560, "4k": 3840},
+        tenth_credits_per_frame={"720p": 7, "1k": 7, "2k": 9, "4k": 12},
+    )
+}
+DEFAULT_UPSCALE_MODEL = "magnific_video_upscaler_creative"
+UPSCALE_FLAVORS = ("vivid", "natural")
+# Runway's sources disagree on the largest data:video/ URI: the SDK's field doc says 5 MB, a 2026-08
+# capture of the video_upscale schema allowed 16,777,216 characters. The smaller is used: a film
+# whose data URI would be longer goes up as an ephemeral upload (200 MB) instead.
+VIDEO_DATA_URI_MAX_CHARS = 5_242_880
+
+
+@dataclass(frozen=True)
+class BuiltUpscaleRequest:
+    model: UpscaleModel
+    # The Runway JSON body without videoUri: `with_video()` adds it.
+    body: dict
+    estimated_credits: int
+    frames: int
+    width: int  # of the master Runway is expected to deliver
+    height: int
+    endpoint: str = VIDEO_UPSCALE
+
+    @property
+    def resolution(self) -> str:
+        return self.body["resolution"]
+
+    def with_video(self, uri: str) -> dict:
+        return {**self.body, "videoUri": uri}
+
+
+def build_upscale_request(
+    *,
+    duration: float,
+    fps: float,
+    width: int,
+    height: int,
+    frames: int | None = None,
+    model: str | None = None,
+    resolution: str | None = None,
+    creativity: int | None = None,
+    sharpen: int | None = None,
+    smart_grain: int | None = None,
+    flavor: str | None = None,
+    fps_boost: bool = False,
+) -> BuiltUpscaleRequest:
+    """Check a master request for a film (its duration, frame rate, size and, best, its counted
+    `frames`) and build the video_upscale body (without videoUri) and estimate.
+
+    Raises UnsupportedRequest naming what would work: a film over 30 s, an unknown resolution or
+    flavor, a setting outside 0-100, and fpsBoost (it changes the frame count Runway bills by an
+    amount Runway does not publish, so no estimate could be honest). No resolution means 4k. Pure.
+    """
+    key = (model or "").strip().lower() or DEFAULT_UPSCALE_MODEL
+    if key not in UPSCALE_MODELS:
+        raise UnsupportedRequest(f"Unknown upscale model '{model}'. Choose {_join_or(list(UPSCALE_MODELS))}.")
+    upscale_model = UPSCALE_MODELS[key]
+    chosen = (resolution or "").strip().lower() or upscale_model.default_resolution
+    if chosen not in upscale_model.resolutions:
+        raise UnsupportedRequest(
+            f"{upscale_model.id} makes {_join_or(list(upscale_model.resolutions))} masters, not '{resolution}'."
+        )
+    if not duration > 0 or not fps > 0 or width <= 0 or height <= 0:
+        raise UnsupportedRequest("The film has no pictures to upscale; assemble it first.")
+    if duration > upscale_model.max_seconds:
+        raise UnsupportedRequest(
+            f"Runway upscales videos of at most {upscale_model.max_seconds:g} s; this film lasts "
+            f"{duration:.1f} s. Master a shorter cut, or master it in parts."
+        )
+    if fps_boost:
+        raise UnsupportedRequest(
+            "fpsBoost changes how many frames Runway bills by an amount it does not publish, so it "
+            "cannot be estimated; leave it off."
+        )
+    body: dict = {"model": upscale_model.id, "resolution": chosen}
+    for name, value in (("creativity", creativity), ("sharpen", sharpen), ("smartGrain", smart_grain)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise UnsupportedRequest(f"{name} must be a whole number from 0 to 100, got {value!r}.")
+        body[name] = value
+    if flavor is not None:
+        if flavor not in UPSCALE_FLAVORS:
+            raise UnsupportedRequest(f"The flavor must be {_join_or(list(UPSCALE_FLAVORS))}, not '{flavor}'.")
+        body["flavor"] = flavor
+    counted = frames if frames is not None else round(duration * fps)
+    out_width, out_height = upscale_model.output_size(width, height, chosen)
+    return BuiltUpscaleRequest(
+        model=upscale_model,
+        body=body,
+        estimated_credits=upscale_model.estimate(frames=counted, resolution=chosen),
+        frames=counted,
+        width=out_width,
+        height=out_height,
+    )

@@ -486,3 +486,253 @@ def _concat_normalised(clips: list[Path], infos: list[Probe], out: Path, expecte
             timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * expected,
             what=f"re-encoding {len(clips)} clips into one film",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio files, frame counts, loudness
+
+
+@dataclass(frozen=True)
+class AudioProbe:
+    duration: float
+    codec: str
+    sample_rate: int | None
+    channels: int | None
+
+
+def probe_audio(path: str | Path) -> AudioProbe:
+    """Facts of the first audio stream of `path` (an audio file such as Runway's speech output, or
+    a video with sound). Raises MediaError when the file is missing or unreadable, or has no audio
+    stream."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path.name} does not exist")
+    proc = _run(["-i", str(path)], timeout=PROBE_TIMEOUT, what=f"probing {path.name}", check=False)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    section = stderr.split("Input #0", 1)
+    if len(section) < 2:
+        raise MediaError(f"cannot read {path.name}: {_stderr_summary(proc.stderr)}")
+    section = re.split(r"^(?:Output #|Stream mapping:)", section[1], maxsplit=1, flags=re.M)[0]
+    duration_match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", section)
+    audio_match = re.search(r"Stream #0:\d+\S*: Audio: (.+)", section)
+    if audio_match is None:
+        raise MediaError(f"{path.name} has no audio stream")
+    if duration_match is None:
+        raise MediaError(f"{path.name} has no duration")
+    hours, minutes, seconds = duration_match.groups()
+    fields = _split_fields(audio_match.group(1))
+    rate = channels = None
+    for field in fields[1:]:
+        if hz := re.fullmatch(r"(\d+) Hz", field):
+            rate = int(hz.group(1))
+        elif (layout := re.sub(r"\(.*\)$", "", field)) in _CHANNEL_LAYOUTS:
+            channels = _CHANNEL_LAYOUTS[layout]
+    return AudioProbe(
+        duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds),
+        codec=fields[0].split()[0],
+        sample_rate=rate,
+        channels=channels,
+    )
+
+
+def count_video_frames(path: str | Path) -> int:
+    """The number of frames in the first video stream of `path`, read from its packets (no
+    decoding, so it costs little even on a long film). Runway's video upscaler bills per frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path.name} does not exist")
+    proc = _run(
+        [
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ],
+        timeout=PROBE_TIMEOUT,
+        what=f"counting the frames of {path.name}",
+    )
+    counts = re.findall(rb"^frame=(\d+)", proc.stdout, re.M)
+    if not counts:
+        raise MediaError(f"{path.name} has no video frames")
+    return int(counts[-1])
+
+
+def measure_loudness(
+    path: str | Path,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    band: tuple[float, float] | None = None,
+) -> float:
+    """The mean volume (RMS, in dBFS; about -91 for digital silence) of the first audio stream of
+    `path`, over `duration` seconds from `start` (default: to the end). With `band` = (centre Hz,
+    width Hz), only that band counts (a band-pass filter first), so one sound can be measured
+    under another: a narration's voice over a film's own sound."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path.name} does not exist")
+    args = ["-ss", f"{start:.3f}"]
+    if duration is not None:
+        args += ["-t", f"{duration:.3f}"]
+    filters = []
+    if band is not None:
+        centre, width = band
+        # Two passes of the two-pole filter: steep enough to keep a tone an octave away out.
+        filters += [f"bandpass=f={centre}:width_type=h:w={width}"] * 2
+    filters.append("volumedetect")
+    proc = _run(
+        [*args, "-i", str(path), "-map", "0:a:0", "-af", ",".join(filters), "-f", "null", "-"],
+        timeout=ENCODE_TIMEOUT_BASE,
+        what=f"measuring the loudness of {path.name}",
+    )
+    match = re.search(rb"mean_volume: (-?[\d.]+|-inf) dB", proc.stderr)
+    if match is None:
+        raise MediaError(f"{path.name} has no audio in the measured stretch")
+    value = match.group(1)
+    return -math.inf if value == b"-inf" else float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Narration and masters
+
+# Under a narration the film's own sound is pushed down by a sidechain compressor keyed on the
+# voice: above about -34 dBFS of voice (0.02) it compresses 10:1, reacting in 20 ms and recovering
+# over 400 ms after the voice stops, so music and effects come back between sentences.
+DUCK_THRESHOLD = 0.02
+DUCK_RATIO = 10
+DUCK_ATTACK_MS = 20
+DUCK_RELEASE_MS = 400
+# The fixed alternative: the film's sound lowered by this much wherever the narration plays.
+FIXED_DUCK_DB = -14
+
+
+@dataclass(frozen=True)
+class MixResult:
+    duration: float
+    narration_seconds: float
+    is_film_ducked: bool  # False when the film had no sound of its own
+    is_narration_cut: bool  # the narration ran past the end of the film and was cut there
+
+
+def mix_narration(
+    film: str | Path, narration: str | Path, out: str | Path, *, duck: str = "sidechain"
+) -> MixResult:
+    """Write `film` with `narration` laid over it, from the start, at `out` (MP4, +faststart).
+
+    The picture is copied untouched and the film keeps its length: a shorter narration is followed
+    by the film's own sound (or silence), a longer one is cut at the film's end (callers check the
+    fit before paying for speech; `is_narration_cut` reports it). Where the film has sound, it is
+    lowered under the voice: `duck="sidechain"` (a compressor keyed on the voice, see DUCK_*) or
+    `"fixed"` (FIXED_DUCK_DB while the narration plays). Where it has none, the track is the voice
+    over silence. The audio is 48 kHz stereo AAC. Replaces `out` atomically; safe to repeat.
+    """
+    film, narration, out = Path(film), Path(narration), Path(out)
+    if duck not in ("sidechain", "fixed"):
+        raise ValueError(f"duck must be 'sidechain' or 'fixed', not {duck!r}")
+    info = probe(film)
+    voice = probe_audio(narration)
+    length = f"{info.duration:.6f}"
+    fmt = f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
+    graph = [f"[1:a:0]asetpts=PTS-STARTPTS,aresample={AUDIO_RATE},{fmt},apad,atrim=duration={length}"]
+    if info.has_audio:
+        graph[0] += ",asplit=2[voice][key]"
+        graph.append(
+            f"[0:a:0]asetpts=PTS-STARTPTS,aresample={AUDIO_RATE},{fmt},apad,atrim=duration={length}[bed]"
+        )
+        if duck == "sidechain":
+            graph.append(
+                f"[bed][key]sidechaincompress=threshold={DUCK_THRESHOLD}:ratio={DUCK_RATIO}:"
+                f"attack={DUCK_ATTACK_MS}:release={DUCK_RELEASE_MS}[ducked]"
+            )
+        else:
+            graph.append(
+                f"[key]anullsink;[bed]volume={FIXED_DUCK_DB}dB:"
+                f"enable='between(t,0,{voice.duration:.6f})'[ducked]"
+            )
+        graph.append("[ducked][voice]amix=inputs=2:duration=first:normalize=0[a]")
+    else:
+        graph[0] += "[a]"
+    args = ["-y", "-i", str(film), "-i", str(narration), "-filter_complex", ";".join(graph)]
+    args += ["-map", "0:v:0", "-c:v", "copy", "-map", "[a]", "-c:a", "aac", "-b:a", AUDIO_BITRATE]
+    args += ["-ar", str(AUDIO_RATE), "-ac", str(AUDIO_CHANNELS), "-movflags", "+faststart"]
+    with _atomic_output(out) as tmp:
+        _run(
+            [*args, str(tmp)],
+            timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * info.duration,
+            what=f"mixing the narration into {film.name}",
+        )
+    return MixResult(
+        duration=probe(out).duration,
+        narration_seconds=voice.duration,
+        is_film_ducked=info.has_audio,
+        is_narration_cut=voice.duration > info.duration + 0.05,
+    )
+
+
+def upscale(
+    video: str | Path, out: str | Path, *, width: int, height: int, fps: float | None = None
+) -> Probe:
+    """Write `video` scaled to exactly width x height (Lanczos, square pixels) at `out`, H.264
+    yuv420p MP4 with its sound copied; with `fps`, at that frame rate (frames repeated, not
+    invented). The simulator's stand-in for Runway's upscaler. Replaces `out` atomically."""
+    video, out = Path(video), Path(out)
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise MediaError(f"cannot upscale to {width}x{height}: width and height must be even and positive")
+    info = probe(video)
+    chain = f"scale={width}:{height}:flags=lanczos,setsar=1,format=yuv420p"
+    if fps:
+        chain += f",fps={_rate(fps)}"
+    rate = fps or info.fps or 24
+    args = ["-y", "-i", str(video), "-map", "0:v:0", "-map", "0:a:0?", "-vf", chain]
+    args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-g", str(2 * math.ceil(rate))]
+    args += ["-c:a", "copy", "-movflags", "+faststart"]
+    with _atomic_output(out) as tmp:
+        _run(
+            [*args, str(tmp)],
+            # A 4K frame is about 9 times a 720p one to encode.
+            timeout=ENCODE_TIMEOUT_BASE + 10 * ENCODE_TIMEOUT_PER_SECOND * info.duration,
+            what=f"upscaling {video.name} to {width}x{height}",
+        )
+    return probe(out)
+
+
+def cut(video: str | Path, out: str | Path, *, start_frame: int, end_frame: int) -> Probe:
+    """Write frames `start_frame` up to (not including) `end_frame` of `video`, with its sound over
+    the same stretch of time, at `out`: H.264 yuv420p (and AAC) MP4, +faststart.
+
+    Cut by frame number and re-encoded, so the part holds exactly those frames (a stream copy can
+    only cut at keyframes). A film cut at consecutive frame numbers and joined again (`assemble`)
+    has every frame once and its length. Replaces `out` atomically; safe to repeat."""
+    video, out = Path(video), Path(out)
+    if not 0 <= start_frame < end_frame:
+        raise MediaError(f"cannot cut frames {start_frame} to {end_frame} of {video.name}")
+    info = probe(video)
+    rate = info.fps or 24
+    graph = [f"[0:v:0]trim=start_frame={start_frame}:end_frame={end_frame},setpts=PTS-STARTPTS[v]"]
+    args = ["-y", "-i", str(video)]
+    if info.has_audio:
+        graph.append(
+            f"[0:a:0]atrim=start={start_frame / rate:.6f}:end={end_frame / rate:.6f},asetpts=PTS-STARTPTS[a]"
+        )
+    args += ["-filter_complex", ";".join(graph), "-map", "[v]", "-fps_mode", "passthrough"]
+    args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-pix_fmt", "yuv420p"]
+    args += ["-g", str(2 * math.ceil(rate))]
+    if info.has_audio:
+        args += ["-map", "[a]", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE)]
+    seconds = (end_frame - start_frame) / rate
+    with _atomic_output(out) as tmp:
+        _run(
+            [*args, "-movflags", "+faststart", str(tmp)],
+            timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * seconds,
+            what=f"cutting frames {start_frame}-{end_frame} of {video.name}",
+        )
+    return probe(out)

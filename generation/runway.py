@@ -17,6 +17,7 @@ upload or download hosts) and is scrubbed from every message this module builds.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import datetime as dt
@@ -43,7 +44,15 @@ logger = logging.getLogger(__name__)
 
 RUNWAY_VERSION = "2024-11-06"
 # Task-creating endpoints; every one answers {id, estimatedCost} and makes a task read the same way.
-ENDPOINTS = (catalog.IMAGE_TO_VIDEO, catalog.TEXT_TO_VIDEO, catalog.TEXT_TO_IMAGE)
+# A task's `output` holds URLs whatever it made: an MP4 clip or master, a PNG still, or the speech
+# audio of text_to_speech (MP3 from Runway's ElevenLabs voices); download_output streams any of them.
+ENDPOINTS = (
+    catalog.IMAGE_TO_VIDEO,
+    catalog.TEXT_TO_VIDEO,
+    catalog.TEXT_TO_IMAGE,
+    catalog.TEXT_TO_SPEECH,
+    catalog.VIDEO_UPSCALE,
+)
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 # The longest window POST /v1/organization/usage accepts.
 USAGE_MAX_DAYS = 90
@@ -436,6 +445,19 @@ class RunwayClient:
                 )
         return str(slot["runwayUri"])
 
+    def video_uri(self, filename: str, data: bytes, *, data_uri_max_chars: int | None = None) -> str:
+        """A media URI for a video Runway should read (an MP4 film for video_upscale): a data URI
+        when it fits `data_uri_max_chars` (default catalog.VIDEO_DATA_URI_MAX_CHARS), else an
+        ephemeral upload's runway:// URI. Uploading is a call to Runway; never inside a transaction."""
+        limit = catalog.VIDEO_DATA_URI_MAX_CHARS if data_uri_max_chars is None else data_uri_max_chars
+        content_type = mimetypes.guess_type(filename)[0] or "video/mp4"
+        if not content_type.startswith("video/"):
+            content_type = "video/mp4"
+        prefix = f"data:{content_type};base64,"
+        if len(prefix) + 4 * math.ceil(len(data) / 3) <= limit:
+            return prefix + base64.b64encode(data).decode("ascii")
+        return self.upload_ephemeral(filename, data)
+
     def download_output(
         self, url: str, fileobj: BinaryIO, *, chunk_size: int = 1 << 20, max_bytes: int | None = None
     ) -> int:
@@ -651,7 +673,7 @@ class RunwayClient:
             )
         if status == 413:
             return RunwayValidationError(
-                "Runway refused the request as too large; send big images as uploads, not data URIs.",
+                "Runway refused the request as too large; send big images and videos as uploads, not data URIs.",
                 status=status,
             )
         if not idempotent and (status >= 500 or status == 409):

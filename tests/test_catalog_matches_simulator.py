@@ -180,3 +180,116 @@ def test_the_catalog_image_estimate_is_what_the_simulator_charges(runway, model_
 
     assert response.json()["estimatedCost"] == {"credits": built.estimated_credits}
     assert task["cost"] == {"credits": built.estimated_credits}
+
+
+# ---------------------------------------------------------------------------------------------
+# Narration (text_to_speech) and masters (video_upscale): the catalog against the simulator's tables
+
+
+@pytest.mark.parametrize("model_id", list(catalog.SPEECH_MODELS))
+def test_a_speech_model_has_the_same_limit_voices_and_price(model_id):
+    model, sim = catalog.SPEECH_MODELS[model_id], runway_tables.SPEECH_MODELS[model_id]
+
+    assert model.max_characters == sim.max_units
+    assert catalog.VOICES == runway_tables.VOICE_PRESETS
+    assert model.has_speed == ("speed" in sim.numbers)
+    if model.has_speed:
+        assert catalog.SPEED_RANGE == (sim.numbers["speed"].low, sim.numbers["speed"].high)
+    for length in (1, 49, 50, 51, 999, model.max_characters):
+        assert model.estimate(script="x" * length) == sim.cost(units=length), length
+
+
+def test_the_speech_pace_is_the_same():
+    script = "[pause] one two three four five six seven eight nine ten eleven twelve"
+
+    assert catalog.SPEECH_WORDS_PER_MINUTE == runway_tables.WORDS_PER_MINUTE
+    assert catalog.estimate_speech_seconds(script, speed=1.2) == pytest.approx(
+        runway_tables.speech_seconds(script, speed=1.2), abs=0.05
+    )
+
+
+@pytest.mark.parametrize("model_id", list(catalog.UPSCALE_MODELS))
+def test_an_upscale_model_has_the_same_tiers_sizes_limit_and_prices(model_id):
+    model, sim = catalog.UPSCALE_MODELS[model_id], runway_tables.UPSCALE_MODELS[model_id]
+
+    assert model.resolutions == sim.resolutions
+    assert model.max_seconds == runway_tables.UPSCALE_MAX_SECONDS
+    assert catalog.UPSCALE_FLAVORS == runway_tables.UPSCALE_FLAVORS
+    for resolution in model.resolutions:
+        for ratio in catalog.GEN4_I2V_RATIOS + catalog.VEO_RATIOS:
+            width, height = (int(side) for side in ratio.split(":"))
+            assert model.output_size(width, height, resolution) == sim.output_size(width, height, resolution)
+        for frames in (1, 24, 90, 288, 720):
+            assert model.estimate(frames=frames, resolution=resolution) == sim.cost(
+                frames=frames, resolution=resolution
+            )
+
+
+def test_the_catalogs_video_data_uri_limit_is_within_the_simulators():
+    assert catalog.VIDEO_DATA_URI_MAX_CHARS <= runway_tables.VIDEO_DATA_URI_MAX_CHARS
+
+
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        {"model": "eleven_multilingual_v2", "voice": "Noah"},
+        {"model": "eleven_v3", "voice": "Ella", "speed": 0.8},
+    ],
+    ids=lambda kwargs: kwargs["model"],
+)
+def test_the_catalog_speech_estimate_is_what_the_simulator_charges(runway, request_kwargs):
+    built = catalog.build_speech_request(
+        script="Welcome to the new studio by the river. " * 3, **request_kwargs
+    )
+
+    response = requests.post(
+        f"{runway.base_url}/v1/{built.endpoint}", json=built.body, headers=runway.api_headers, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    task = runway.wait_for_status(response.json()["id"])
+
+    assert response.json()["estimatedCost"] == {"credits": built.estimated_credits}
+    assert task["cost"] == {"credits": built.estimated_credits}
+
+
+def test_the_catalog_master_estimate_and_size_are_what_the_simulator_delivers(runway, tmp_path):
+    from generation import media
+    from generation.simulator.render import render_clip
+
+    film = tmp_path / "film.mp4"
+    render_clip(
+        out=film,
+        width=320,
+        height=180,
+        duration=1,
+        first_image=None,
+        last_image=None,
+        text="",
+        with_audio=False,
+    )
+    info = media.probe(film)
+    built = catalog.build_upscale_request(
+        duration=info.duration,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        frames=media.count_video_frames(film),
+    )
+    uri = "data:video/mp4;base64," + base64.b64encode(film.read_bytes()).decode()
+
+    response = requests.post(
+        f"{runway.base_url}/v1/{built.endpoint}",
+        json=built.with_video(uri),
+        headers=runway.api_headers,
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    task = runway.wait_for_status(response.json()["id"], timeout=120)
+
+    assert response.json()["estimatedCost"] == {"credits": built.estimated_credits}
+    assert task["cost"] == {"credits": built.estimated_credits}
+    master = tmp_path / "master.mp4"
+    master.write_bytes(requests.get(task["output"][0], timeout=30).content)
+    assert (
+        (media.probe(master).width, media.probe(master).height) == (built.width, built.height) == (3840, 2160)
+    )

@@ -238,3 +238,100 @@ def test_raw_requests_with_the_sdks_own_headers_are_accepted(runway):
     headers = {**runway.api_headers, "User-Agent": "RunwayML/Python 5.24.0", "x-stainless-retry-count": "0"}
 
     assert requests.get(f"{runway.base_url}/v1/organization", headers=headers, timeout=10).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# text_to_speech and video_upscale (narration and 4K masters)
+
+
+def test_sdk_text_to_speech_makes_downloadable_speech(client, tmp_path):
+    created = client.text_to_speech.create(
+        model="eleven_v3",
+        prompt_text="[calm] Welcome to the house on the hill, where every room looks out to sea.",
+        voice={"type": "runway-preset", "preset_id": "Rachel"},
+        speed=1.0,
+        stability=0.5,
+        apply_text_normalization="auto",
+    )
+    assert created.estimated_cost.credits == 2
+
+    task = _poll(client, created.id)
+
+    assert task.status == "SUCCEEDED"
+    assert task.cost.credits == 2
+    speech = tmp_path / "speech.mp3"
+    speech.write_bytes(httpx.get(task.output[0]).content)
+    assert media.probe_audio(speech).duration == pytest.approx(14 * 60 / 150, abs=0.1)
+
+
+def test_sdk_text_to_speech_bad_voice_is_a_bad_request(client):
+    with pytest.raises(BadRequestError) as caught:
+        client.text_to_speech.create(
+            model="eleven_multilingual_v2",
+            prompt_text="Hello",
+            voice={"type": "runway-preset", "preset_id": "Nobody"},  # type: ignore[typeddict-item]
+        )
+
+    assert caught.value.status_code == 400
+    assert caught.value.body["issues"][0]["path"] == ["voice", "presetId"]
+
+
+def test_sdk_video_upscale_makes_a_4k_master(client, tmp_path):
+    film = tmp_path / "film.mp4"
+    from generation.simulator.render import render_clip
+
+    render_clip(
+        out=film,
+        width=320,
+        height=180,
+        duration=1,
+        first_image=None,
+        last_image=None,
+        text="",
+        with_audio=True,
+    )
+    created = client.video_upscale.create(
+        model="magnific_video_upscaler_creative",
+        video_uri="data:video/mp4;base64," + base64.b64encode(film.read_bytes()).decode(),
+        resolution="4k",
+        creativity=10,
+        flavor="vivid",
+        fps_boost=False,
+    )
+    assert created.estimated_cost.credits == 29
+
+    task = _poll(client, created.id, timeout=120)
+
+    assert task.status == "SUCCEEDED"
+    assert task.cost.credits == 29
+    master = tmp_path / "master.mp4"
+    master.write_bytes(httpx.get(task.output[0]).content)
+    info = media.probe(master)
+    assert (info.width, info.height, info.has_audio) == (3840, 2160, True)
+
+
+def test_sdk_video_upscale_over_an_upload(client, runway, tmp_path):
+    film = tmp_path / "film.mp4"
+    from generation.simulator.render import render_clip
+
+    render_clip(
+        out=film,
+        width=320,
+        height=180,
+        duration=1,
+        first_image=None,
+        last_image=None,
+        text="",
+        with_audio=False,
+    )
+    with film.open("rb") as fh:
+        uploaded = client.uploads.create_ephemeral(file=("film.mp4", fh, "video/mp4"))
+
+    created = client.video_upscale.create(
+        model="magnific_video_upscaler_creative", video_uri=uploaded.uri, resolution="720p"
+    )
+    task = _poll(client, created.id, timeout=60)
+
+    assert uploaded.uri.startswith("runway://")
+    assert task.status == "SUCCEEDED"
+    assert task.cost.credits == 17  # 24 frames at 0.7 credits

@@ -8,7 +8,12 @@ from pathlib import Path
 
 from . import runway_tables
 
-SIMULATED_MODELS = (*runway_tables.MODELS, *runway_tables.IMAGE_MODELS)
+SIMULATED_MODELS = (
+    *runway_tables.MODELS,
+    *runway_tables.IMAGE_MODELS,
+    *runway_tables.SPEECH_MODELS,
+    *runway_tables.UPSCALE_MODELS,
+)
 
 
 @dataclass
@@ -22,7 +27,12 @@ class ModelLimits:
 def _default_limits() -> dict[str, ModelLimits]:
     return {
         model.id: ModelLimits(model.max_concurrent_generations, model.max_daily_generations)
-        for model in (*runway_tables.MODELS.values(), *runway_tables.IMAGE_MODELS.values())
+        for model in (
+            *runway_tables.MODELS.values(),
+            *runway_tables.IMAGE_MODELS.values(),
+            *runway_tables.SPEECH_MODELS.values(),
+            *runway_tables.UPSCALE_MODELS.values(),
+        )
     }
 
 
@@ -58,6 +68,7 @@ class SimulatorConfig:
     signing_secret: str | None = None
 
     data_uri_max_chars: int = runway_tables.DATA_URI_MAX_CHARS
+    video_data_uri_max_chars: int = runway_tables.VIDEO_DATA_URI_MAX_CHARS
     upload_max_bytes: int = 200 * 1024 * 1024
     json_body_max_bytes: int = 32 * 1024 * 1024
 

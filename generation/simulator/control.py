@@ -51,7 +51,8 @@ class SimulatorControl:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change credit_balance, max_monthly_credit_spend, pending_seconds, running_seconds,
-        url_ttl, render_scale or limits={model: {max_concurrent_generations, max_daily_generations}}."""
+        url_ttl, render_scale, video_data_uri_max_chars (the longest data:video/ URI accepted) or
+        limits={model: {max_concurrent_generations, max_daily_generations}}."""
         return self._call("POST", "/_simulator/config", settings)
 
     def adjust_usage(self, day: date | str, model: str, amount: int) -> dict[str, Any]:

@@ -248,3 +248,63 @@ def render_image(
         partial.unlink(missing_ok=True)
         raise
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Speech and upscaling
+
+# The stand-in voice: two "formants" at 700 and 1400 Hz, swelling and fading four times a second
+# like syllables. Well clear of the 220 Hz tone of simulated clips, so a test can measure each
+# under the other with a band-pass filter.
+SPEECH_FORMANTS_HZ = (700, 1400)
+SPEECH_SYLLABLES_PER_SECOND = 4
+SPEECH_SAMPLE_RATE = 44100
+SPEECH_BITRATE = "128k"
+
+
+def render_speech(*, out: Path, duration: float) -> Path:
+    """Render a stand-in for Runway's speech: an MP3 (44.1 kHz mono, as ElevenLabs delivers) of
+    `duration` seconds of a speech-like signal (see SPEECH_FORMANTS_HZ), faded in and out over
+    20 ms so it starts and ends without a click. Replaces `out` only once whole. Raises MediaError."""
+    if duration <= 0.1:
+        raise MediaError(f"cannot render {duration} s of speech: too short")
+    low, high = SPEECH_FORMANTS_HZ
+    envelope = f"(0.6+0.4*sin(2*PI*{SPEECH_SYLLABLES_PER_SECOND}*t))"
+    voice = f"0.25*{envelope}*(sin(2*PI*{low}*t)+0.5*sin(2*PI*{high}*t))"
+    source = ffmpeg.input(
+        f"aevalsrc=exprs='{voice}':s={SPEECH_SAMPLE_RATE}:d={duration:.3f}", f="lavfi"
+    ).filter("afade", t="in", d=0.02)
+    source = source.filter("afade", t="out", st=max(0.0, duration - 0.02), d=0.02)
+    options = {"c:a": "libmp3lame", "b:a": SPEECH_BITRATE, "ar": SPEECH_SAMPLE_RATE, "ac": 1}
+
+    def command(tmp: Path) -> list[str]:
+        return ["-y", *ffmpeg.get_args(ffmpeg.output(source, str(tmp), **options))]
+
+    return media.write_with_ffmpeg(
+        Path(out),
+        command,
+        timeout=media.ENCODE_TIMEOUT_BASE + duration,
+        what=f"rendering speech {Path(out).name}",
+    )
+
+
+def inspect_video(data: bytes) -> tuple[int, int, float, int, float, bool]:
+    """(width, height, fps, frames, duration, has_audio) of an input video given as bytes.
+
+    Raises MediaError when ffmpeg cannot read it as a video."""
+    with tempfile.TemporaryDirectory(prefix="inspect-") as workdir:
+        path = Path(workdir) / "input.mp4"
+        path.write_bytes(data)
+        info = media.probe(path)
+        frames = media.count_video_frames(path)
+    return info.width, info.height, info.fps, frames, info.duration, info.has_audio
+
+
+def render_upscale(*, source: bytes, out: Path, width: int, height: int, fps: float | None) -> Path:
+    """Render a stand-in for Runway's upscaler: the input video scaled to width x height with
+    ffmpeg (media.upscale), sound kept; at `fps` when given (fpsBoost). Raises MediaError."""
+    with tempfile.TemporaryDirectory(prefix="upscale-") as workdir:
+        path = Path(workdir) / "input.mp4"
+        path.write_bytes(source)
+        media.upscale(path, out, width=width, height=height, fps=fps)
+    return Path(out)

@@ -8,6 +8,7 @@ ratio has to be written twice, once here and once in the catalog, before a test 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 IMAGE_TO_VIDEO = "image_to_video"
@@ -186,3 +187,181 @@ IMAGE_MODELS: dict[str, RunwayImageModel] = {
         ),
     )
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# text_to_speech (SDK 5.24.0 types/text_to_speech_create_params.py)
+
+TEXT_TO_SPEECH = "text_to_speech"
+
+# The SDK's `presetId` Literal, identical for eleven_v4, eleven_multilingual_v2 and eleven_v3.
+VOICE_PRESETS = (
+    "Maya", "Arjun", "Serene", "Bernard", "Billy", "Mark", "Clint", "Mabel", "Chad", "Leslie",
+    "Eleanor", "Elias", "Elliot", "Grungle", "Brodie", "Sandra", "Kirk", "Kylie", "Lara", "Lisa",
+    "Malachi", "Marlene", "Martin", "Miriam", "Monster", "Paula", "Pip", "Rusty", "Ragnar", "Xylar",
+    "Maggie", "Jack", "Katie", "Noah", "James", "Rina", "Ella", "Mariah", "Frank", "Claudia", "Niki",
+    "Vincent", "Kendrick", "Myrna", "Tom", "Wanda", "Benjamin", "Kiana", "Rachel",
+)  # fmt: skip
+# The simulated voice reads at this pace; a script of N words lasts N / 150 minutes (divided by
+# `speed` where the model takes one). 150 words a minute is an ordinary narration pace; real
+# ElevenLabs takes measured by one integrator ran from about 100 to 230 wpm by voice and model.
+WORDS_PER_MINUTE = 150
+# Expressive tags such as [laughs] or [pause] (SDK: eleven_v3 / eleven_v4 scripts) are not spoken.
+SPEECH_MIN_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    low: float
+    high: float
+    is_integer: bool = False
+
+
+@dataclass(frozen=True)
+class RunwaySpeechModel:
+    id: str
+    # promptText length in UTF-16 units. eleven_multilingual_v2: the SDK's "up to 1000 characters".
+    # eleven_v3: the SDK states no maximum; Runway's own MCP server and its integrators use 5000.
+    # eleven_v4: unstated anywhere we could read; the simulator applies eleven_v3's 5000.
+    max_units: int
+    # Optional body fields beyond model, promptText and voice, with their ranges where the SDK gives
+    # them (eleven_v3); eleven_v4 declares the same names without ranges and gets eleven_v3's.
+    numbers: dict[str, NumberRange]
+    strings: frozenset[str]
+    booleans: frozenset[str]
+    choices: dict[str, tuple[str, ...]]
+    # Runway's pricing page: "1 credit per 50 characters" (eleven_v3 "1 credit minimum") for both
+    # eleven models; eleven_v4 is not on any price list we could read and is billed like eleven_v3.
+    characters_per_credit: int = 50
+    min_credits: int = 1
+    max_concurrent_generations: int = 2
+    max_daily_generations: int = 200
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (TEXT_TO_SPEECH,)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return (
+            frozenset({"model", "promptText", "voice"})
+            | set(self.numbers)
+            | self.strings
+            | self.booleans
+            | set(self.choices)
+        )
+
+    def cost(self, *, units: int) -> int:
+        return max(self.min_credits, -(-units // self.characters_per_credit))
+
+
+ELEVEN_V3_NUMBERS = {
+    "seed": NumberRange(0, 4294967295, is_integer=True),
+    "similarityBoost": NumberRange(0, 1),
+    "speed": NumberRange(0.7, 1.2),
+    "stability": NumberRange(0, 1),
+    "style": NumberRange(0, 1),
+}
+SPEECH_MODELS: dict[str, RunwaySpeechModel] = {
+    model.id: model
+    for model in (
+        RunwaySpeechModel(
+            id="eleven_multilingual_v2",
+            max_units=1000,
+            numbers={},
+            strings=frozenset(),
+            booleans=frozenset(),
+            choices={},
+        ),
+        RunwaySpeechModel(
+            id="eleven_v3",
+            max_units=5000,
+            numbers=ELEVEN_V3_NUMBERS,
+            strings=frozenset({"languageCode"}),
+            booleans=frozenset({"useSpeakerBoost"}),
+            choices={"applyTextNormalization": ("auto", "on", "off")},
+        ),
+        RunwaySpeechModel(
+            id="eleven_v4",
+            max_units=5000,
+            numbers=ELEVEN_V3_NUMBERS,
+            strings=frozenset({"languageCode", "nextText", "previousText"}),
+            booleans=frozenset({"useSpeakerBoost"}),
+            choices={},
+        ),
+    )
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# video_upscale (SDK 5.24.0 types/video_upscale_create_params.py; runway-api.md §3.4, §6.2)
+
+VIDEO_UPSCALE = "video_upscale"
+
+# §3.4: a 2026-08 capture of the video_upscale schema allowed data:video/ URIs up to 16,777,216
+# characters (Runway's inputs page: 16 MB), where the SDK's field doc says "up to 5MB". The
+# simulator takes the larger, Runway's own schema; SimulatorConfig can lower it.
+VIDEO_DATA_URI_MAX_CHARS = 16_777_216
+# §6.2: "Asset duration must be at most 30 seconds" (a live 400 on a 31 s video).
+UPSCALE_MAX_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class RunwayUpscaleModel:
+    id: str
+    resolutions: tuple[str, ...]
+    default_resolution: str
+    # The long side of the output per tier. Captured: 640x360 at "1k" gave 1920x1072 and
+    # 1280x720 at "2k" gave 2560x1440, so a tier fixes the long side and the short side keeps the
+    # shape, rounded down to a multiple of 16 (1080 -> 1072). 720p and 4k follow the same rule by
+    # name (1280, 3840): a guess, no capture exists; it makes 3840x2160 from 16:9.
+    long_sides: dict[str, int]
+    # Runway's pricing guide: billed per output frame, $0.007 at 720p and 1k, $0.009 at 2k, $0.012
+    # at 4k; credits = ceil(dollars / 0.01); at least 1 credit. Here in tenths of a credit per frame.
+    tenth_credits_per_frame: dict[str, int]
+    min_credits: int = 1
+    max_concurrent_generations: int = 2
+    max_daily_generations: int = 200
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (VIDEO_UPSCALE,)
+
+    def output_size(self, width: int, height: int, resolution: str) -> tuple[int, int]:
+        long_side = self.long_sides[resolution]
+        if width >= height:
+            return long_side, max(16, long_side * height // width // 16 * 16)
+        return max(16, long_side * width // height // 16 * 16), long_side
+
+    def output_fps(self, fps: float, *, fps_boost: bool) -> float:
+        # fpsBoost "increases the output frame rate" and, the pricing guide warns, the frame count;
+        # by how much is unpublished. The simulator doubles it, capped at 60 fps.
+        return min(fps * 2, 60.0) if fps_boost else fps
+
+    def cost(self, *, frames: int, resolution: str) -> int:
+        return max(self.min_credits, -(-frames * self.tenth_credits_per_frame[resolution] // 10))
+
+
+UPSCALE_MODELS: dict[str, RunwayUpscaleModel] = {
+    "magnific_video_upscaler_creative": RunwayUpscaleModel(
+        id="magnific_video_upscaler_creative",
+        resolutions=("720p", "1k", "2k", "4k"),
+        default_resolution="2k",
+        long_sides={"720p": 1280, "1k": 1920, "2k": 2560, "4k": 3840},
+        tenth_credits_per_frame={"720p": 7, "1k": 7, "2k": 9, "4k": 12},
+    )
+}
+# Integer settings of magnific_video_upscaler_creative, each 0-100 (SDK field docs).
+UPSCALE_PERCENT_FIELDS = ("creativity", "sharpen", "smartGrain")
+UPSCALE_FLAVORS = ("vivid", "natural")
+
+
+_TAG_RE = re.compile(r"\[[^\]]*\]")
+
+
+def speech_seconds(script: str, *, speed: float = 1.0) -> float:
+    """How long the simulated voice takes to read `script`: its words (bracketed tags such as
+    [laughs], and the simulator's [sim:...] markers, are not read) at WORDS_PER_MINUTE, divided by
+    `speed`; at least SPEECH_MIN_SECONDS."""
+    words = len(_TAG_RE.sub(" ", script).split())
+    return round(max(SPEECH_MIN_SECONDS, words * 60 / WORDS_PER_MINUTE / speed), 2)

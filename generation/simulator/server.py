@@ -3,12 +3,14 @@
 Routes (runway-api.md §2):
     POST   /v1/image_to_video, /v1/text_to_video     create a task
     POST   /v1/text_to_image                         create an image task (gen4_image, gen4_image_turbo)
+    POST   /v1/text_to_speech                        create a speech task (eleven_* voices; MP3 output)
+    POST   /v1/video_upscale                         create an upscale task (magnific_video_upscaler_creative)
     GET    /v1/tasks/{id}, DELETE /v1/tasks/{id}      read, cancel or delete a task
     GET    /v1/organization                          balance, tier limits, daily usage
     POST   /v1/organization/usage                    credits used per UTC day and model
     POST   /v1/uploads                               start an ephemeral upload
     POST   /_uploads/{id}                            the presigned upload target (no auth header)
-    GET    /_outputs/{task}.mp4|.png?_jwt=..&exp=..   signed, expiring output URL (a clip or a still)
+    GET    /_outputs/{task}.mp4|.png|.mp3?_jwt=..     signed, expiring output URL (a clip, still or speech)
     *      /_simulator/...                           control endpoints (control token required),
                                                      e.g. POST /_simulator/usage_adjust books a usage mismatch
 """
@@ -34,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import validation
 from .config import SimulatorConfig
-from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_VIDEO
+from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_SPEECH, TEXT_TO_VIDEO, VIDEO_UPSCALE
 from .state import (
     SUCCEEDED,
     DailyLimitReached,
@@ -335,6 +337,12 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
     def create_text_to_image(self, match: re.Match[str]) -> None:
         self._create(TEXT_TO_IMAGE)
 
+    def create_text_to_speech(self, match: re.Match[str]) -> None:
+        self._create(TEXT_TO_SPEECH)
+
+    def create_video_upscale(self, match: re.Match[str]) -> None:
+        self._create(VIDEO_UPSCALE)
+
     def _create(self, endpoint: str) -> None:
         fault = self.sim.faults.take("create")
         if fault and fault.kind == "rate_limit":
@@ -528,7 +536,8 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
                 task.downloads += 1
 
         self.send_response(status)
-        self.send_header("Content-Type", "image/png" if task.output_extension == "png" else "video/mp4")
+        content_types = {"png": "image/png", "mp3": "audio/mpeg", "mp4": "video/mp4"}
+        self.send_header("Content-Type", content_types[task.output_extension])
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
@@ -664,13 +673,15 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], str]] = [
     (re.compile(r"^/v1/image_to_video$"), {"POST": H.create_image_to_video}, "api"),
     (re.compile(r"^/v1/text_to_video$"), {"POST": H.create_text_to_video}, "api"),
     (re.compile(r"^/v1/text_to_image$"), {"POST": H.create_text_to_image}, "api"),
+    (re.compile(r"^/v1/text_to_speech$"), {"POST": H.create_text_to_speech}, "api"),
+    (re.compile(r"^/v1/video_upscale$"), {"POST": H.create_video_upscale}, "api"),
     (re.compile(rf"^/v1/tasks/{_ID}$"), {"GET": H.get_task, "DELETE": H.delete_task}, "api"),
     (re.compile(r"^/v1/organization$"), {"GET": H.get_organization}, "api"),
     (re.compile(r"^/v1/organization/usage$"), {"POST": H.organization_usage}, "api"),
     (re.compile(r"^/v1/uploads$"), {"POST": H.create_upload}, "api"),
     (re.compile(rf"^/_uploads/{_ID}$"), {"POST": H.receive_upload}, "upload"),
     (
-        re.compile(rf"^/_outputs/{_ID}\.(?P<ext>mp4|png)$"),
+        re.compile(rf"^/_outputs/{_ID}\.(?P<ext>mp4|png|mp3)$"),
         {"GET": H.get_output, "HEAD": H.get_output},
         "output",
     ),

@@ -45,7 +45,7 @@ from urllib.parse import quote
 from . import runway_tables
 from .config import ModelLimits, SimulatorConfig
 from .faults import FaultQueue, TaskPlan, strip_markers
-from .validation import TaskRequest, validate_task_body
+from .validation import TaskRequest, VideoFacts, validate_task_body
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,9 @@ class Task:
 
     @property
     def output_extension(self) -> str:
-        return "png" if self.request.is_image else "mp4"
+        if self.request.is_image:
+            return "png"
+        return "mp3" if self.request.is_speech else "mp4"
 
     @property
     def holds_slot(self) -> bool:
@@ -251,6 +253,7 @@ class Simulator:
             "running_seconds": float,
             "url_ttl": float,
             "render_scale": float,
+            "video_data_uri_max_chars": int,
         }
         with self.lock:
             for key, value in changes.items():
@@ -279,6 +282,7 @@ class Simulator:
             "running_seconds": c.running_seconds,
             "url_ttl": c.url_ttl,
             "render_scale": c.render_scale,
+            "video_data_uri_max_chars": c.video_data_uri_max_chars,
             "limits": {
                 m: {"max_concurrent_generations": lim.max_concurrent_generations,
                     "max_daily_generations": lim.max_daily_generations}
@@ -311,9 +315,20 @@ class Simulator:
             body,
             resolve_upload=self.upload_bytes,
             data_uri_max_chars=self.config.data_uri_max_chars,
+            video_data_uri_max_chars=self.config.video_data_uri_max_chars,
+            inspect_video=_inspect_video,
         )
         if request.is_image:
             cost = runway_tables.IMAGE_MODELS[request.model].cost(ratio=request.ratio)
+        elif request.speech is not None:
+            cost = runway_tables.SPEECH_MODELS[request.model].cost(units=request.speech.units)
+        elif request.upscale is not None:
+            upscale = request.upscale
+            model = runway_tables.UPSCALE_MODELS[request.model]
+            fps = model.output_fps(upscale.facts.fps, fps_boost=upscale.fps_boost)
+            # Billed per output frame: the source's frames, times the boost's rate change.
+            frames = round(upscale.facts.frames * fps / upscale.facts.fps) if upscale.facts.fps else 0
+            cost = model.cost(frames=frames, resolution=upscale.resolution)
         else:
             cost = runway_tables.MODELS[request.model].cost(duration=request.duration, audio=request.audio)
         summary = summarize_body(body)
@@ -484,6 +499,14 @@ class Simulator:
     # -- rendering --------------------------------------------------------------------------------
 
     def output_size(self, request: TaskRequest) -> tuple[int, int]:
+        if request.speech is not None:
+            return 0, 0
+        if request.upscale is not None:
+            # A master is delivered at the tier's true size whatever render_scale says: its size is
+            # what a caller pays for and checks.
+            facts = request.upscale.facts
+            model = runway_tables.UPSCALE_MODELS[request.model]
+            return model.output_size(facts.width, facts.height, request.upscale.resolution)
         if request.is_image:
             # A still costs milliseconds at full size, and a keyframe must have its ratio's size.
             return request.width, request.height
@@ -517,6 +540,10 @@ class Simulator:
                 work.mkdir(parents=True, exist_ok=True)
                 if task.request.is_image:
                     self._render_image(task, work, final, width, height)
+                elif task.request.speech is not None:
+                    self._render_speech(task, final)
+                elif task.request.upscale is not None:
+                    self._render_upscale(task, final, width, height)
                 else:
                     self._render_clip(task, work, final, width, height)
         except Exception as exc:
@@ -557,6 +584,23 @@ class Simulator:
             with_audio=task.request.audio,
         )
         partial.replace(final)
+
+    def _render_speech(self, task: Task, final: Path) -> None:
+        from .render import render_speech
+
+        speech = task.request.speech
+        assert speech is not None
+        seconds = runway_tables.speech_seconds(task.request.prompt_text or "", speed=speech.speed)
+        render_speech(out=final, duration=seconds)
+
+    def _render_upscale(self, task: Task, final: Path, width: int, height: int) -> None:
+        from .render import render_upscale
+
+        upscale = task.request.upscale
+        assert upscale is not None
+        model = runway_tables.UPSCALE_MODELS[task.model]
+        fps = model.output_fps(upscale.facts.fps, fps_boost=upscale.fps_boost) if upscale.fps_boost else None
+        render_upscale(source=upscale.video, out=final, width=width, height=height, fps=fps)
 
     def _render_image(self, task: Task, work: Path, final: Path, width: int, height: int) -> None:
         from .render import render_image
@@ -668,6 +712,21 @@ class Simulator:
     def log_request(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.requests.append(entry)
+
+
+def _inspect_video(data: bytes) -> VideoFacts:
+    """An input video's facts, read with ffmpeg; ValueError when it is not a video."""
+    from generation.media import MediaError
+
+    from .render import inspect_video  # imported late: only video inputs need ffmpeg
+
+    try:
+        width, height, fps, frames, duration, has_audio = inspect_video(data)
+    except MediaError as exc:
+        raise ValueError(str(exc)) from exc
+    return VideoFacts(
+        width=width, height=height, fps=fps, frames=frames, duration=duration, has_audio=has_audio
+    )
 
 
 def summarize_body(body: object) -> Any:

@@ -28,7 +28,15 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from . import runway_tables
-from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, RunwayImageModel, RunwayModel
+from .runway_tables import (
+    IMAGE_TO_VIDEO,
+    TEXT_TO_IMAGE,
+    TEXT_TO_SPEECH,
+    VIDEO_UPSCALE,
+    RunwayImageModel,
+    RunwayModel,
+    RunwayUpscaleModel,
+)
 
 API_VERSION = "2024-11-06"
 DOC_URL = "https://docs.dev.runwayml.com/api"
@@ -150,6 +158,39 @@ class ReferenceImage:
 
 
 @dataclass(frozen=True)
+class SpeechRequest:
+    """A text_to_speech body's facts the simulator renders and bills from."""
+
+    voice: str
+    speed: float
+    # promptText's length in UTF-16 units, which Runway's limits and prices count.
+    units: int
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What ffmpeg read from an input video (see render.inspect_video)."""
+
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration: float
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class UpscaleRequest:
+    """A video_upscale body with its input video decoded and inspected."""
+
+    video: bytes
+    source: str  # "data" or "upload"
+    resolution: str
+    fps_boost: bool
+    facts: VideoFacts
+
+
+@dataclass(frozen=True)
 class TaskRequest:
     """A body that passed validation, with defaults filled in and images decoded."""
 
@@ -163,10 +204,21 @@ class TaskRequest:
     keyframes: tuple[Keyframe, ...]
     # text_to_image only (duration 0, no audio, no keyframes there).
     references: tuple[ReferenceImage, ...] = ()
+    # text_to_speech and video_upscale only (ratio "" and duration 0 there).
+    speech: SpeechRequest | None = None
+    upscale: UpscaleRequest | None = None
 
     @property
     def is_image(self) -> bool:
         return self.endpoint == TEXT_TO_IMAGE
+
+    @property
+    def is_speech(self) -> bool:
+        return self.endpoint == TEXT_TO_SPEECH
+
+    @property
+    def is_upscale(self) -> bool:
+        return self.endpoint == VIDEO_UPSCALE
 
     @property
     def width(self) -> int:
@@ -331,8 +383,14 @@ def validate_task_body(
     *,
     resolve_upload: Callable[[str], bytes | None],
     data_uri_max_chars: int,
+    video_data_uri_max_chars: int = runway_tables.VIDEO_DATA_URI_MAX_CHARS,
+    inspect_video: Callable[[bytes], VideoFacts] | None = None,
 ) -> TaskRequest:
-    """Check a create-task body as Runway would; raise ValidationFailed or AssetRejected."""
+    """Check a create-task body as Runway would; raise ValidationFailed or AssetRejected.
+
+    `inspect_video` reads an input video's facts (video_upscale); it raises ValueError for bytes
+    that are not a video.
+    """
     if not isinstance(body, dict):
         raise ValidationFailed([invalid_type([], "object", _MISSING if body is None else body)])
 
@@ -340,6 +398,23 @@ def validate_task_body(
     if not isinstance(model, str):
         raise ValidationFailed(
             [invalid_type(["model"], "string", model), no_matching_discriminator(["model"])]
+        )
+    if endpoint == TEXT_TO_SPEECH:
+        return _validate_speech_body(model, body)
+    if endpoint == VIDEO_UPSCALE:
+        upscale_model = runway_tables.UPSCALE_MODELS.get(model)
+        if upscale_model is None:
+            if model == "enhance_frame_rate":
+                raise ValidationFailed([custom(["model"], "The simulator does not serve enhance_frame_rate")])
+            raise ValidationFailed([no_matching_discriminator(["model"])])
+        if inspect_video is None:
+            raise ValueError("video_upscale needs inspect_video")
+        return _validate_upscale_body(
+            upscale_model,
+            body,
+            resolve_upload=resolve_upload,
+            data_uri_max_chars=video_data_uri_max_chars,
+            inspect_video=inspect_video,
         )
     if endpoint == TEXT_TO_IMAGE:
         image_model = runway_tables.IMAGE_MODELS.get(model)
@@ -689,6 +764,230 @@ def _check_tag(value: object, path: Path, issues: list[dict[str, Any]]) -> str |
     else:
         return value
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# text_to_speech bodies (SDK 5.24.0 types/text_to_speech_create_params.py)
+
+
+def _validate_speech_body(model_id: str, body: dict[str, Any]) -> TaskRequest:
+    """A text_to_speech body for one of the eleven_* models: schema only (no assets).
+
+    seed_audio (a reference-audio voice and an audio output format) is not simulated; it gets a 400
+    that says so rather than pretending the model is unknown.
+    """
+    model = runway_tables.SPEECH_MODELS.get(model_id)
+    if model is None:
+        if model_id == "seed_audio":
+            raise ValidationFailed([custom(["model"], "The simulator does not serve seed_audio")])
+        raise ValidationFailed([no_matching_discriminator(["model"])])
+    issues: list[dict[str, Any]] = []
+    unknown = [key for key in body if key not in model.fields]
+    if unknown:
+        issues.append(unrecognized_keys([], unknown))
+    units = 0
+    prompt = body.get("promptText", _MISSING)
+    if not isinstance(prompt, str):
+        issues.append(invalid_type(["promptText"], "string", prompt))
+    else:
+        units = utf16_length(prompt)
+        if units < 1:
+            issues.append(too_small(["promptText"], "string", 1))
+        elif units > model.max_units:
+            issues.append(too_big(["promptText"], "string", model.max_units))
+    voice = _check_voice(body.get("voice", _MISSING), issues)
+    numbers = {name: _check_number(body, name, bounds, issues) for name, bounds in model.numbers.items()}
+    for name in model.strings:
+        value = body.get(name, _MISSING)
+        if value is not _MISSING and not isinstance(value, str):
+            issues.append(invalid_type([name], "string", value))
+    for name in model.booleans:
+        value = body.get(name, _MISSING)
+        if value is not _MISSING and not isinstance(value, bool):
+            issues.append(invalid_type([name], "boolean", value))
+    for name, allowed in model.choices.items():
+        value = body.get(name, _MISSING)
+        if value is not _MISSING and (not isinstance(value, str) or value not in allowed):
+            issues.append(invalid_value([name], allowed))
+    if issues:
+        raise ValidationFailed(issues)
+    seed = numbers.get("seed")
+    return TaskRequest(
+        endpoint=TEXT_TO_SPEECH,
+        model=model.id,
+        ratio="",
+        duration=0,
+        prompt_text=prompt,  # type: ignore[arg-type]
+        seed=int(seed) if seed is not None else None,
+        audio=True,
+        keyframes=(),
+        speech=SpeechRequest(
+            voice=voice or "",
+            speed=float(numbers.get("speed") or 1.0),
+            units=units,
+        ),
+    )
+
+
+def _check_voice(value: object, issues: list[dict[str, Any]]) -> str | None:
+    if not isinstance(value, dict):
+        issues.append(invalid_type(["voice"], "object", value))
+        return None
+    unknown = [key for key in value if key not in ("type", "presetId")]
+    if unknown:
+        issues.append(unrecognized_keys(["voice"], unknown))
+    if value.get("type", _MISSING) != "runway-preset":
+        issues.append(invalid_value(["voice", "type"], ("runway-preset",)))
+    preset = value.get("presetId", _MISSING)
+    if not isinstance(preset, str) or preset not in runway_tables.VOICE_PRESETS:
+        issues.append(invalid_value(["voice", "presetId"], runway_tables.VOICE_PRESETS))
+        return None
+    return preset
+
+
+def _check_number(
+    body: dict[str, Any], name: str, bounds: runway_tables.NumberRange, issues: list[dict[str, Any]]
+) -> float | None:
+    value = body.get(name, _MISSING)
+    if value is _MISSING:
+        return None
+    if not _is_number(value):
+        issues.append(invalid_type([name], "number", value))
+    elif bounds.is_integer and not _is_integer(value):
+        issues.append(invalid_type([name], "int", value))
+    elif value < bounds.low:  # type: ignore[operator]
+        issues.append(too_small([name], "number", bounds.low))  # type: ignore[arg-type]
+    elif value > bounds.high:  # type: ignore[operator]
+        issues.append(too_big([name], "number", bounds.high))  # type: ignore[arg-type]
+    else:
+        return float(value)  # type: ignore[arg-type]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# video_upscale bodies (SDK 5.24.0 types/video_upscale_create_params.py)
+
+
+def _validate_upscale_body(
+    model: RunwayUpscaleModel,
+    body: dict[str, Any],
+    *,
+    resolve_upload: Callable[[str], bytes | None],
+    data_uri_max_chars: int,
+    inspect_video: Callable[[bytes], VideoFacts],
+) -> TaskRequest:
+    """A magnific_video_upscaler_creative body: schema, then the video (decodable, at most 30 s).
+
+    The schema declares `additionalProperties: false` (runway-api.md §3.4 capture), so unknown keys
+    are refused here as Runway does.
+    """
+    fields = {"model", "videoUri", "resolution", "fpsBoost", "flavor", *runway_tables.UPSCALE_PERCENT_FIELDS}
+    issues: list[dict[str, Any]] = []
+    unknown = [key for key in body if key not in fields]
+    if unknown:
+        issues.append(unrecognized_keys([], unknown))
+    uri = body.get("videoUri", _MISSING)
+    if not isinstance(uri, str):
+        issues.append(invalid_type(["videoUri"], "string", uri))
+        usable = False
+    else:
+        usable = _check_video_uri(uri, ["videoUri"], data_uri_max_chars, issues)
+    resolution = body.get("resolution", model.default_resolution)
+    if not isinstance(resolution, str) or resolution not in model.resolutions:
+        issues.append(invalid_value(["resolution"], model.resolutions))
+    percent = runway_tables.NumberRange(0, 100, is_integer=True)
+    for name in runway_tables.UPSCALE_PERCENT_FIELDS:
+        _check_number(body, name, percent, issues)
+    flavor = body.get("flavor", _MISSING)
+    if flavor is not _MISSING and (
+        not isinstance(flavor, str) or flavor not in runway_tables.UPSCALE_FLAVORS
+    ):
+        issues.append(invalid_value(["flavor"], runway_tables.UPSCALE_FLAVORS))
+    fps_boost = body.get("fpsBoost", False)
+    if not isinstance(fps_boost, bool):
+        issues.append(invalid_type(["fpsBoost"], "boolean", fps_boost))
+    if issues:
+        raise ValidationFailed(issues)
+    assert usable
+    assert isinstance(uri, str)
+
+    if uri.startswith("data:"):
+        header, sep, payload = uri.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise AssetRejected("videoUri", "Invalid data URI.")
+        try:
+            video = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise AssetRejected("videoUri", "Invalid data URI.") from None
+        source = "data"
+    elif uri.startswith("runway://"):
+        found = resolve_upload(uri)
+        if found is None:
+            raise AssetRejected(
+                "videoUri", "Invalid runway:// URI: no completed upload with this URI (or it expired)."
+            )
+        video, source = found, "upload"
+    else:
+        _check_https_url(uri, "videoUri")
+        raise AssetRejected(
+            "videoUri",
+            "Failed to fetch asset. The URL may be incorrect or the server hosting the asset may be down. "
+            "(The simulator does not fetch external URLs: send a data URI or an ephemeral upload.)",
+        )
+    try:
+        facts = inspect_video(video)
+    except ValueError:
+        raise AssetRejected("videoUri", "Invalid asset: the video could not be decoded.") from None
+    if facts.duration > runway_tables.UPSCALE_MAX_SECONDS:
+        # The exact issue a live 31 s upload got (runway-api.md §6.2).
+        raise ValidationFailed(
+            [
+                {
+                    "code": "too_big",
+                    "maximum": runway_tables.UPSCALE_MAX_SECONDS,
+                    "type": "number",
+                    "inclusive": True,
+                    "origin": "number",
+                    "message": f"Asset duration must be at most {runway_tables.UPSCALE_MAX_SECONDS} seconds",
+                    "path": ["videoUri"],
+                }
+            ]
+        )
+    return TaskRequest(
+        endpoint=VIDEO_UPSCALE,
+        model=model.id,
+        ratio="",
+        duration=0,
+        prompt_text=None,
+        seed=None,
+        audio=facts.has_audio,
+        keyframes=(),
+        upscale=UpscaleRequest(
+            video=video, source=source, resolution=resolution, fps_boost=fps_boost, facts=facts
+        ),
+    )
+
+
+def _check_video_uri(uri: str, path: Path, data_uri_max_chars: int, issues: list[dict[str, Any]]) -> bool:
+    if uri.startswith("https://"):
+        low, high = HTTPS_URL_LENGTH
+    elif uri.startswith("runway://"):
+        low, high = RUNWAY_URI_LENGTH
+    elif uri.startswith("data:video/"):
+        low, high = 13, data_uri_max_chars
+    else:
+        message = "Invalid input: expected an HTTPS URL, a runway:// upload URI or a data:video/ URI"
+        if uri.startswith("http://"):
+            message = "Only HTTPS URLs are allowed."
+        issues.append({"code": "invalid_union", "errors": [], "path": path, "message": message})
+        return False
+    if len(uri) < low:
+        issues.append(too_small(path, "string", low))
+        return False
+    if len(uri) > high:
+        issues.append(too_big(path, "string", high))
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
