@@ -252,6 +252,8 @@ class TakeAdmin(admin.ModelAdmin):
     list_display = [
         "pk",
         "shot",
+        "sequence",
+        "kind",
         "user",
         "status",
         "runway_task_id",
@@ -259,9 +261,9 @@ class TakeAdmin(admin.ModelAdmin):
         "cost_credits",
         "created_at",
     ]
-    list_filter = ["status"]
-    search_fields = ["runway_task_id", "shot__prompt", "user__username"]
-    list_select_related = ["shot", "user"]
+    list_filter = ["status", "endpoint", ("keyframe", admin.EmptyFieldListFilter)]
+    search_fields = ["runway_task_id", "shot__prompt", "keyframe__prompt", "user__username"]
+    list_select_related = ["shot", "sequence", "user", "keyframe"]
     # Everything on a take is written by the pipeline. Files are named, not linked (see stored_file).
     exclude = file_fields(Take)
     readonly_fields = [f.name for f in Take._meta.fields if f.name not in file_fields(Take)] + [
@@ -278,6 +280,16 @@ class TakeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description="kind", ordering="keyframe")
+    def kind(self, take: Take) -> str:
+        """A clip, or an image made for a shot's first or last frame (filter "keyframe": empty = clips),
+        or a sequence's narration or 4K master part (filter "endpoint")."""
+        if take.is_narration:
+            return "narration"
+        if take.is_master_part:
+            return "4K master part"
+        return f"{take.keyframe.slot} keyframe image" if take.keyframe_id else "clip"
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         waiting = Take.objects.filter(status=Take.Status.UNCONFIRMED).count()

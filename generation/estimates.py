@@ -6,20 +6,28 @@ holds), so that the amount confirmed is the amount held. Everything here only re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from generation import catalog
 from generation.models import Take
-from projects.models import ReferenceImage, Sequence, Shot
+from projects.models import Keyframe, ReferenceImage, Sequence, Shot
 
 
 @dataclass
 class ShotPlan:
     """Where a shot's first and last frames come from."""
 
-    first: str  # "previous", "reference" or "none"
+    first: str  # "previous", "reference", "keyframe" or "none"
     first_image: ReferenceImage | None = None
     last_image: ReferenceImage | None = None
+    # The keyframes made from reference images: the clip starts (ends) on their chosen take's image.
+    first_keyframe: Keyframe | None = None
+    last_keyframe: Keyframe | None = None
+
+    @property
+    def has_last_frame(self) -> bool:
+        return self.last_image is not None or self.last_keyframe is not None
 
 
 @dataclass
@@ -54,20 +62,40 @@ def plan_shot(sequence: Sequence, shot: Shot, index: int, references: list[Refer
 
     "previous" on a stitched sequence means the last frame of the previous shot's chosen take;
     on the first shot, or on an unstitched sequence, it falls back to the reference image at the
-    shot's position (S1 starts on R1), or to no image when the set has none.
+    shot's position (S1 starts on R1), or to no image when the set has none. "keyframe" means the
+    chosen image of the shot's FIRST keyframe (made from reference images); on a model that ends
+    on an image, `has_made_last_frame` ends the shot on its LAST keyframe's chosen image.
     """
-    last = shot.last_frame_image if sequence.video_model.has_last_frame else None
+    plan = _plan_first(sequence, shot, index, references)
+    if sequence.video_model.has_last_frame:
+        if shot.has_made_last_frame:
+            plan.last_keyframe = keyframe_of(shot, Keyframe.Slot.LAST)
+        else:
+            plan.last_image = shot.last_frame_image
+    return plan
+
+
+def keyframe_of(shot: Shot, slot: str) -> Keyframe | None:
+    """The shot's keyframe in `slot`, from the prefetched `keyframes` when there are."""
+    if shot.pk is None:
+        return None
+    return next((k for k in shot.keyframes.all() if k.slot == slot), None)
+
+
+def _plan_first(sequence: Sequence, shot: Shot, index: int, references: list[ReferenceImage]) -> ShotPlan:
+    if shot.first_frame == Shot.FirstFrame.KEYFRAME:
+        return ShotPlan(first="keyframe", first_keyframe=keyframe_of(shot, Keyframe.Slot.FIRST))
     if shot.first_frame == Shot.FirstFrame.NONE:
-        return ShotPlan(first="none", last_image=last)
+        return ShotPlan(first="none")
     if shot.first_frame == Shot.FirstFrame.REFERENCE and shot.first_frame_image is not None:
-        return ShotPlan(first="reference", first_image=shot.first_frame_image, last_image=last)
+        return ShotPlan(first="reference", first_image=shot.first_frame_image)
     if shot.first_frame == Shot.FirstFrame.PREVIOUS and sequence.is_stitched and index > 0:
-        return ShotPlan(first="previous", last_image=last)
+        return ShotPlan(first="previous")
     if index < len(references):
-        return ShotPlan(first="reference", first_image=references[index], last_image=last)
+        return ShotPlan(first="reference", first_image=references[index])
     if references and shot.first_frame == Shot.FirstFrame.REFERENCE:
-        return ShotPlan(first="reference", first_image=references[0], last_image=last)
-    return ShotPlan(first="none", last_image=last)
+        return ShotPlan(first="reference", first_image=references[0])
+    return ShotPlan(first="none")
 
 
 def references_of(sequence: Sequence) -> list[ReferenceImage]:
@@ -94,7 +122,7 @@ def build_shot_request(
         height=height,
         seed=shot.seed,
         has_first_frame=plan.first != "none",
-        has_last_frame=plan.last_image is not None,
+        has_last_frame=plan.has_last_frame,
         audio=sequence.has_audio,
     )
 
@@ -105,9 +133,9 @@ def estimate_sequence(sequence: Sequence, *, references: list | None = None) -> 
     # Of the chosen take only its status matters here (`needs_take`); its request body and texts
     # are the largest columns a page would otherwise read for every shot.
     shots = list(
-        sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take").defer(
-            "chosen_take__request", "chosen_take__notices", "chosen_take__failure_message"
-        )
+        sequence.shots.select_related("first_frame_image", "last_frame_image", "chosen_take")
+        .defer("chosen_take__request", "chosen_take__notices", "chosen_take__failure_message")
+        .prefetch_related("keyframes")
     )
     if references is None:
         references = references_of(sequence)
@@ -120,11 +148,31 @@ def estimate_sequence(sequence: Sequence, *, references: list | None = None) -> 
         except catalog.UnsupportedRequest as exc:
             estimate.error = str(exc)
         else:
+            estimate.error = keyframe_problem(sequence, shot, plan)
             estimate.built = built
             estimate.credits = built.estimated_credits
             estimate.notices = list(built.notices)
         estimates.append(estimate)
     return SequenceEstimate(shots=estimates)
+
+
+def keyframe_problem(sequence: Sequence, shot: Shot, plan: ShotPlan) -> str:
+    """Why a shot planned on keyframe images cannot be made yet (empty when it can): a keyframe is
+    missing, or none of its images is chosen. Video is paid for only after the images are chosen."""
+    wanted = []
+    if plan.first == "keyframe":
+        wanted.append(("first", plan.first_keyframe))
+    if shot.has_made_last_frame and sequence.video_model.has_last_frame:
+        wanted.append(("last", plan.last_keyframe))
+    for what, keyframe in wanted:
+        if keyframe is None:
+            return (
+                f"The {what} frame is to be made from reference images, but the shot has no such "
+                "keyframe; edit the shot's keyframe."
+            )
+        if keyframe.chosen_take_id is None:
+            return "Choose a keyframe image before generating: make keyframes, then choose one."
+    return ""
 
 
 def needs_take(shot: Shot) -> bool:
@@ -151,7 +199,9 @@ def estimate_retake(shot: Shot) -> SequenceEstimate:
     frame (after a failure had stopped them). Reads only; the retake confirmation shows this."""
     sequence = shot.sequence
     active = set(
-        Take.objects.filter(shot__sequence=sequence, status__in=Take.ACTIVE).values_list("shot_id", flat=True)
+        Take.objects.filter(
+            shot__sequence=sequence, status__in=Take.ACTIVE, keyframe__isnull=True
+        ).values_list("shot_id", flat=True)
     )
     estimate = estimate_sequence(sequence)
     order = [e.shot.pk for e in estimate.shots]
@@ -168,6 +218,138 @@ def estimate_shots(sequence: Sequence, shots: list[Shot]) -> SequenceEstimate:
     return SequenceEstimate(shots=[e for e in estimate_sequence(sequence).shots if e.shot.pk in wanted])
 
 
+# --- keyframe images -----------------------------------------------------------------------------
+# A keyframe image is made at the shape of the clip it starts (or ends): the gen4_image ratio
+# nearest in shape to the sequence's video ratio, and of those the smallest that covers the clip's
+# pixels (so that the image is never enlarged). For the video ratios of the catalog:
+#   1280:720 -> 1280:720 (5 credits on gen4_image)     720:1280 -> 720:1280 (5)
+#   1920:1080 -> 1920:1080 (8)                          1080:1920 -> 1080:1920 (8)
+#   1104:832 -> 1168:880 (8)                            832:1104 -> 1080:1440 (8; no 880:1168)
+#   960:960 -> 1024:1024 (8)                            1584:672 -> 1808:768 (8)
+# gen4_image_turbo costs 2 credits at any of them.
+
+
+def image_ratio_for(video_ratio: str) -> str:
+    """The gen4_image ratio of a keyframe image for clips of `video_ratio` (see the table above)."""
+    try:
+        width, height = (int(n) for n in video_ratio.split(":"))
+    except ValueError:
+        return catalog.DEFAULT_IMAGE_RATIO
+    if video_ratio in catalog.GEN4_IMAGE_RATIOS:
+        return video_ratio
+
+    def key(ratio: str) -> tuple:
+        w, h = (int(n) for n in ratio.split(":"))
+        shape = round(abs(math.log((w / h) / (width / height))), 3)
+        return (shape, not (w >= width and h >= height), w * h)
+
+    return min(catalog.GEN4_IMAGE_RATIOS, key=key)
+
+
+@dataclass
+class KeyframeEstimate:
+    keyframe: Keyframe
+    credits: int = 0
+    error: str = ""
+    built: catalog.BuiltImageRequest | None = None
+
+
+@dataclass
+class KeyframesEstimate:
+    keyframes: list[KeyframeEstimate]
+
+    @property
+    def total_credits(self) -> int:
+        return sum(k.credits for k in self.keyframes)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{describe_keyframe(k.keyframe)}: {k.error}" for k in self.keyframes if k.error]
+
+
+def describe_keyframe(keyframe: Keyframe) -> str:
+    """'Shot 2's first frame', for messages."""
+    return f"Shot {keyframe.shot.position + 1}'s {keyframe.slot} frame"
+
+
+def build_keyframe_request(sequence: Sequence, keyframe: Keyframe) -> catalog.BuiltImageRequest:
+    """The Runway text_to_image request (without its image URIs) of a keyframe as it is now, its
+    references in order; raises catalog.UnsupportedRequest."""
+    references = list(keyframe.references.all())
+    return catalog.build_image_request(
+        model=keyframe.model,
+        prompt_text=keyframe.prompt,
+        ratio=image_ratio_for(sequence.ratio),
+        references=[(r.tag, bool(r.image_id)) for r in references],
+    )
+
+
+def check_keyframe_request(sequence: Sequence, *, model: str, prompt: str, tags: list[str]) -> None:
+    """Check a keyframe before it is saved, as `build_keyframe_request` will build it; raises
+    catalog.UnsupportedRequest."""
+    catalog.build_image_request(
+        model=model,
+        prompt_text=prompt,
+        ratio=image_ratio_for(sequence.ratio),
+        references=[(tag, True) for tag in tags],
+    )
+
+
+def _estimate_keyframe(sequence: Sequence, keyframe: Keyframe) -> KeyframeEstimate:
+    estimate = KeyframeEstimate(keyframe=keyframe)
+    try:
+        built = build_keyframe_request(sequence, keyframe)
+    except catalog.UnsupportedRequest as exc:
+        estimate.error = str(exc)
+    else:
+        estimate.built = built
+        estimate.credits = built.estimated_credits
+    return estimate
+
+
+def keyframes_of(sequence: Sequence):
+    """The keyframes of the sequence's shots, in shot order, with their references."""
+    return (
+        Keyframe.objects.filter(shot__sequence=sequence)
+        .select_related("shot")
+        .prefetch_related("references")
+        .order_by("shot__position", "shot__pk", "slot")
+    )
+
+
+def is_keyframe_in_use(sequence: Sequence, keyframe: Keyframe) -> bool:
+    """Whether the shot's clip is planned on the keyframe: a shot starting on a keyframe image, or a
+    shot of a model that ends on an image ending on one. A keyframe left over from an earlier
+    plan is kept (with its images) but not made."""
+    shot = keyframe.shot
+    if keyframe.slot == Keyframe.Slot.FIRST:
+        return shot.first_frame == Shot.FirstFrame.KEYFRAME
+    return shot.has_made_last_frame and sequence.video_model.has_last_frame
+
+
+def estimate_keyframes(sequence: Sequence) -> KeyframesEstimate:
+    """What "Make keyframes" makes and holds: one image of every keyframe in use that has no chosen
+    image and none on its way. Reads only; the page's confirmation and `pipeline.make_keyframes` both
+    use this, so the amount a user confirms is the amount held."""
+    busy = set(
+        Take.objects.filter(
+            shot__sequence=sequence, keyframe__isnull=False, status__in=Take.ACTIVE
+        ).values_list("keyframe_id", flat=True)
+    )
+    wanted = [
+        k
+        for k in keyframes_of(sequence)
+        if k.chosen_take_id is None and k.pk not in busy and is_keyframe_in_use(sequence, k)
+    ]
+    return KeyframesEstimate(keyframes=[_estimate_keyframe(sequence, k) for k in wanted])
+
+
+def estimate_keyframe_retake(keyframe: Keyframe) -> KeyframesEstimate:
+    """What another image of one keyframe holds (`pipeline.retake_keyframe`). Reads only."""
+    keyframe = keyframes_of(keyframe.shot.sequence).get(pk=keyframe.pk)
+    return KeyframesEstimate(keyframes=[_estimate_keyframe(keyframe.shot.sequence, keyframe)])
+
+
 # --- the plan in words, for the pages -----------------------------------------------------------
 
 
@@ -175,7 +357,7 @@ def estimate_shots(sequence: Sequence, shots: list[Shot]) -> SequenceEstimate:
 class FrameSource:
     """Where one end of a shot comes from, for display."""
 
-    kind: str  # "reference", "previous", "none", "open"
+    kind: str  # "reference", "previous", "keyframe", "none", "open"
     label: str
     image: ReferenceImage | None = None
 
@@ -198,13 +380,16 @@ def describe_plan(
         first = ref(plan.first_image)
     elif plan.first == "previous":
         first = FrameSource("previous", f"last frame of shot {index}")
+    elif plan.first == "keyframe":
+        first = FrameSource("keyframe", "an image made from reference images")
     else:
         first = FrameSource("none", "text only")
-    last = (
-        ref(plan.last_image)
-        if plan.last_image is not None
-        else FrameSource("open", "wherever the model ends")
-    )
+    if plan.last_keyframe is not None:
+        last = FrameSource("keyframe", "an image made from reference images")
+    elif plan.last_image is not None:
+        last = ref(plan.last_image)
+    else:
+        last = FrameSource("open", "wherever the model ends")
     return first, last
 
 

@@ -26,11 +26,11 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from generation import catalog, credits, estimates, pipeline, runway
+from generation import catalog, credits, estimates, failures, pipeline, runway
 from generation.models import Take
 from projects import services
 from projects.images import add_reference_images
-from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
+from projects.models import Keyframe, Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
 
 CLI_PROJECT = "Command line"
 
@@ -46,6 +46,12 @@ class JobResult:
     film: Path | None
     notices: list[str] = field(default_factory=list)
     estimated_credits: int = 0
+    # What Runway charged for the job: its clips and keyframe images.
+    charged_credits: int = 0
+
+
+# The image model that makes keyframes from reference images on the command line.
+KEYFRAME_MODEL = "gen4_image"
 
 
 def default_user():
@@ -81,8 +87,14 @@ def build_job(
     stitch: bool,
     audio: bool = True,
     fit: str = "pad",
+    keyframes: list[list[int]] | None = None,
 ) -> tuple[Sequence, list[str]]:
     """Translate the old product's arguments into a sequence, with the notices of every translation.
+
+    With `keyframes` (one list per prompt of indexes into `images`, at most three each), a shot
+    whose list is not empty starts on an image made by gen4_image from those images, each tagged
+    by its file stem, described by the shot's prompt (which may cite the tags as @tag); the images
+    are then references, not frames. Without it, the images are the old product's keyframes.
 
     The shots are planned as the pages and the pipeline plan them (`estimates`), first with
     stand-ins for the images, so that a request the catalog refuses stores nothing. Raises
@@ -91,7 +103,10 @@ def build_job(
     if not prompts:
         raise JobError("Give a prompt, or several with -p.")
     video_model, notices = catalog.resolve_model(model)
-    notices += catalog.plan_images(video_model.id, len(images)).notices
+    if keyframes is None:
+        notices += catalog.plan_images(video_model.id, len(images)).notices
+    else:
+        keyframes = [list(k) for k in keyframes] + [[]] * (len(prompts) - len(keyframes))
     sequence = Sequence(
         title=prompts[0][:80],
         model=video_model.id,
@@ -102,7 +117,8 @@ def build_job(
         created_by=user,
     )
     stand_ins = [ReferenceImage(position=index) for index in range(len(images))]
-    shots = _shots(sequence, prompts, stand_ins, seed=seed, duration=duration)
+    tags = _tags_of(images)
+    shots = _shots(sequence, prompts, stand_ins, seed=seed, duration=duration, keyframes=keyframes)
     built = [
         estimates.build_shot_request(
             sequence, shot, estimates.plan_shot(sequence, shot, index, stand_ins), width=width, height=height
@@ -111,6 +127,20 @@ def build_job(
     ]
     for request in built:
         notices += [n for n in request.notices if n not in notices]
+    sequence.ratio = built[0].ratio
+    for index, wanted in enumerate(keyframes or []):
+        if wanted:
+            try:
+                estimates.check_keyframe_request(
+                    sequence, model=KEYFRAME_MODEL, prompt=prompts[index], tags=[tags[i] for i in wanted]
+                )
+            except catalog.UnsupportedRequest as exc:
+                raise catalog.UnsupportedRequest(f"Clip {index + 1}'s keyframe: {exc}") from None
+    if keyframes:
+        each = catalog.IMAGE_MODELS[KEYFRAME_MODEL].estimate(ratio=estimates.image_ratio_for(sequence.ratio))
+        notices += keyframe_notices(images, tags, keyframes, each=each)
+        if any(catalog.CITATION_RE.search(p) for p in prompts):
+            notices.append("The video prompts are sent without the @ of the tags they cite.")
     files = []
     for path in images:
         try:
@@ -129,12 +159,50 @@ def build_job(
             raise JobError(f"Image {name} {reason}")
         references = result.added
     sequence.project = project
-    sequence.ratio = built[0].ratio
     sequence.save()
-    for shot, request in zip(_shots(sequence, prompts, references, seed=seed), built, strict=True):
+    saved = _shots(sequence, prompts, references, seed=seed, keyframes=keyframes)
+    for index, (shot, request) in enumerate(zip(saved, built, strict=True)):
         shot.duration = request.duration  # as the catalog snapped it
         shot.save()
+        wanted = (keyframes or [])[index] if keyframes else []
+        if wanted:
+            services.set_keyframe(
+                shot,
+                slot="first",
+                model=KEYFRAME_MODEL,
+                prompt=prompts[index],
+                references=[(references[i], tags[i]) for i in wanted],
+            )
     return sequence, notices
+
+
+def _tags_of(images: list[Path]) -> list[str]:
+    """A tag per image, from its file stem ('Front door.jpg' -> 'Front_door'), all different."""
+    tags: list[str] = []
+    for path in images:
+        tags.append(catalog.suggest_tag(path.name, tags))
+    return tags
+
+
+def keyframe_notices(
+    images: list[Path], tags: list[str], keyframes: list[list[int]], *, each: int
+) -> list[str]:
+    """What the old guide's "up to 3 reference images" does here: one notice per set of images,
+    naming the clips (1-based) whose keyframe is made from it and what an image costs."""
+    clips: dict[tuple[int, ...], list[int]] = {}
+    for index, wanted in enumerate(keyframes):
+        if wanted:
+            clips.setdefault(tuple(wanted), []).append(index + 1)
+    notices = []
+    for wanted, numbers in clips.items():
+        cited = ", ".join(f"{images[i].name} as @{tags[i]}" for i in wanted)
+        which = f"clip{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))} start{'' if len(numbers) > 1 else 's'}"
+        notices.append(
+            f'The old guide\'s "up to 3 reference images" now means: {which} on a keyframe image made by '
+            f"{KEYFRAME_MODEL} from {cited}, at {each} credits an image (in the estimate). Runway's video "
+            "models take no reference images; a prompt may cite the images by their @tags."
+        )
+    return notices
 
 
 def _shots(
@@ -144,14 +212,28 @@ def _shots(
     *,
     seed: int | None,
     duration: float | None = None,
+    keyframes: list[list[int]] | None = None,
 ) -> list[Shot]:
     """The old product's keyframes as shot settings (unsaved). Stitched: S1 starts on R1 and each
     next shot on the previous shot's last frame, and on a model with a last frame S(i) ends on
-    R(i+1). Otherwise every clip starts on R1 and, on such a model, ends on R2."""
+    R(i+1). Otherwise every clip starts on R1 and, on such a model, ends on R2.
+
+    With `keyframes` the images are references: a shot with a list starts on a keyframe image made
+    from them; a later stitched shot without one on the previous shot's last frame; any other
+    shot on no image."""
     has_last_frame = sequence.video_model.has_last_frame
     shots = []
     for index, prompt in enumerate(prompts):
-        if sequence.is_stitched:
+        if keyframes is not None:
+            if keyframes[index]:
+                first, first_image, last_image = Shot.FirstFrame.KEYFRAME, None, None
+            elif sequence.is_stitched and index > 0:
+                first, first_image, last_image = Shot.FirstFrame.PREVIOUS, None, None
+            else:
+                first, first_image, last_image = Shot.FirstFrame.NONE, None, None
+            # The video is not told about the tags: "@kitchen" reads as "kitchen".
+            prompt = catalog.CITATION_RE.sub(r"\1", prompt)
+        elif sequence.is_stitched:
             first = Shot.FirstFrame.PREVIOUS if index > 0 or references else Shot.FirstFrame.NONE
             first_image = references[0] if index == 0 and references else None
             last_image = references[index + 1] if has_last_frame and index + 1 < len(references) else None
@@ -267,7 +349,7 @@ def charges_line(sequence: Sequence) -> str:
 def _progress_line(sequence: Sequence) -> str:
     parts = []
     for shot in sequence.shots.order_by("position"):
-        take = shot.takes.order_by("-pk").first()
+        take = shot.takes.filter(keyframe__isnull=True).order_by("-pk").first()
         if take is None:
             parts.append(f"clip {shot.position + 1}: waiting")
         elif take.status == take.Status.RUNNING:
@@ -277,6 +359,81 @@ def _progress_line(sequence: Sequence) -> str:
         else:
             parts.append(f"clip {shot.position + 1}: {take.get_status_display().lower()}")
     return f"[{sequence.get_status_display()}] " + ", ".join(parts)
+
+
+def make_keyframes(
+    sequence: Sequence,
+    *,
+    user,
+    progress: Callable[[str], None],
+    expected_credits: int | None = None,
+    timeout: float = 3600,
+) -> list[Take]:
+    """Make the sequence's keyframe images, holding `expected_credits` (what the user confirmed), drive
+    them to a final state in this process, and choose each keyframe's first finished image: nobody
+    reviews them on the command line. Raises JobError, saying why and what was charged, when a
+    keyframe has no image."""
+    pipeline.make_keyframes(sequence, user=user, expected_credits=expected_credits)
+    interval = settings.RUNWAY_POLL_INTERVAL if not settings.RUNWAY_SIMULATED else 0.5
+    deadline = time.monotonic() + timeout
+    keyframes = list(
+        Keyframe.objects.filter(shot__sequence=sequence).select_related("shot").order_by("shot__position")
+    )
+    last_report = ""
+    next_recover = 0.0
+    try:
+        while True:
+            now = time.monotonic()
+            pipeline.poll_once()
+            if now >= next_recover:
+                pipeline.recover()
+                next_recover = now + max(interval * 4, 2.0)
+            takes = list(Take.objects.filter(keyframe__in=keyframes).order_by("pk"))
+            report = _keyframes_line(keyframes, takes)
+            if report != last_report:
+                progress(report)
+                last_report = report
+            if all(take.is_final for take in takes):
+                break
+            if now > deadline:
+                result = pipeline.cancel_sequence(sequence)
+                raise JobError(f"Gave up waiting for Runway. {result}")
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        result = pipeline.cancel_sequence(sequence)
+        raise JobError(f"Interrupted. {result}") from None
+    chosen = []
+    for keyframe in keyframes:
+        mine = [take for take in takes if take.keyframe_id == keyframe.pk]
+        done = next((take for take in mine if take.status == Take.Status.SUCCEEDED and take.output), None)
+        if done is None:
+            reason = _failure_words(mine[-1]) if mine else "It was not made."
+            raise JobError(
+                f"Clip {keyframe.shot.position + 1}'s keyframe image could not be made: {reason} "
+                "No video was made. " + charges_line(sequence)
+            )
+        pipeline.choose_keyframe_take(done)
+        chosen.append(done)
+    return chosen
+
+
+def _failure_words(take: Take) -> str:
+    message = take.failure_message or failures.user_message(take.failure_code)
+    return f"{message} {take.charge_note}"
+
+
+def _keyframes_line(keyframes: list[Keyframe], takes: list[Take]) -> str:
+    parts = []
+    for keyframe in keyframes:
+        take = next((t for t in reversed(takes) if t.keyframe_id == keyframe.pk), None)
+        name = f"keyframe of clip {keyframe.shot.position + 1}"
+        if take is None:
+            parts.append(f"{name}: waiting")
+        elif take.status == take.Status.RUNNING:
+            parts.append(f"{name}: {take.get_status_display().lower()} {int(take.progress * 100)}%")
+        else:
+            parts.append(f"{name}: {take.get_status_display().lower()}")
+    return "[Keyframes] " + ", ".join(parts)
 
 
 class OutputExists(JobError):
@@ -363,9 +520,13 @@ def run_job(
     film_name: str | None = "runway_final.mp4",
     progress: Callable[[str], None] = lambda line: None,
     confirm: Callable[[int, credits.MonthSummary], bool] | None = None,
+    keyframes: list[list[int]] | None = None,
 ) -> JobResult:
     """Build, estimate, hold, generate and export. Raises JobError, catalog.UnsupportedRequest or
-    credits.InsufficientCredits with a message a user can act on."""
+    credits.InsufficientCredits with a message a user can act on.
+
+    With `keyframes` (see `build_job`) the keyframe images are made first, each keyframe's first
+    finished image is chosen, and then the clips; the estimate shown and confirmed covers both."""
     user = user or default_user()
     if isinstance(user, str):
         user = get_user_model().objects.filter(username=user).first()
@@ -384,30 +545,49 @@ def run_job(
             stitch=stitch,
             audio=audio,
             fit=fit,
+            keyframes=keyframes,
         )
     for notice in notices:
         progress(f"Notice: {notice}")
-    # What start_sequence holds (every shot of a new sequence needs a take).
+    # What make_keyframes and then start_sequence hold (every shot of a new sequence needs a take).
+    keyframe_estimate = estimates.estimate_keyframes(sequence)
     estimate = estimates.estimate_generation(sequence)
+    total = keyframe_estimate.total_credits + estimate.total_credits
     summary = credits.month_summary(user)
-    if estimate.total_credits > summary.available:
+    if total > summary.available:
         sequence.delete()
-        raise credits.InsufficientCredits(needed=estimate.total_credits, available=summary.available)
+        raise credits.InsufficientCredits(needed=total, available=summary.available)
+    images = ""
+    if keyframe_estimate.keyframes:
+        images = (
+            f"{keyframe_estimate.total_credits} for {len(keyframe_estimate.keyframes)} keyframe image(s) and "
+        )
     progress(
-        f"Estimate: {estimate.total_credits} credits for {len(estimate.shots)} clip(s); "
-        f"{summary.available} available, {summary.available - estimate.total_credits} left afterwards."
+        f"Estimate: {total} credits: {images}{estimate.total_credits} for {len(estimate.shots)} clip(s); "
+        f"{summary.available} available, {summary.available - total} left afterwards."
     )
-    if confirm is not None and not confirm(estimate.total_credits, summary):
+    if confirm is not None and not confirm(total, summary):
         sequence.delete()
         raise JobError("Stopped before spending anything.")
     with runway_for_job():
+        if keyframe_estimate.keyframes:
+            try:
+                make_keyframes(
+                    sequence, user=user, progress=progress, expected_credits=keyframe_estimate.total_credits
+                )
+            except credits.InsufficientCredits:
+                # Another job took the credits since the estimate; nothing was held or sent.
+                sequence.delete()
+                raise
         try:
             sequence = run_sequence(
                 sequence, user=user, progress=progress, expected_credits=estimate.total_credits
             )
         except credits.InsufficientCredits:
-            # Another job took the credits since the estimate; nothing was held or sent.
-            sequence.delete()
+            # Another job took the credits since the estimate; nothing was held or sent for the
+            # clips. A sequence whose keyframe images were paid for is kept, with their ledger rows.
+            if not keyframe_estimate.keyframes:
+                sequence.delete()
             raise
     if sequence.status != Sequence.Status.DONE:
         raise JobError(
@@ -416,7 +596,12 @@ def run_job(
         )
     clips, film = export_outputs(sequence, Path(output_dir), film_name=film_name)
     return JobResult(
-        sequence=sequence, clips=clips, film=film, notices=notices, estimated_credits=estimate.total_credits
+        sequence=sequence,
+        clips=clips,
+        film=film,
+        notices=notices,
+        estimated_credits=total,
+        charged_credits=pipeline.charges_of(sequence).charged,
     )
 
 
@@ -461,13 +646,34 @@ def generate_video_sequence_with_runway_stitching(
 ) -> list[str]:
     """Generate stitched clips (each starts on the previous clip's last frame); returns their paths.
 
-    As in the old guide, `file_paths_list` holds the reference images per clip; Runway takes no
-    reference images for video, so the first list's images become the keyframes (DESIGN.md section 4).
+    As in the old guide, `file_paths_list` holds the reference images per clip. Runway takes no
+    reference images for video: when no clip is given more images than the model takes as
+    keyframes, the first list's images become the keyframes (DESIGN.md section 4). When one is,
+    the images are references: a clip whose list is new (the first, or unlike the clip's before,
+    a new room, say) starts on a keyframe image made by gen4_image from up to 3 of its images,
+    and a clip given the same list as the one before goes on from its last frame. A notice printed
+    before anything is spent says so, with the cost.
     """
-    images = list((file_paths_list or [[]])[0])
+    lists = [[Path(p) for p in paths] for paths in (file_paths_list or [[]])]
+    video_model, _ = catalog.resolve_model(model)
+    takes = 2 if video_model.has_last_frame else 1
+    if not any(len(paths) > takes for paths in lists):
+        result = run_job(
+            prompts=list(prompts),
+            images=list(lists[0]),
+            model=model,
+            duration=duration_seconds,
+            width=width,
+            height=height,
+            stitch=True,
+            user=user,
+            output_dir=output_dir,
+        )
+        return [str(p) for p in result.clips]
+    images, keyframes = keyframes_from_lists(lists, len(prompts))
     result = run_job(
         prompts=list(prompts),
-        images=[Path(p) for p in images],
+        images=images,
         model=model,
         duration=duration_seconds,
         width=width,
@@ -475,5 +681,34 @@ def generate_video_sequence_with_runway_stitching(
         stitch=True,
         user=user,
         output_dir=output_dir,
+        keyframes=keyframes,
+        progress=_print_before_spending,
     )
     return [str(p) for p in result.clips]
+
+
+def keyframes_from_lists(lists: list[list[Path]], count: int) -> tuple[list[Path], list[list[int]]]:
+    """The images of the old guide's per-clip lists, each once, and for each of `count` clips the
+    images its keyframe is made from (indexes, at most 3): a clip whose list is new gets one; a
+    clip given the list of the clip before, or none, goes on from that clip's last frame. A list
+    missing at the end repeats the last one, as the old guide's `[[...]] * len(prompts)` does."""
+    images: list[Path] = []
+    keyframes: list[list[int]] = []
+    previous: list[Path] | None = None
+    for index in range(count):
+        paths = lists[index] if index < len(lists) else (lists[-1] if lists else [])
+        wanted = []
+        for path in paths[:3]:
+            if path not in images:
+                images.append(path)
+            wanted.append(images.index(path))
+        keyframes.append(wanted if paths and paths != previous else [])
+        previous = paths
+    return images, keyframes
+
+
+def _print_before_spending(line: str) -> None:
+    # The old function printed nothing; with keyframes made from references it says what they
+    # are and cost before it spends.
+    if line.startswith(("Notice:", "Estimate:")):
+        print(line)

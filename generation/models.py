@@ -7,13 +7,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from generation import catalog
+
 
 def _take_upload_to(instance: Take, filename: str) -> str:
-    return f"takes/{instance.shot.sequence_id}/{secrets.token_hex(8)}-{filename}"
+    return f"takes/{instance.sequence_pk}/{secrets.token_hex(8)}-{filename}"
 
 
 class Take(models.Model):
-    """One Runway task for one shot. A shot can have many takes; the shot names the chosen one."""
+    """One Runway task: a shot's clip or keyframe image, or a sequence's narration or 4K master part.
+
+    A shot can have many takes; the shot names the chosen one. What a take makes follows from its
+    endpoint: text_to_speech is a narration of its `sequence` (which names the chosen one),
+    video_upscale one part of the 4K master of its `version`."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"  # reserved, waiting for its turn (stitching, concurrency)
@@ -34,7 +40,21 @@ class Take(models.Model):
     ACTIVE = (Status.QUEUED, Status.SUBMITTING, *IN_FLIGHT, Status.DOWNLOADING)
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.UNCONFIRMED)
 
-    shot = models.ForeignKey("projects.Shot", on_delete=models.CASCADE, related_name="takes")
+    # Empty on a narration or master part, which belong to the whole sequence (`sequence`).
+    shot = models.ForeignKey(
+        "projects.Shot", on_delete=models.CASCADE, null=True, blank=True, related_name="takes"
+    )
+    # Set on narrations and master parts only: a shot's takes belong to it through the shot.
+    sequence = models.ForeignKey(
+        "projects.Sequence", on_delete=models.CASCADE, null=True, blank=True, related_name="finishing_takes"
+    )
+    # A master part: the film version it upscales, and the frames of that film it covers
+    # (from `part_start_frame`, up to but not including `part_end_frame`).
+    version = models.ForeignKey(
+        "projects.FilmVersion", on_delete=models.CASCADE, null=True, blank=True, related_name="master_takes"
+    )
+    part_start_frame = models.PositiveIntegerField(null=True, blank=True)
+    part_end_frame = models.PositiveIntegerField(null=True, blank=True)
     # Set on the takes of a keyframe image (endpoint "text_to_image"); empty on a shot's clips.
     keyframe = models.ForeignKey(
         "projects.Keyframe", on_delete=models.CASCADE, null=True, blank=True, related_name="takes"
@@ -86,9 +106,37 @@ class Take(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["status", "next_poll_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(shot__isnull=False) | Q(sequence__isnull=False),
+                name="take_of_a_shot_or_a_sequence",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if self.is_narration:
+            return f"Take {self.pk}: narration of sequence {self.sequence_id}"
+        if self.is_master_part:
+            return f"Take {self.pk}: 4K master part of film version {self.version_id}"
         return f"Take {self.pk} of {self.shot}"
+
+    @property
+    def is_narration(self) -> bool:
+        return self.endpoint == catalog.TEXT_TO_SPEECH
+
+    @property
+    def is_master_part(self) -> bool:
+        return self.endpoint == catalog.VIDEO_UPSCALE
+
+    @property
+    def is_finishing(self) -> bool:
+        """A narration or master part: made for the whole sequence, apart from its run."""
+        return self.sequence_id is not None
+
+    @property
+    def sequence_pk(self) -> int:
+        """The sequence this take belongs to, directly or through its shot."""
+        return self.sequence_id if self.sequence_id is not None else self.shot.sequence_id
 
     @property
     def is_final(self) -> bool:

@@ -30,19 +30,25 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
+from PIL import Image
 
-from generation import credits, failures, keyframes, media, runway
+from generation import catalog, credits, failures, finishing, keyframes, media, runway
 from generation.estimates import (
+    KeyframesEstimate,
     SequenceEstimate,
     ShotEstimate,
+    build_keyframe_request,
+    describe_keyframe,
     estimate_generation,
+    estimate_keyframe_retake,
+    estimate_keyframes,
     estimate_retake,
     estimate_shots,
 )
 from generation.models import Take
-from projects.models import Sequence, Shot
+from projects.models import FilmVersion, Keyframe, Sequence, Shot
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,8 @@ MAX_DOWNLOAD_ATTEMPTS = 4
 LOAD_SHEDDING = (502, 503)
 # How often recovery tries again to save an output Runway made but that could not be downloaded.
 REFETCH_DELAY = dt.timedelta(minutes=10)
+# Takes sent as soon as they are held, apart from a run: keyframe images, narrations, master parts.
+STANDALONE = Q(keyframe__isnull=False) | Q(sequence__isnull=False)
 
 
 class PipelineError(Exception):
@@ -113,6 +121,11 @@ def _hold_takes(sequence: Sequence, estimate: SequenceEstimate, *, user, reason:
 
     Must run inside a transaction; raises as `_create_takes` does.
     """
+    for e in estimate.shots:
+        if any(
+            k is not None and k.chosen_take_id is None for k in (e.plan.first_keyframe, e.plan.last_keyframe)
+        ):
+            raise PipelineError(f"Choose a keyframe image for shot {e.shot.position + 1} before generating.")
     errors = [f"Shot {e.shot.position + 1}: {e.error}" for e in estimate.shots if e.error]
     if errors:
         raise PipelineError(" ".join(errors))
@@ -174,7 +187,7 @@ def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Tak
     """
     with transaction.atomic():
         sequence = Sequence.objects.select_for_update().get(pk=shot.sequence_id)
-        if shot.takes.filter(status__in=ACTIVE).exists():
+        if shot.takes.filter(keyframe__isnull=True, status__in=ACTIVE).exists():
             raise PipelineError(f"Shot {shot.position + 1} is already generating.")
         if sequence.status == SeqStatus.ASSEMBLING:
             raise PipelineError("The film is being assembled; retake when it is done.")
@@ -200,7 +213,7 @@ def regenerate_stale_shots(sequence: Sequence, *, user) -> list[Take]:
         stale = list(sequence.shots.filter(is_stale=True))
         if not stale:
             raise PipelineError("No shot is stale.")
-        if Take.objects.filter(shot__in=stale, status__in=ACTIVE).exists():
+        if Take.objects.filter(shot__in=stale, keyframe__isnull=True, status__in=ACTIVE).exists():
             raise PipelineError("Some of these shots are already generating.")
         takes = _create_takes(sequence, stale, user=user, reason="Regenerate stale shots")
         _reopen(sequence, user=user)
@@ -226,6 +239,8 @@ def _reopen(sequence: Sequence, *, user) -> None:
 def choose_take(take: Take) -> None:
     """Make `take` the one used in the film. In a stitched sequence the shots after it that start
     on the previous shot's last frame become stale."""
+    if take.keyframe_id is not None:
+        raise PipelineError("This take is a keyframe image; choose it as the keyframe's image.")
     if take.status != Status.SUCCEEDED:
         raise PipelineError("Only a finished take can be chosen.")
     with transaction.atomic():
@@ -259,6 +274,126 @@ def _mark_followers_stale(shot: Shot) -> None:
     Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
 
 
+# --- keyframe images ----------------------------------------------------------------------------
+# A keyframe image is a take too (`Take.keyframe` set, endpoint text_to_image): held, submitted,
+# polled, saved, settled, cancelled and recovered like a clip. It is not part of a sequence's run:
+# it is submitted as soon as it is held, a failure stops nothing (the user makes another image),
+# and a finished image is only offered: the user chooses it before any video is paid for.
+
+
+def make_keyframes(sequence: Sequence, *, user, expected_credits: int | None = None) -> list[Take]:
+    """Make one image of every keyframe of the sequence that has no chosen image and none on its
+    way (`estimate_keyframes`), holding all of them at once, and send them to Runway.
+
+    Raises PipelineError (nothing to make, a keyframe the catalog refuses, an estimate other than
+    `expected_credits`, the amount the user confirmed) or credits.InsufficientCredits, writing
+    nothing. Double clicks are harmless: the sequence row is locked, and the second call sees the
+    first one's images on their way.
+    """
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
+        estimate = estimate_keyframes(sequence)
+        if not estimate.keyframes:
+            if not Keyframe.objects.filter(shot__sequence=sequence).exists():
+                raise PipelineError(
+                    "No shot starts on an image made from reference images. Set a shot's keyframe first."
+                )
+            raise PipelineError(
+                "Every keyframe has a chosen image or one on its way. Retake a keyframe for another image."
+            )
+        _check_expected(estimate.total_credits, expected_credits)
+        takes = _hold_keyframe_takes(sequence, estimate, user=user, reason=f"Keyframes of '{sequence.title}'")
+    return takes
+
+
+def retake_keyframe(keyframe: Keyframe, *, user, expected_credits: int | None = None) -> Take:
+    """Make another image of one keyframe (`estimate_keyframe_retake`); its chosen image, if any,
+    stays chosen until the user chooses the new one.
+
+    Raises PipelineError (an image of it is already on its way, the catalog refuses it, an
+    estimate other than `expected_credits`) or credits.InsufficientCredits, writing nothing.
+    """
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().get(pk=keyframe.shot.sequence_id)
+        keyframe = Keyframe.objects.select_related("shot").get(pk=keyframe.pk)
+        if keyframe.takes.filter(status__in=ACTIVE).exists():
+            raise PipelineError(f"An image of {describe_keyframe(keyframe).lower()} is already being made.")
+        estimate = estimate_keyframe_retake(keyframe)
+        _check_expected(estimate.total_credits, expected_credits)
+        (take,) = _hold_keyframe_takes(
+            sequence, estimate, user=user, reason=f"Retake {describe_keyframe(keyframe).lower()}"
+        )
+    return take
+
+
+def choose_keyframe_take(take: Take) -> None:
+    """Make a finished image the one its keyframe uses. A shot whose chosen clip was made from
+    another image of this keyframe becomes stale ("Regenerate stale shots" remakes it). Choosing the
+    chosen image changes nothing. Raises PipelineError for a take that is not a finished keyframe
+    image, or while the shot's clip is being made (it may be made from either image)."""
+    if take.keyframe_id is None:
+        raise PipelineError("This take is a clip, not a keyframe image; choose it as the shot's take.")
+    if take.status != Status.SUCCEEDED:
+        raise PipelineError("Only a finished image can be chosen.")
+    with transaction.atomic():
+        # The shot first, then its keyframe: the order in which set_keyframe locks them.
+        shot = Shot.objects.select_for_update().get(pk=take.shot_id)
+        keyframe = Keyframe.objects.select_for_update().get(pk=take.keyframe_id)
+        if keyframe.chosen_take_id == take.pk:
+            return
+        if shot.takes.filter(keyframe__isnull=True, status__in=ACTIVE).exists():
+            raise PipelineError(
+                f"Shot {shot.position + 1} is being generated; choose its keyframe image when it is done."
+            )
+        Keyframe.objects.filter(pk=keyframe.pk).update(chosen_take=take)
+        clip = shot.chosen_take
+        if clip is not None and not shot.is_stale and not _made_from(clip, take, slot=keyframe.slot):
+            Shot.objects.filter(pk=shot.pk).update(is_stale=True)
+
+
+def _made_from(clip: Take, image: Take, *, slot: str) -> bool:
+    """Whether `clip` started (ended) on the keyframe image `image`: its input file is a copy of
+    the image, which keeps the image's file name."""
+    source = clip.input_first_frame if slot == Keyframe.Slot.FIRST else clip.input_last_frame
+    if not source or not image.output:
+        return False
+    return Path(source.name).name.endswith("-" + Path(image.output.name).name)
+
+
+def _check_expected(total: int, expected_credits: int | None) -> None:
+    if expected_credits is not None and total != expected_credits:
+        raise PipelineError(f"The estimate is now {total} credits. Check it and confirm again.")
+
+
+def _hold_keyframe_takes(sequence: Sequence, estimate: KeyframesEstimate, *, user, reason: str) -> list[Take]:
+    """Create a queued take per estimated keyframe, hold exactly the estimate and queue their
+    submissions after the commit, all or nothing. Must run inside a transaction."""
+    if estimate.errors:
+        raise PipelineError(" ".join(estimate.errors))
+    origin = current_origin()
+    takes = [
+        Take.objects.create(
+            shot_id=item.keyframe.shot_id,
+            keyframe=item.keyframe,
+            user=user,
+            status=Status.QUEUED,
+            endpoint=item.built.endpoint,
+            request=item.built.body,
+            estimated_credits=item.built.estimated_credits,
+            runway_origin=origin,
+        )
+        for item in estimate.keyframes
+    ]
+    credits.reserve_many(
+        user,
+        holds=[{"credits": t.estimated_credits, "project": sequence.project, "take": t} for t in takes],
+        reason=reason,
+    )
+    for take in takes:
+        _enqueue("submit_take", take.pk)
+    return takes
+
+
 def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = None) -> CancelResult:
     """Stop a sequence and everything it has on its way, paying what Runway keeps.
 
@@ -274,7 +409,7 @@ def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = 
     started = Sequence.objects.filter(pk=sequence.pk).values_list("started_at", flat=True).first()
     client = client or runway.client_from_settings()
     result = CancelResult()
-    for take in Take.objects.filter(shot__sequence=sequence, status__in=ACTIVE):
+    for take in Take.objects.filter(takes_of(sequence), status__in=ACTIVE):
         for _ in range(5):
             done = _cancel_take(take, client)
             if done is not None:
@@ -287,6 +422,11 @@ def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = 
     return result
 
 
+def takes_of(sequence: Sequence) -> Q:
+    """Every take of a sequence: its shots' clips and keyframe images, its narrations and master parts."""
+    return Q(shot__sequence=sequence) | Q(sequence=sequence)
+
+
 @dataclass
 class Charges:
     charged: int = 0  # settled: what Runway charged
@@ -296,7 +436,7 @@ class Charges:
 
 def charges_of(sequence: Sequence, *, since: dt.datetime | None = None) -> Charges:
     """What the sequence's takes (those created since `since`) cost so far, from the ledger."""
-    takes = Take.objects.filter(shot__sequence=sequence)
+    takes = Take.objects.filter(takes_of(sequence))
     if since is not None:
         takes = takes.filter(created_at__gte=since)
     entries = credits.LedgerEntry.objects.filter(take__in=takes)
@@ -439,7 +579,7 @@ def _mark_unconfirmed(take: Take, *, message: str, from_statuses=ACTIVE) -> bool
             claimed_until=None,
         )
         if moved:
-            _enqueue("advance_sequence", take.shot.sequence_id)
+            _enqueue("advance_sequence", take.sequence_pk)
     return bool(moved)
 
 
@@ -549,7 +689,8 @@ def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = N
         return  # moved on, or another Runway's process drives it
     shots = list(sequence.shots.order_by("position", "pk"))
     takes_by_shot: dict[int, list[Take]] = {s.pk: [] for s in shots}
-    for take in Take.objects.filter(shot__sequence=sequence).order_by("pk"):
+    # The shots' clips; keyframe images are made apart from the run (see make_keyframes).
+    for take in Take.objects.filter(shot__sequence=sequence, keyframe__isnull=True).order_by("pk"):
         takes_by_shot[take.shot_id].append(take)
     now = timezone.now()
 
@@ -564,13 +705,16 @@ def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = N
             # credits until someone notices.
             _ask_for_attention(sequence, stuck=stuck, takes_by_shot=takes_by_shot, shots=shots)
             return
+        # The chain goes one shot at a time, except that a shot starting on a keyframe image
+        # needs nothing from the shot before it and goes at once.
+        waiting = False
         for shot in shots:
             queued = [t for t in takes_by_shot[shot.pk] if t.status in ACTIVE]
             if not queued:
                 continue
-            if ready(queued[0]) and queued[0].status == Status.QUEUED:
+            if (not waiting or queued[0].first_frame_from == "keyframe") and ready(queued[0]):
                 to_submit.append(queued[0])
-            break
+            waiting = True
     else:
         in_flight = sum(
             1 for ts in takes_by_shot.values() for t in ts if t.status in ACTIVE and t.status != Status.QUEUED
@@ -648,7 +792,10 @@ def _ask_for_attention(
         later = [t for pk in after for t in takes_by_shot[pk] if t.status == Status.QUEUED]
     with transaction.atomic():
         locked = Sequence.objects.select_for_update().filter(pk=sequence.pk, status=SeqStatus.RUNNING).first()
-        if locked is None or Take.objects.filter(shot__in=stuck, status__in=ACTIVE).exists():
+        if (
+            locked is None
+            or Take.objects.filter(shot__in=stuck, keyframe__isnull=True, status__in=ACTIVE).exists()
+        ):
             return
         if Shot.objects.filter(pk__in=[s.pk for s in stuck], chosen_take__isnull=False).exists():
             return
@@ -705,12 +852,18 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
     client = client or runway.client_from_settings()
     origin = client.origin
     claimed = Take.objects.filter(
+        # On the shot, not across the join: Django would put a joined condition, status included,
+        # in a subquery that PostgreSQL does not re-check after waiting for a cancel's row lock.
+        # Keyframe images, narrations and master parts are not part of a run: each carries its own origin.
+        Q(
+            keyframe__isnull=True,
+            sequence__isnull=True,
+            shot__in=Shot.objects.filter(sequence__runway_origin__in=(origin, "")),
+        )
+        | Q(STANDALONE, runway_origin__in=(origin, "")),
         pk=take_pk,
         status=Status.QUEUED,
         runway_task_id__isnull=True,
-        # On the shot, not across the join: Django would put a joined condition, status included,
-        # in a subquery that PostgreSQL does not re-check after waiting for a cancel's row lock.
-        shot__in=Shot.objects.filter(sequence__runway_origin__in=(origin, "")),
     ).update(status=Status.SUBMITTING, claimed_until=lease, create_sent_at=None, runway_origin=origin)
     if not claimed:
         return
@@ -719,14 +872,12 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
     )
     Take.objects.filter(pk=take_pk).update(submit_attempts=take.submit_attempts + 1)
     try:
-        body = dict(take.request)
-        first, last = _keyframe_files(take)
-        if first is not None:
-            fit = take.shot.sequence.image_fit
-            images = [{"uri": _image_uri(client, first, fit=fit), "position": "first"}]
-            if last is not None:
-                images.append({"uri": _image_uri(client, last, fit=fit), "position": "last"})
-            body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
+        if take.is_finishing:
+            body = finishing.request_body(client, take)
+        elif take.keyframe_id is not None:
+            body = _image_request_body(client, take)
+        else:
+            body = _video_request_body(client, take)
     except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
         _not_created(take, code="SUBMIT", message=_user_message(exc))
         return
@@ -769,6 +920,40 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
             _stop_at_runway(take, client)
 
 
+def _video_request_body(client: runway.RunwayClient, take: Take) -> dict:
+    body = dict(take.request)
+    first, last = _keyframe_files(take)
+    if first is not None:
+        fit = take.shot.sequence.image_fit
+        images = [{"uri": _image_uri(client, first, fit=fit), "position": "first"}]
+        if last is not None:
+            images.append({"uri": _image_uri(client, last, fit=fit), "position": "last"})
+        body["promptImage"] = images if len(images) > 1 else images[0]["uri"]
+    return body
+
+
+def _image_request_body(client: runway.RunwayClient, take: Take) -> dict:
+    """A keyframe image's request with its reference images as `referenceImages` [{uri, tag}].
+
+    The keyframe cannot be edited while this take is on its way, but a reference image may have
+    been deleted since it was held: then the request is not what was held, and is not sent.
+    """
+    keyframe = Keyframe.objects.select_related("shot__sequence").get(pk=take.keyframe_id)
+    sequence = keyframe.shot.sequence
+    try:
+        built = build_keyframe_request(sequence, keyframe)
+    except catalog.UnsupportedRequest as exc:
+        raise PipelineError(f"{describe_keyframe(keyframe)} cannot be made as it is now: {exc}") from exc
+    if built.body != take.request or built.estimated_credits > take.estimated_credits:
+        raise PipelineError(
+            f"{describe_keyframe(keyframe)} changed (a reference image was removed) before it was sent. "
+            "Check the keyframe and retake it."
+        )
+    references = list(keyframe.references.select_related("image"))
+    uris = [_image_uri(client, r.image.image, fit=sequence.image_fit) for r in references]
+    return built.with_images(uris)
+
+
 def _not_created(take: Take, *, code: str, message: str) -> None:
     """Runway refused the request or it never left: nothing was charged."""
     _fail_take(take, code=code, message=message)
@@ -778,20 +963,42 @@ def _not_created(take: Take, *, code: str, message: str) -> None:
 
 def _keyframe_files(take: Take) -> tuple[object | None, object | None]:
     """The take's first and last keyframe files, copied into the take on its first submission:
-    a reference image, or the last frame of the previous shot's chosen take."""
+    a reference image, the last frame of the previous shot's chosen take, or the chosen image of
+    the shot's keyframe (the copy keeps the image's file name: see `_made_from`)."""
     if not take.input_first_frame and take.first_frame_from != "none":
         source = _first_frame_source(take)
         take.input_first_frame.save(Path(source.name).name, _copy_of(source), save=False)
         Take.objects.filter(pk=take.pk).update(input_first_frame=take.input_first_frame.name)
-    if not take.input_last_frame and take.last_frame_image_id:
-        source = take.last_frame_image.image
+    if not take.input_last_frame and (take.last_frame_image_id or _ends_on_keyframe(take)):
+        if take.last_frame_image_id:
+            source = take.last_frame_image.image
+        else:
+            source = _keyframe_image(take.shot, Keyframe.Slot.LAST)
         take.input_last_frame.save(Path(source.name).name, _copy_of(source), save=False)
         Take.objects.filter(pk=take.pk).update(input_last_frame=take.input_last_frame.name)
     return (take.input_first_frame or None), (take.input_last_frame or None)
 
 
+def _ends_on_keyframe(take: Take) -> bool:
+    """Whether the clip ends on the shot's LAST keyframe image (Veo; the take was planned so)."""
+    sequence = take.shot.sequence
+    return (
+        take.shot.has_made_last_frame and sequence.video_model.has_last_frame and bool(take.input_first_frame)
+    )
+
+
+def _keyframe_image(shot: Shot, slot: str):
+    """The chosen image of the shot's keyframe in `slot`; PipelineError when there is none."""
+    keyframe = Keyframe.objects.filter(shot=shot, slot=slot).select_related("chosen_take").first()
+    if keyframe is None or keyframe.chosen_take is None or not keyframe.chosen_take.output:
+        raise PipelineError(f"Choose a keyframe image for shot {shot.position + 1} before generating.")
+    return keyframe.chosen_take.output
+
+
 def _first_frame_source(take: Take):
     shot = take.shot
+    if take.first_frame_from == "keyframe":
+        return _keyframe_image(shot, Keyframe.Slot.FIRST)
     if take.first_frame_from == "reference":
         if take.first_frame_image is None:
             raise PipelineError(
@@ -970,20 +1177,23 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                             take.user,
                             credits=take.estimated_credits,
                             reason=reason,
-                            project=take.shot.sequence.project,
+                            project=Sequence.objects.get(pk=take.sequence_pk).project,
                             take=retake,
                         )
                 except credits.InsufficientCredits as exc:
                     Take.objects.filter(pk=take.pk).update(
                         failure_message=f"{failures.user_message(code)} {exc}"[:1000]
                     )
-                    _enqueue("advance_sequence", take.shot.sequence_id)
+                    _enqueue("advance_sequence", take.sequence_pk)
                     return
             else:
                 retake = _copy_for_retake(take)
                 if hold is not None:
                     credits.transfer_hold(hold, take=retake, reason=reason)
-            _enqueue("advance_sequence", take.shot.sequence_id)
+            if take.keyframe_id is not None or take.is_finishing:
+                _enqueue("submit_take", retake.pk)
+            else:
+                _enqueue("advance_sequence", take.sequence_pk)
         return
     _fail_take(take, code=code, message=failures.user_message(code), charge=charge)
 
@@ -991,6 +1201,13 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
 def _copy_for_retake(take: Take) -> Take:
     return Take.objects.create(
         shot_id=take.shot_id,
+        keyframe_id=take.keyframe_id,
+        sequence_id=take.sequence_id,
+        version_id=take.version_id,
+        part_start_frame=take.part_start_frame,
+        part_end_frame=take.part_end_frame,
+        # A keyframe image, narration or master part carries its own origin (it is not part of a run).
+        runway_origin=take.runway_origin if take.keyframe_id or take.is_finishing else "",
         user_id=take.user_id,
         endpoint=take.endpoint,
         request=take.request,
@@ -1024,7 +1241,7 @@ def _fail_take(
             if charge is not None and take.runway_task_id:
                 what = f"Runway task {take.runway_task_id} {status} ({code})" if code else what
             _close_hold(take, charge=charge, reason=what)
-            _enqueue("advance_sequence", take.shot.sequence_id)
+            _enqueue("advance_sequence", take.sequence_pk)
 
 
 # --- finishing a take ---------------------------------------------------------------------------
@@ -1051,6 +1268,12 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
     if not _claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING):
         return
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
+    if take.is_finishing:
+        finishing.finish(take, client)
+        return
+    if take.keyframe_id is not None:
+        _finish_image(take, client)
+        return
     expected = float(take.request.get("duration") or 0) or None
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         clip = Path(tmp) / "clip.mp4"
@@ -1072,9 +1295,7 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
             frame_name = default_storage.save(
                 f"takes/{take.shot.sequence_id}/take-{take.pk}-last.png", File(fh)
             )
-    cost = state.cost_credits if state.cost_credits is not None else take.cost_credits
-    if cost is None:
-        cost = take.estimated_credits
+    cost = _settled_cost(take, state)
     with transaction.atomic():
         moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
             status=Status.SUCCEEDED,
@@ -1098,6 +1319,59 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
         _enqueue("advance_sequence", take.shot.sequence_id)
 
 
+def _finish_image(take: Take, client: runway.RunwayClient) -> None:
+    """`finish_take` for a keyframe image (claimed by the caller): save the image, check that it
+    decodes, settle at Runway's cost. The image is offered, not chosen: the user chooses."""
+    with tempfile.TemporaryDirectory(prefix="take-") as tmp:
+        path = Path(tmp) / "image"
+        try:
+            state = _download_output(client, take, path)
+            kind = _check_image(path)
+        except (runway.RunwayError, OSError) as exc:
+            attempts = take.download_attempts + 1
+            Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
+            if attempts >= MAX_DOWNLOAD_ATTEMPTS:
+                _download_failed(take, exc)
+                return
+            raise
+        with path.open("rb") as fh:
+            output_name = default_storage.save(
+                f"takes/{take.shot.sequence_id}/keyframe-take-{take.pk}.{kind}", File(fh)
+            )
+    cost = _settled_cost(take, state)
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+            status=Status.SUCCEEDED,
+            output=output_name,
+            cost_credits=cost,
+            finished_at=timezone.now(),
+            claimed_until=None,
+            failure_message="",
+        )
+        if not moved:
+            default_storage.delete(output_name)
+            return
+        hold = credits.hold_for_take(take)
+        if hold is not None:
+            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+
+
+def _check_image(path: Path) -> str:
+    """Check that a downloaded keyframe image decodes; its file extension ("png", "jpg", "webp")."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            kind = (image.format or "PNG").lower()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise OSError(f"The image Runway made could not be read: {exc}") from exc
+    return {"jpeg": "jpg"}.get(kind, kind)
+
+
+def _settled_cost(take: Take, state) -> int:
+    cost = state.cost_credits if state.cost_credits is not None else take.cost_credits
+    return take.estimated_credits if cost is None else cost
+
+
 def _download_failed(take: Take, exc: Exception) -> None:
     """Runway made the clip (so it was paid) but it could not be saved: settle at its cost and keep
     the take ready to be fetched again, by the user or by recovery, without paying again."""
@@ -1107,7 +1381,8 @@ def _download_failed(take: Take, exc: Exception) -> None:
         moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
             status=Status.FAILED,
             failure_code="DOWNLOAD",
-            failure_message=f"Runway made this clip, but it could not be saved ({exc}). Fetch it again: "
+            failure_message=f"Runway made this {_output_word(take)}, but it could not "
+            f"be saved ({exc}). Fetch it again: "
             "that is not charged twice."[:1000],
             cost_credits=charge,
             finished_at=now,
@@ -1120,7 +1395,15 @@ def _download_failed(take: Take, exc: Exception) -> None:
                 charge=charge,
                 reason=f"Runway task {take.runway_task_id} succeeded; its output could not be saved yet",
             )
-            _enqueue("advance_sequence", take.shot.sequence_id)
+            _enqueue("advance_sequence", take.sequence_pk)
+
+
+def _output_word(take: Take) -> str:
+    if take.is_narration:
+        return "narration"
+    if take.is_master_part:
+        return "master part"
+    return "image" if take.keyframe_id else "clip"
 
 
 def _download_output(client: runway.RunwayClient, take: Take, dest: Path):
@@ -1158,31 +1441,84 @@ def assemble_sequence(sequence_pk: int) -> None:
             clips.append(path)
         film = Path(tmp) / "film.mp4"
         poster = Path(tmp) / "poster.jpg"
+        narration = _narration_file(sequence, Path(tmp))
         try:
             result = media.assemble(clips, film)
+            if narration is not None:
+                film = _mix_narration(film, narration)
             media.make_poster(film, poster)
         except media.MediaError as exc:
             Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
                 status=SeqStatus.FAILED, status_message=f"The film could not be assembled: {exc}"[:500]
             )
             return
+        # New files every time: earlier versions keep theirs (storage picks a free name).
         with film.open("rb") as fh:
             film_name = default_storage.save(f"films/{sequence_pk}/film.mp4", File(fh))
         with poster.open("rb") as fh:
             poster_name = default_storage.save(f"films/{sequence_pk}/poster.jpg", File(fh))
-    old = (sequence.film.name, sequence.poster.name)
-    moved = Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
-        status=SeqStatus.DONE,
+    recorded = _record_film_version(
+        sequence_pk,
         film=film_name,
         poster=poster_name,
-        film_duration=result.duration,
-        finished_at=timezone.now(),
-        claimed_until=None,
-        status_message="",
+        duration=result.duration,
+        narration_id=sequence.narration_take_id if narration is not None else None,
     )
-    for name in old if moved else (film_name, poster_name):
-        if name:
+    if not recorded:
+        for name in (film_name, poster_name):
             default_storage.delete(name)
+
+
+def _narration_file(sequence: Sequence, workdir: Path) -> Path | None:
+    """The chosen narration of the sequence copied into `workdir`, or None without one."""
+    take = (
+        Take.objects.filter(pk=sequence.narration_take_id, status=Status.SUCCEEDED).exclude(output="").first()
+    )
+    if take is None:
+        return None
+    path = workdir / "narration.mp3"
+    with take.output.open("rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return path
+
+
+def _mix_narration(film: Path, narration: Path) -> Path:
+    """The film with the narration over it, the clips' own sound lowered under the voice; same length."""
+    mixed = film.with_name("film-narrated.mp4")
+    media.mix_narration(film, narration, mixed)
+    return mixed
+
+
+def _record_film_version(
+    sequence_pk: int, *, film: str, poster: str, duration: float, narration_id: int | None = None
+) -> FilmVersion | None:
+    """Finish the assembly: the sequence moves from assembling to done (compare-and-set) and the
+    film becomes its next numbered version, in one transaction. The sequence's own film, poster and
+    duration point at this latest version. None when another worker finished first.
+
+    The UPDATE locks the sequence's row until commit, so two assemblies of one sequence take their
+    numbers one after the other; the unique (sequence, number) constraint stands behind it."""
+    with transaction.atomic():
+        moved = Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
+            status=SeqStatus.DONE,
+            film=film,
+            poster=poster,
+            film_duration=duration,
+            finished_at=timezone.now(),
+            claimed_until=None,
+            status_message="",
+        )
+        if not moved:
+            return None
+        last = FilmVersion.objects.filter(sequence_id=sequence_pk).aggregate(last=Max("number"))["last"]
+        return FilmVersion.objects.create(
+            sequence_id=sequence_pk,
+            number=(last or 0) + 1,
+            film=film,
+            poster=poster,
+            duration=duration,
+            narration_id=narration_id,
+        )
 
 
 # --- recovery -----------------------------------------------------------------------------------
@@ -1239,11 +1575,29 @@ def recover(*, client: runway.RunwayClient | None = None) -> int:
     for pk in Sequence.objects.filter(lapsed, ours, status=SeqStatus.ASSEMBLING).values_list("pk", flat=True):
         _enqueue_now("assemble_sequence", pk)
         count += 1
-    running = Sequence.objects.filter(ours, status=SeqStatus.RUNNING).exclude(
-        shots__takes__status__in=(Status.SUBMITTING, *Take.IN_FLIGHT, Status.DOWNLOADING)
+    moving_clips = Take.objects.filter(
+        shot__sequence=OuterRef("pk"),
+        keyframe__isnull=True,
+        status__in=(Status.SUBMITTING, *Take.IN_FLIGHT, Status.DOWNLOADING),
     )
+    running = Sequence.objects.filter(ours, status=SeqStatus.RUNNING).exclude(Exists(moving_clips))
     for pk in running.values_list("pk", flat=True).distinct():
         _enqueue_now("advance_sequence", pk)
+        count += 1
+    # Keyframe images are submitted as soon as they are held, not by a run: send those whose
+    # submission was lost (a worker died before it claimed them) or put off (Runway was busy).
+    for pk in Take.objects.filter(
+        Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now),
+        STANDALONE,
+        ours,
+        status=Status.QUEUED,
+        created_at__lt=now - dt.timedelta(seconds=settings.RUNWAY_POLL_INTERVAL),
+    ).values_list("pk", flat=True):
+        _enqueue_now("submit_take", pk)
+        count += 1
+    # A master whose parts are all made but whose joining died with its worker.
+    for pk in finishing.versions_to_join():
+        _enqueue_now("join_master", pk)
         count += 1
     return count
 

@@ -3,7 +3,7 @@ the row's state has moved on, so running a task twice is harmless."""
 
 from django.conf import settings
 
-from generation import pipeline, reconcile, runway
+from generation import finishing, pipeline, reconcile, runway
 
 
 def advance_sequence(sequence_pk: int) -> None:
@@ -32,3 +32,8 @@ def reconcile_usage_task(days: int | None = None) -> str:
     stores the same rows; while a difference lasts, every run mails it again."""
     days = settings.RECONCILE_DAYS if days is None else days
     return reconcile.summary(reconcile.reconcile_usage(days=days), days=days)
+
+
+def join_master(version_pk: int) -> None:
+    """Join the finished parts of a film version's 4K master, once all are made."""
+    finishing.join_master(version_pk)

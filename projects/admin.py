@@ -4,7 +4,18 @@
 from django.contrib import admin
 from django.db import models
 
-from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, ShareLink, Shot
+from projects.models import (
+    FilmVersion,
+    Membership,
+    Project,
+    ReferenceImage,
+    ReferenceSet,
+    ReviewComment,
+    ReviewDecision,
+    Sequence,
+    ShareLink,
+    Shot,
+)
 
 
 def stored_file(field: str):
@@ -44,6 +55,10 @@ class ProjectAdmin(admin.ModelAdmin):
     list_select_related = ["created_by"]
     autocomplete_fields = ["created_by"]
     inlines = [MembershipInline, ReferenceSetInline]
+    # The logo is uploaded on the project page, which checks and re-encodes the image.
+    logo_file = stored_file("logo")
+    exclude = ["logo"]
+    readonly_fields = ["logo_file"]
 
 
 @admin.register(Membership)
@@ -96,8 +111,31 @@ class ShotInline(admin.StackedInline):
 class ShareLinkInline(admin.TabularInline):
     model = ShareLink
     extra = 0
-    fields = ["created_by", "created_at", "expires_at", "revoked_at", "download_count", "play_count"]
-    readonly_fields = ["created_by", "created_at", "download_count", "play_count"]
+    fields = [
+        "created_by",
+        "created_at",
+        "version",
+        "can_review",
+        "expires_at",
+        "revoked_at",
+        "download_count",
+        "play_count",
+    ]
+    readonly_fields = ["created_by", "created_at", "version", "download_count", "play_count"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class FilmVersionInline(admin.TabularInline):
+    model = FilmVersion
+    extra = 0
+    film_file = stored_file("film")
+    poster_file = stored_file("poster")
+    master_file = stored_file("master")
+    fields = ["number", "created_at", "duration", "film_file", "poster_file", "master_file"]
+    readonly_fields = fields
+    show_change_link = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -124,7 +162,7 @@ class SequenceAdmin(admin.ModelAdmin):
         "poster_file",
         "film_duration",
     ]
-    inlines = [ShotInline, ShareLinkInline]
+    inlines = [ShotInline, FilmVersionInline, ShareLinkInline]
 
 
 @admin.register(ShareLink)
@@ -135,15 +173,18 @@ class ShareLinkAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
         "revoked_at",
+        "can_review",
         "download_count",
         "play_count",
     ]
-    list_filter = ["revoked_at"]
+    list_filter = ["revoked_at", "can_review"]
     search_fields = ["sequence__title", "sequence__project__name"]
     list_select_related = ["sequence", "created_by"]
-    readonly_fields = ["sequence", "created_by", "created_at", "download_count", "play_count"]
+    readonly_fields = ["sequence", "version", "created_by", "created_at", "download_count", "play_count"]
     fields = [
         "sequence",
+        "version",
+        "can_review",
         "created_by",
         "created_at",
         "expires_at",
@@ -154,3 +195,30 @@ class ShareLinkAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+class ReviewAdmin(admin.ModelAdmin):
+    """Clients' feedback, read-only: an admin may delete an abusive comment, never rewrite one."""
+
+    list_select_related = ["version__sequence__project"]
+    search_fields = ["author_name", "version__sequence__title", "version__sequence__project__name"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReviewComment)
+class ReviewCommentAdmin(ReviewAdmin):
+    list_display = ["version", "author_name", "at_seconds", "created_at"]
+    search_fields = [*ReviewAdmin.search_fields, "body"]
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(ReviewAdmin):
+    list_display = ["version", "author_name", "verdict", "created_at"]
+    list_filter = ["verdict"]
+    search_fields = [*ReviewAdmin.search_fields, "note"]

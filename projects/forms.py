@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
 
 from generation import catalog
+from projects import images
 from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
 
 
@@ -242,6 +244,9 @@ class ShotForm(forms.ModelForm):
 
 
 class ShareLinkForm(forms.Form):
+    LATEST = ""
+    REVIEW, DOWNLOAD = "review", "download"
+
     expires_in_days = forms.IntegerField(
         required=False,
         min_value=1,
@@ -249,3 +254,260 @@ class ShareLinkForm(forms.Form):
         label="Expires after (days)",
         help_text="Leave empty for a link that works until you revoke it.",
     )
+    version = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Version",
+        help_text="“Always the latest” shows each new version as soon as it is assembled.",
+    )
+    access = forms.ChoiceField(
+        choices=[
+            (REVIEW, "Review: comment, approve or request changes"),
+            (DOWNLOAD, "Watch and download only"),
+        ],
+        initial=REVIEW,
+        required=False,
+        label="The client may",
+    )
+
+    def __init__(self, *args, sequence: Sequence | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        numbers = list(sequence.versions.values_list("number", flat=True)) if sequence else []
+        self.fields["version"].choices = [(self.LATEST, "Always the latest")] + [
+            (str(n), f"Version {n}") for n in numbers
+        ]
+
+
+# --- client review and branding ------------------------------------------------------------------
+
+
+def parse_timecode(text: str) -> float | None:
+    """Seconds from "75", "75.5", "1:15" or "1:02:03"; None when it is none of these."""
+    parts = text.strip().split(":")
+    if not parts[0] or len(parts) > 3:
+        return None
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        return None
+    if any(n < 0 or n != n for n in numbers) or any(n >= 60 for n in numbers[1:]):
+        return None
+    seconds = 0.0
+    for n in numbers:
+        seconds = seconds * 60 + n
+    return seconds
+
+
+class ReviewNameForm(forms.Form):
+    name = forms.CharField(max_length=80, label="Your name", help_text="Shown beside your comments.")
+
+
+class ReviewCommentForm(forms.Form):
+    # The longest film a timecode may point into; a later time is a typing mistake.
+    MAX_SECONDS = 24 * 3600
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    at = forms.CharField(
+        max_length=12,
+        required=False,
+        label="At",
+        help_text="The time in the film, like 0:03. Pausing the player fills it in.",
+    )
+    body = forms.CharField(
+        max_length=2000,
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
+    )
+
+    def clean_at(self) -> float:
+        text = self.cleaned_data["at"]
+        if not text.strip():
+            return 0.0
+        seconds = parse_timecode(text)
+        if seconds is None or seconds > self.MAX_SECONDS:
+            raise forms.ValidationError("Give the time as minutes:seconds, like 1:05, or as seconds.")
+        return round(seconds, 2)
+
+
+class ReviewDecisionForm(forms.Form):
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    verdict = forms.ChoiceField(choices=[("approved", "Approve"), ("changes", "Request changes")])
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        label="Note",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
+    )
+
+
+class ProjectBrandingForm(forms.ModelForm):
+    """What the project's share pages show clients: a name, a logo and an accent colour."""
+
+    LOGO_MAX_BYTES = 2 * 1024 * 1024
+
+    class Meta:
+        model = Project
+        fields = ["client_name", "logo", "accent_color"]
+        labels = {"client_name": "Name shown to clients", "accent_color": "Accent colour"}
+        help_texts = {
+            "client_name": "Shown at the top of the share pages instead of “Videogen”; leave empty for none.",
+            "logo": "A JPEG, PNG or WebP image up to 2 MB, shown at the top of the share pages.",
+            "accent_color": "Buttons and links on the share pages, like #1a73e8. Leave empty for the default.",
+        }
+        widgets = {"accent_color": forms.TextInput(attrs={"placeholder": "#1a73e8", "size": 8})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Validation puts the new logo on the instance; the old file is deleted once it is replaced.
+        self.old_logo = self.instance.logo.name if self.instance.pk else ""
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if not isinstance(logo, UploadedFile):
+            return logo
+        if logo.size is not None and logo.size > self.LOGO_MAX_BYTES:
+            raise forms.ValidationError("The logo is larger than 2 MB; make it smaller and upload it again.")
+        try:
+            normalised = images.normalise_reference_image(logo)
+        except images.RejectedImage as rejection:
+            raise forms.ValidationError(f"The logo {rejection}") from None
+        return normalised.image
+
+
+def image_model_choices() -> list[tuple[str, str]]:
+    return [(m.id, f"{m.label} ({_image_price(m)})") for m in catalog.IMAGE_MODELS.values()]
+
+
+def _image_price(model: catalog.ImageModel) -> str:
+    if model.credits_per_image == model.credits_per_image_720p:
+        return f"{model.credits_per_image} credits an image"
+    return f"{model.credits_per_image_720p}-{model.credits_per_image} credits an image"
+
+
+class KeyframeForm(forms.Form):
+    """A shot's first (or last) frame made from up to three of the sequence's reference images: which
+    images, the tag each is cited by, the image model and the prompt. One checkbox and one tag field
+    per image of the set; tags are suggested from the file names. Every rule of the request is the
+    catalog's (`catalog.build_image_request`); the service checks it again when it saves."""
+
+    model = forms.ChoiceField(choices=image_model_choices, label="Image model")
+    prompt = forms.CharField(
+        label="Keyframe prompt",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": catalog.PROMPT_MAX_LENGTH}),
+        help_text="Describe the picture and cite the chosen images by their tags, like “@kitchen at dawn”.",
+    )
+
+    def __init__(self, *args, images: list[ReferenceImage], keyframe=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.images = images
+        chosen: dict[int, str] = {}
+        if keyframe is not None:
+            chosen = {ref.image_id: ref.tag for ref in keyframe.references.all()}
+            self.initial.setdefault("model", keyframe.model)
+            self.initial.setdefault("prompt", keyframe.prompt)
+        self.initial.setdefault("model", catalog.DEFAULT_IMAGE_MODEL)
+        taken: list[str] = list(chosen.values())
+        for number, image in enumerate(images, start=1):
+            tag = chosen.get(image.pk)
+            if tag is None:
+                tag = catalog.suggest_tag(image.original_name or f"image{number}", taken)
+                taken.append(tag)
+            self.fields[f"use_{image.pk}"] = forms.BooleanField(
+                required=False, label=f"Use R{number}", initial=image.pk in chosen
+            )
+            self.fields[f"tag_{image.pk}"] = forms.CharField(
+                required=False,
+                max_length=64,
+                label=f"Tag of R{number}",
+                initial=tag,
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+
+    def reference_rows(self) -> list[dict]:
+        """One row per reference image: the image, its number and its two fields."""
+        return [
+            {"image": image, "number": n, "use": self[f"use_{image.pk}"], "tag": self[f"tag_{image.pk}"]}
+            for n, image in enumerate(self.images, start=1)
+        ]
+
+    def clean_prompt(self) -> str:
+        return self.cleaned_data["prompt"].strip()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        references = []
+        for number, image in enumerate(self.images, start=1):
+            if not cleaned.get(f"use_{image.pk}"):
+                continue
+            tag = (cleaned.get(f"tag_{image.pk}") or "").strip()
+            if not tag:
+                self.add_error(f"tag_{image.pk}", f"Give R{number} a tag: the prompt cites it as @tag.")
+                continue
+            try:
+                catalog.check_tag(tag)
+            except catalog.UnsupportedRequest as error:
+                self.add_error(f"tag_{image.pk}", str(error))
+                continue
+            references.append((image, tag))
+        cleaned["references"] = references
+        if self.errors or "model" not in cleaned or "prompt" not in cleaned:
+            return cleaned
+        try:
+            catalog.build_image_request(
+                model=cleaned["model"],
+                prompt_text=cleaned["prompt"],
+                references=[(tag, True) for _, tag in references],
+            )
+        except catalog.UnsupportedRequest as error:
+            raise forms.ValidationError(str(error)) from None
+        return cleaned
+
+
+class NarrationForm(forms.ModelForm):
+    """A sequence's voice-over: the script and which of Runway's voices and speech models says it.
+    Whether the script fits the film is the estimate's to say (it may be edited before the film is
+    made); what the model itself refuses is refused here."""
+
+    narration_voice = forms.ChoiceField(
+        choices=[(v, v) for v in sorted(catalog.VOICES)], initial=catalog.DEFAULT_VOICE, label="Voice"
+    )
+    narration_model = forms.ChoiceField(
+        choices=[(m.id, m.label) for m in catalog.SPEECH_MODELS.values()],
+        initial=catalog.DEFAULT_SPEECH_MODEL,
+        label="Speech model",
+    )
+
+    class Meta:
+        model = Sequence
+        fields = ["narration_script", "narration_voice", "narration_model", "narration_speed"]
+        labels = {"narration_script": "Script", "narration_speed": "Speed"}
+        help_texts = {
+            "narration_script": "What the voice says over the film. [pause] or [laughs] direct the "
+            "delivery (ElevenLabs v3) and are not read out.",
+            "narration_speed": "ElevenLabs v3 only: 0.7 to 1.2; leave empty for the voice's own pace.",
+        }
+        widgets = {"narration_script": forms.Textarea(attrs={"rows": 5})}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        script = (cleaned.get("narration_script") or "").strip()
+        cleaned["narration_script"] = script
+        model_id = cleaned.get("narration_model")
+        if not script or model_id not in catalog.SPEECH_MODELS:
+            return cleaned
+        try:
+            catalog.build_speech_request(
+                model=model_id,
+                script=script,
+                voice=cleaned.get("narration_voice"),
+                speed=cleaned.get("narration_speed"),
+            )
+        except catalog.UnsupportedRequest as exc:
+            field = (
+                "narration_speed"
+                if cleaned.get("narration_speed") is not None and "speed" in str(exc)
+                else "narration_script"
+            )
+            self.add_error(field, str(exc))
+        return cleaned

@@ -199,6 +199,19 @@ class Sequence(models.Model):
     film = models.FileField(upload_to="films/", blank=True)
     poster = models.FileField(upload_to="films/", blank=True)
     film_duration = models.FloatField(null=True, blank=True)
+    # The voice-over: what is said, by which of Runway's text_to_speech voices and models (speed
+    # only where the model takes one), and the take chosen to be mixed over the film at assembly.
+    narration_script = models.TextField(blank=True, max_length=5000)
+    narration_voice = models.CharField(max_length=40, default=catalog.DEFAULT_VOICE)
+    narration_model = models.CharField(
+        max_length=40,
+        choices=[(m.id, m.label) for m in catalog.SPEECH_MODELS.values()],
+        default=catalog.DEFAULT_SPEECH_MODEL,
+    )
+    narration_speed = models.FloatField(null=True, blank=True)
+    narration_take = models.ForeignKey(
+        "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # The worker assembling the film holds the sequence until then; a lapsed claim is taken over.
     claimed_until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -335,6 +348,10 @@ class FilmVersion(models.Model):
     duration = models.FloatField(null=True, blank=True)
     # The 4K master made from this version's film, once made.
     master = models.FileField(upload_to=_version_upload_to, blank=True)
+    # The narration mixed over this version's film, if any.
+    narration = models.ForeignKey(
+        "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

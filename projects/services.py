@@ -24,9 +24,19 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from generation import credits, estimates
+from generation import catalog, credits, estimates
+from generation.models import Take
 from projects.forms import SequenceForm, ShotForm
-from projects.models import Membership, Project, ReferenceImage, Sequence, ShareLink, Shot
+from projects.models import (
+    Keyframe,
+    KeyframeReference,
+    Membership,
+    Project,
+    ReferenceImage,
+    Sequence,
+    ShareLink,
+    Shot,
+)
 
 Role = Membership.Role
 
@@ -235,14 +245,161 @@ def new_shot_initial(sequence: Sequence, *, shot_count: int, references: list[Re
     return initial
 
 
+# --- keyframes made from reference images --------------------------------------------------------
+
+
+def set_keyframe(
+    shot: Shot, *, slot: str, model: str, prompt: str, references: list[tuple[ReferenceImage, str]]
+) -> Keyframe:
+    """Make the shot's first frame (`slot` "first") or, on a model that ends on an image, its last
+    frame ("last") an image made by `model` from `references`, one (image, tag) each, in order,
+    described by `prompt` (which may cite the tags as @tag). Creates or replaces the keyframe.
+
+    Raises catalog.UnsupportedRequest with what would work (a bad or repeated tag, a prompt citing
+    an unknown @tag, too many or too few references, an image outside the sequence's reference set,
+    a last frame on a model without one, a ratio the image model does not make) or
+    SequenceIsGenerating (the sequence or an image of this keyframe is being made), changing
+    nothing. A changed keyframe loses its chosen image; a shot whose chosen clip no longer starts
+    (ends) on what the shot asks for becomes stale. Setting the same keyframe again changes nothing.
+    """
+    with _editable(shot.sequence_id) as sequence:
+        shot = Shot.objects.select_for_update().get(pk=shot.pk)
+        number = shot.position + 1
+        if slot not in Keyframe.Slot.values:
+            raise catalog.UnsupportedRequest(f"A keyframe is a first or a last frame, not '{slot}'.")
+        if slot == Keyframe.Slot.LAST and not sequence.video_model.has_last_frame:
+            takers = [m.id for m in catalog.MODELS.values() if m.has_last_frame]
+            raise catalog.UnsupportedRequest(
+                f"{sequence.model} cannot end a clip on an image, so shot {number} cannot have a last "
+                f"keyframe. Make its first frame instead, or switch the sequence to {' or '.join(takers)}."
+            )
+        cleaned = _check_keyframe_references(sequence, references)
+        estimates.check_keyframe_request(sequence, model=model, prompt=prompt, tags=[t for _, t in cleaned])
+        keyframe = Keyframe.objects.filter(shot=shot, slot=slot).first()
+        if keyframe is not None and _keyframe_busy(keyframe):
+            raise SequenceIsGenerating(
+                f"An image of shot {number}'s keyframe is being made. Wait for it, or cancel it, before "
+                "editing the keyframe."
+            )
+        wanted = [(image.pk, tag) for image, tag in cleaned]
+        prompt = prompt.strip()
+        changed = keyframe is None or (
+            keyframe.model != model
+            or keyframe.prompt != prompt
+            or [(r.image_id, r.tag) for r in keyframe.references.all()] != wanted
+        )
+        if keyframe is None:
+            keyframe = Keyframe.objects.create(shot=shot, slot=slot, model=model, prompt=prompt)
+        elif changed:
+            keyframe.model, keyframe.prompt, keyframe.chosen_take = model, prompt, None
+            keyframe.save(update_fields=["model", "prompt", "chosen_take"])
+            keyframe.references.all().delete()
+        if changed:
+            KeyframeReference.objects.bulk_create(
+                KeyframeReference(keyframe=keyframe, image_id=pk, tag=tag, position=position)
+                for position, (pk, tag) in enumerate(wanted)
+            )
+        fields = ["is_stale"]
+        if slot == Keyframe.Slot.FIRST and shot.first_frame != Shot.FirstFrame.KEYFRAME:
+            shot.first_frame = Shot.FirstFrame.KEYFRAME
+            fields.append("first_frame")
+        if slot == Keyframe.Slot.LAST and not shot.has_made_last_frame:
+            shot.has_made_last_frame = True
+            fields.append("has_made_last_frame")
+        if (changed or len(fields) > 1) and shot.chosen_take_id is not None:
+            shot.is_stale = True
+        shot.save(update_fields=fields)
+        return keyframe
+
+
+def _check_keyframe_references(
+    sequence: Sequence, references: list[tuple[ReferenceImage, str]]
+) -> list[tuple[ReferenceImage, str]]:
+    """The references with their tags stripped; raises catalog.UnsupportedRequest for an image
+    outside the sequence's reference set, one chosen twice, or a missing tag."""
+    cleaned = []
+    seen = set()
+    for number, (image, tag) in enumerate(references, start=1):
+        if sequence.reference_set_id is None or image.reference_set_id != sequence.reference_set_id:
+            raise catalog.UnsupportedRequest(
+                f"Reference {number} ({image}) is not in this sequence's reference set; choose images "
+                "from the set, or add the image to it first."
+            )
+        if image.pk in seen:
+            raise catalog.UnsupportedRequest(f"Reference {number} ({image}) is chosen twice; choose it once.")
+        seen.add(image.pk)
+        tag = (tag or "").strip()
+        if not tag:
+            suggestion = catalog.suggest_tag(image.original_name or image.image.name, [t for _, t in cleaned])
+            raise catalog.UnsupportedRequest(
+                f"Reference {number} ({image}) has no tag; give it one, for example '{suggestion}'."
+            )
+        cleaned.append((image, tag))
+    return cleaned
+
+
+def _keyframe_busy(keyframe: Keyframe) -> bool:
+    """An image of the keyframe is on its way, or one still holds credits."""
+    takes = keyframe.takes.all()
+    if takes.filter(status__in=Take.ACTIVE).exists():
+        return True
+    return credits.open_holds().filter(take__in=takes).exists()
+
+
+def remove_keyframe(shot: Shot, *, slot: str) -> None:
+    """Stop making the shot's first (last) frame from reference images: delete the keyframe with its
+    images. The first frame goes back to the previous shot's last frame (or R n, see the plan);
+    the last frame to none. A shot with a chosen clip becomes stale. Raises SequenceIsGenerating,
+    changing nothing, while the sequence or an image of the keyframe is being made. Removing a
+    keyframe the shot does not have changes nothing."""
+    with _editable(shot.sequence_id):
+        shot = Shot.objects.select_for_update().get(pk=shot.pk)
+        keyframe = Keyframe.objects.filter(shot=shot, slot=slot).first()
+        if keyframe is not None and _keyframe_busy(keyframe):
+            raise SequenceIsGenerating(
+                f"An image of shot {shot.position + 1}'s keyframe is being made. Wait for it, or cancel "
+                "it, before removing the keyframe."
+            )
+        fields = []
+        if slot == Keyframe.Slot.FIRST and shot.first_frame == Shot.FirstFrame.KEYFRAME:
+            shot.first_frame = Shot.FirstFrame.PREVIOUS
+            fields.append("first_frame")
+        if slot == Keyframe.Slot.LAST and shot.has_made_last_frame:
+            shot.has_made_last_frame = False
+            fields.append("has_made_last_frame")
+        if keyframe is not None:
+            keyframe.delete()
+        if fields:
+            shot.is_stale = shot.chosen_take_id is not None or shot.is_stale
+            shot.save(update_fields=[*fields, "is_stale"])
+
+
 # --- share links ---------------------------------------------------------------------------------
 
 
-def issue_share_link(sequence: Sequence, *, created_by, expires_in_days: int | None) -> tuple[ShareLink, str]:
+def issue_share_link(
+    sequence: Sequence,
+    *,
+    created_by,
+    expires_in_days: int | None,
+    version_number: int | None = None,
+    can_review: bool = True,
+) -> tuple[ShareLink, str]:
     """A new share link for the sequence's film and its token, which is stored nowhere: this is the
-    only time it is known. It expires after `expires_in_days` days, or never when None. Raises
-    NotShareable, making nothing, until the film is finished."""
+    only time it is known. It expires after `expires_in_days` days, or never when None. It shows
+    version `version_number`, or always the latest when None; `can_review` lets the client comment
+    and approve. Raises NotShareable, making nothing, until the film is finished."""
     if not sequence.is_shareable:
         raise NotShareable()
+    version = None
+    if version_number is not None:
+        version = sequence.versions.filter(number=version_number).first()
+        if version is None:
+            raise NotShareable()
     expires_at = timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None
-    return ShareLink.issue(sequence, created_by=created_by, expires_at=expires_at)
+    with transaction.atomic():
+        link, token = ShareLink.issue(sequence, created_by=created_by, expires_at=expires_at)
+        link.version = version
+        link.can_review = can_review
+        link.save(update_fields=["version", "can_review"])
+    return link, token

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import projects, references, sequences, sharing, usage
+from projects.views import finishing, keyframes, projects, references, sequences, sharing, usage
 
 urlpatterns = [
     path("", projects.dashboard, name="dashboard"),
@@ -45,8 +45,35 @@ urlpatterns = [
     path("takes/<int:pk>/video/", sequences.take_video, name="take_video"),
     path("takes/<int:pk>/choose/", sequences.choose_take, name="choose_take"),
     path("takes/<int:pk>/fetch-again/", sequences.fetch_take_again, name="fetch_take_again"),
+    path("shots/<int:pk>/keyframes/<str:slot>/", keyframes.edit_keyframe, name="edit_keyframe"),
+    path("shots/<int:pk>/keyframes/<str:slot>/remove/", keyframes.remove_keyframe, name="remove_keyframe"),
+    path("sequences/<int:pk>/keyframes/make/", keyframes.make_keyframes, name="make_keyframes"),
+    path("sequences/<int:pk>/keyframes/progress/", keyframes.keyframe_progress, name="keyframe_progress"),
+    path("sequences/<int:pk>/keyframes/cancel/", keyframes.cancel_keyframes, name="cancel_keyframes"),
+    path("keyframes/<int:pk>/retake/", keyframes.retake_keyframe, name="retake_keyframe"),
+    path("takes/<int:pk>/choose-image/", keyframes.choose_keyframe_take, name="choose_keyframe_take"),
+    path("takes/<int:pk>/image/", keyframes.keyframe_image, name="keyframe_image"),
+    path("sequences/<int:pk>/narration/", finishing.save_narration, name="save_narration"),
+    path("sequences/<int:pk>/narration/make/", finishing.make_narration, name="make_narration"),
+    path("sequences/<int:pk>/narration/stop/", finishing.stop_narration, name="stop_narration"),
+    path("sequences/<int:pk>/narration/drop/", finishing.drop_narration, name="drop_narration"),
+    path("sequences/<int:pk>/assemble-again/", finishing.assemble_again, name="assemble_again"),
+    path("takes/<int:pk>/choose-narration/", finishing.choose_narration_take, name="choose_narration_take"),
+    path("takes/<int:pk>/narration.mp3", finishing.narration_audio, name="narration_audio"),
+    path("versions/<int:pk>/master/make/", finishing.make_master, name="make_master"),
+    path("versions/<int:pk>/master/stop/", finishing.stop_master, name="stop_master"),
     path("share-links/<int:pk>/revoke/", sharing.revoke_share_link, name="revoke_share_link"),
     path("s/<str:token>/", sharing.shared_film, name="shared_film"),
     path("s/<str:token>/film/", sharing.shared_film_download, name="shared_film_download"),
     path("s/<str:token>/poster/", sharing.shared_film_poster, name="shared_film_poster"),
+    path("s/<str:token>/master/", sharing.shared_film_master, name="shared_film_master"),
+    path("s/<str:token>/logo/", sharing.shared_film_logo, name="shared_film_logo"),
+    path("s/<str:token>/name/", sharing.set_review_name, name="set_review_name"),
+    path("s/<str:token>/comments/", sharing.add_review_comment, name="add_review_comment"),
+    path("s/<str:token>/decision/", sharing.decide_review, name="decide_review"),
+    path("versions/<int:pk>/film/", sharing.version_film, name="version_film"),
+    path("versions/<int:pk>/poster/", sharing.version_poster, name="version_poster"),
+    path("versions/<int:pk>/master/", sharing.version_master, name="version_master"),
+    path("projects/<int:pk>/branding/", sharing.set_project_branding, name="set_project_branding"),
+    path("projects/<int:pk>/logo/", sharing.project_logo, name="project_logo"),
 ]

@@ -68,7 +68,9 @@ def usage_of(user) -> Usage:
         .order_by("month")
     )
     return Usage(
-        entries=mine.select_related("project", "take__shot__sequence").order_by("-created_at", "-pk"),
+        entries=mine.select_related("project", "take__shot__sequence", "take__sequence").order_by(
+            "-created_at", "-pk"
+        ),
         per_project=mine.filter(SETTLED | RELEASED)
         .values("project_id", "project__name")
         .annotate(**sums)

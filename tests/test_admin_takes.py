@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from generation import credits
 from generation.models import LedgerEntry, Take
-from projects.models import Sequence, Shot
+from projects.models import Keyframe, Sequence, Shot
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +74,13 @@ def test_resolving_twice_changes_nothing(admin_client, unconfirmed):
     response = resolve(admin_client, unconfirmed, outcome="not_charged", reason="Again")
     assert "None of the selected takes is unconfirmed" in response.text
     assert LedgerEntry.objects.filter(kind__in=["settle", "release"]).count() == 1
+
+
+def test_the_take_list_tells_keyframe_images_from_clips(admin_client, alice, unconfirmed):
+    keyframe = Keyframe.objects.create(shot=unconfirmed.shot, slot="first", prompt="@hall at dusk")
+    Take.objects.create(shot=unconfirmed.shot, keyframe=keyframe, user=alice, endpoint="text_to_image")
+
+    response = admin_client.get(CHANGELIST, {"status__exact": "queued"})
+    assert "first keyframe image" in response.text
+    response = admin_client.get(CHANGELIST, {"keyframe__isempty": "1", "status__exact": "unconfirmed"})
+    assert ">clip<" in response.text

@@ -80,6 +80,9 @@ def test_a_cancel_racing_submissions_leaves_no_take_active_and_no_hold_open(proj
     times over. Afterwards (the submitters have finished, closing the holds of the takes they were
     sending) no take of the sequence is active and none holds credits."""
     credits.set_monthly_limit(alice, credits=1_000_000)
+    # The race is with the submitters, not with Runway finishing: no task may end during a round,
+    # however slow the machine (a task Runway finished before the cancel is kept, not cancelled).
+    runway.configure(pending_seconds=60, running_seconds=60)
     shots = 6
     for round_number in range(10):
         sequence = Sequence.objects.create(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from generation import media, pipeline
+from generation import estimates, media, pipeline
 from generation.models import Take
+from projects import services
 from projects.models import Sequence
 from tests.helpers import (
     Cluster,
@@ -134,5 +135,57 @@ def test_killed_during_assembly_the_film_is_still_made(
 
     assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
     assert sequence.film
+    assert_no_duplicate_submissions(runway)
+    assert_ledger_exact(alice, runway)
+
+
+def test_killed_while_making_keyframes_the_images_are_made_once_and_settled(
+    cluster,
+    project,
+    alice,
+    references,
+    runway,
+):
+    runway.fail_next("slow", 2, seconds=3)
+    sequence = make_sequence(project, alice, references, model="gen4_turbo", stitched=True, duration=2)
+    kitchen, garden, hall = references.images.order_by("position", "pk")
+    first, _, third = sequence.shots.order_by("position")
+    services.set_keyframe(
+        first,
+        slot="first",
+        model="gen4_image",
+        prompt="@kitchen and @garden",
+        references=[(kitchen, "kitchen"), (garden, "garden")],
+    )
+    services.set_keyframe(
+        third, slot="first", model="gen4_image_turbo", prompt="@hall", references=[(hall, "hall")]
+    )
+    cluster.start("qcluster")
+    cluster.start("poller")
+    takes = pipeline.make_keyframes(sequence, user=alice)
+
+    # Both images are at Runway (a kill during a create call would leave it unconfirmed, as tested
+    # elsewhere): the kill lands while Runway makes them.
+    wait_for(
+        lambda: not Take.objects.filter(pk__in=[t.pk for t in takes], runway_task_id=None).exists(),
+        what="the keyframe submissions",
+    )
+    cluster.kill("qcluster")
+    cluster.kill("poller")
+    cluster.start("qcluster")
+    cluster.start("poller")
+
+    def made():
+        return all(
+            t.status == Take.Status.SUCCEEDED for t in Take.objects.filter(pk__in=[t.pk for t in takes])
+        )
+
+    wait_for(made, timeout=60, what="the keyframe images")
+    for take in Take.objects.filter(pk__in=[t.pk for t in takes]):
+        pipeline.choose_keyframe_take(take)
+    assert estimates.estimate_keyframes(sequence).keyframes == []
+    pipeline.start_sequence(sequence, user=alice)
+
+    assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
     assert_no_duplicate_submissions(runway)
     assert_ledger_exact(alice, runway)

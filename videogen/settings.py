@@ -110,6 +110,9 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 SHARE_LINK_MISS_LIMIT = env.int("SHARE_LINK_MISS_LIMIT", default=20)
 SHARE_LINK_MISS_WINDOW = env.int("SHARE_LINK_MISS_WINDOW", default=600)
+# Comments, decisions and names sent from share pages, per address and window (seconds).
+REVIEW_POST_LIMIT = env.int("REVIEW_POST_LIMIT", default=30)
+REVIEW_POST_WINDOW = env.int("REVIEW_POST_WINDOW", default=600)
 
 # How many proxies stand in front of the app, each appending to X-Forwarded-For: throttles count the
 # address the outermost of them saw (projects/throttle.py client_ip). 0: REMOTE_ADDR is the client.
@@ -191,6 +194,10 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# How long the sequence page keeps its rendered shot list and takes (projects/page_cache.py); they
+# are kept under a digest of their rows, so this only bounds how long old markup outlives a deploy.
+# 0 renders them on every request.
+SEQUENCE_PAGE_CACHE_SECONDS = env.int("SEQUENCE_PAGE_CACHE_SECONDS", default=600)
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT.")
 

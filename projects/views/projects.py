@@ -13,6 +13,7 @@ from projects import usage as credit_usage
 from projects.forms import (
     AddMemberForm,
     MemberRoleForm,
+    ProjectBrandingForm,
     ProjectBudgetForm,
     ProjectForm,
     ReferenceSetForm,
@@ -159,6 +160,9 @@ def _project_context(request: HttpRequest, project: Project, **forms) -> dict:
         "reference_set_form": forms.get("reference_set_form") or ReferenceSetForm(),
         "sequence_form": forms.get("sequence_form") or SequenceForm(project=project),
         "catalog_script": _catalog_script() if can_edit else "",
+        "branding_form": (forms.get("branding_form") or ProjectBrandingForm(instance=project))
+        if role == Role.OWNER
+        else None,
     }
 
 

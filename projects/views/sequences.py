@@ -4,13 +4,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from generation import estimates, pipeline, runway
 from generation.models import Take
-from projects import services
+from projects import page_cache, services
 from projects import usage as credit_usage
 from projects.downloads import ranged_file_response
 from projects.forms import (
@@ -23,7 +24,7 @@ from projects.models import (
     Sequence,
     Shot,
 )
-from projects.templatetags.studio import failure_reason, percent, status_badge
+from projects.templatetags.studio import failure_reason, form_fields, percent, status_badge
 from projects.views.common import (
     EDIT,
     SEQUENCE_STATUS_LABELS,
@@ -39,7 +40,10 @@ from projects.views.common import (
     _get_take_for_user,
     _pk_url,
 )
+from projects.views.finishing import finishing_section
+from projects.views.keyframes import keyframe_panels
 from projects.views.projects import _project_context
+from projects.views.sharing import versions_section
 
 # --- sequences and shots -------------------------------------------------------------------------
 
@@ -77,7 +81,12 @@ TAKE_FIELDS = (
 def _takes_of(shots: list[Shot]) -> dict[int, list[Take]]:
     """Each shot's takes, oldest first, by shot pk: one query for the whole sequence."""
     takes: dict[int, list[Take]] = {shot.pk: [] for shot in shots}
-    rows = Take.objects.filter(shot_id__in=list(takes)).only(*TAKE_FIELDS).order_by("created_at", "pk")
+    # A shot's keyframe images are takes too; their panel is the keyframes' (projects.views.keyframes).
+    rows = (
+        Take.objects.filter(shot_id__in=list(takes), keyframe__isnull=True)
+        .only(*TAKE_FIELDS)
+        .order_by("created_at", "pk")
+    )
     for take in rows:
         takes[take.shot_id].append(take)
     return takes
@@ -129,10 +138,10 @@ def _take_rows(takes: list[Take], shot: Shot, *, can_edit: bool, is_active: bool
     return rows
 
 
-def _progress_context(
-    request: HttpRequest, sequence: Sequence, shots: list[Shot], takes_of: dict[int, list[Take]]
+def _takes_panel(
+    sequence: Sequence, shots: list[Shot], takes_of: dict[int, list[Take]], *, can_edit: bool
 ) -> dict:
-    can_edit = _can_edit(sequence.my_role)
+    """The takes of each shot, rendered, and what the panel around them needs to know of them."""
     is_active = sequence.is_generating
     urls = {
         "retake": _pk_url("retake_shot"),
@@ -153,6 +162,23 @@ def _progress_context(
                 "takes": _take_rows(takes, shot, can_edit=can_edit, is_active=is_active, urls=urls),
             }
         )
+    return {
+        "takes_panel": render_to_string("projects/_take_list.html", {"progress_rows": rows}),
+        "has_progress_actions": any(
+            row["retake_url"] or any(take["fetch_url"] or take["choose_url"] for take in row["takes"])
+            for row in rows
+        ),
+        "has_stale": any(shot.is_stale for shot in shots),
+    }
+
+
+def _progress_context(
+    sequence: Sequence, shots: list[Shot], takes_of: dict[int, list[Take]] | None, panel: dict | None = None
+) -> dict:
+    """The generation panel: status, attention, film and takes (`panel`, when already made)."""
+    can_edit = _can_edit(sequence.my_role)
+    if panel is None:
+        panel = _takes_panel(sequence, shots, takes_of, can_edit=can_edit)
     attention = []
     if sequence.status == Sequence.Status.NEEDS_ATTENTION:
         numbers = {shot.pk: n for n, shot in enumerate(shots, start=1)}
@@ -163,13 +189,8 @@ def _progress_context(
         "sequence": sequence,
         "sequence_status": SEQUENCE_STATUS_LABELS.get(sequence.status, sequence.status),
         "can_edit": can_edit,
-        "progress_rows": rows,
-        "has_progress_actions": any(
-            row["retake_url"] or any(take["fetch_url"] or take["choose_url"] for take in row["takes"])
-            for row in rows
-        ),
-        "has_stale": any(shot.is_stale for shot in shots),
-        "is_active": is_active,
+        **panel,
+        "is_active": sequence.is_generating,
         "attention": attention,
         "other_runway": _other_runway(sequence),
     }
@@ -221,16 +242,17 @@ def _shot_row(shot: Shot, index: int, item, first, last, form: ShotForm | None, 
     }
 
 
-def _sequence_context(
+def _shot_parts(
     request: HttpRequest,
     sequence: Sequence,
     *,
-    sequence_form: SequenceForm | None = None,
-    shot_form: tuple[int, ShotForm] | None = None,
-    add_shot_form: ShotForm | None = None,
+    can_edit: bool,
+    is_editable: bool,
+    shot_form: tuple[int, ShotForm] | None,
+    add_shot_form: ShotForm | None,
 ) -> dict:
-    can_edit = _can_edit(sequence.my_role)
-    is_editable = can_edit and not sequence.is_generating
+    """The shot list, the estimate and the takes panel: everything the page makes from the rows of
+    the sequence (kept by `page_cache` when no form is open)."""
     images = estimates.references_of(sequence)
     estimate = estimates.estimate_sequence(sequence, references=images)
     # The estimate has loaded the shots in order, with their frames and chosen takes: reuse them.
@@ -238,7 +260,6 @@ def _sequence_context(
     to_generate = estimate.to_generate()
     by_shot = {item.shot.pk: item for item in estimate.shots}
     frames = estimates.frame_sources(sequence, estimate=estimate, references=images)
-    meter = credit_usage.month_meter(request.user)
 
     urls = {
         "move": _pk_url("move_shot"),
@@ -257,44 +278,99 @@ def _sequence_context(
         elif is_editable and request.GET.get("edit") == str(shot.pk):
             form = ShotForm(instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s")
         shot_rows.append(_shot_row(shot, index, item, first, last, form, urls=urls))
+    keyframe_data = keyframe_panels(sequence, shots, can_edit=can_edit)
+    for row in shot_rows:
+        row["keyframes"] = keyframe_data["by_shot"][row["shot"].pk]
 
     if add_shot_form is None and is_editable:
         initial = services.new_shot_initial(sequence, shot_count=len(shots), references=images)
         add_shot_form = ShotForm(initial=initial, sequence=sequence, images=images, auto_id="new_%s")
 
+    sequence_url = reverse("sequence_detail", args=[sequence.pk])
+    shot_list = render_to_string(
+        "projects/_shot_list.html",
+        {"shot_rows": shot_rows, "is_editable": is_editable, "sequence_url": sequence_url},
+        request=request,  # for the CSRF token of an open shot form (never kept: see below)
+    )
+    parts = {
+        "shot_list": shot_list,
+        "shot_count": len(shots),
+        "add_shot_fields": form_fields("projects/_shot_fields.html", add_shot_form) if add_shot_form else "",
+        "estimate_credits": to_generate.total_credits,
+        "to_generate_count": len(to_generate.shots),
+        "kept_count": len(shots) - len(to_generate.shots),
+        "has_errors": any(item.error for item in to_generate.shots),
+        "keyframe_summary": keyframe_data["summary"],
+    }
+    if sequence.status != Sequence.Status.DRAFT:
+        parts.update(_takes_panel(sequence, shots, _takes_of(shots), can_edit=can_edit))
+    return parts
+
+
+def _sequence_context(
+    request: HttpRequest,
+    sequence: Sequence,
+    *,
+    sequence_form: SequenceForm | None = None,
+    shot_form: tuple[int, ShotForm] | None = None,
+    add_shot_form: ShotForm | None = None,
+) -> dict:
+    can_edit = _can_edit(sequence.my_role)
+    is_editable = can_edit and not sequence.is_generating
+
+    def make_parts() -> dict:
+        return _shot_parts(
+            request,
+            sequence,
+            can_edit=can_edit,
+            is_editable=is_editable,
+            shot_form=shot_form,
+            add_shot_form=add_shot_form,
+        )
+
+    # An open form (a shot being edited, a rejected new shot) is the user's own: made afresh.
+    if shot_form or add_shot_form or "edit" in request.GET:
+        parts = make_parts()
+    else:
+        parts = page_cache.kept((page_cache.sequence_digest(sequence), can_edit, is_editable), make_parts)
+    meter = credit_usage.month_meter(request.user)
+
     # Who has a link, and how it is used, is for the people who may make and revoke links.
     share_links = []
     if can_edit and sequence.status == Sequence.Status.DONE:
-        share_links = list(sequence.share_links.all())
+        share_links = list(sequence.share_links.select_related("version"))
 
-    has_errors = any(item.error for item in to_generate.shots)
     context = {
         "project": sequence.project,
         "sequence": sequence,
         "video_model": sequence.video_model,
         "can_edit": can_edit,
         "is_editable": is_editable,
-        "shot_rows": shot_rows,
-        "images": images,
-        "estimate": estimate,
-        "has_errors": has_errors,
+        **parts,
         "meter": meter,
-        "to_generate": to_generate,
-        "kept_count": len(shots) - len(to_generate.shots),
-        "remaining_after": meter["summary"].available - to_generate.total_credits,
-        "shortfall": max(to_generate.total_credits - meter["summary"].available, 0),
+        "remaining_after": meter["summary"].available - parts["estimate_credits"],
+        "shortfall": max(parts["estimate_credits"] - meter["summary"].available, 0),
         "is_startable": sequence.is_startable,
-        "can_start": can_edit and sequence.is_startable and bool(shots) and not has_errors,
+        "can_start": can_edit and sequence.is_startable and parts["shot_count"] and not parts["has_errors"],
         "sequence_form": sequence_form
         or (SequenceForm(instance=sequence, project=sequence.project) if is_editable else None),
         "is_sequence_form_open": sequence_form is not None,
-        "add_shot_form": add_shot_form,
         "share_links": share_links,
-        "share_form": ShareLinkForm() if can_edit and sequence.status == Sequence.Status.DONE else None,
+        "share_form": ShareLinkForm(sequence=sequence)
+        if can_edit and sequence.status == Sequence.Status.DONE
+        else None,
+        "versions": versions_section(sequence),
+        "finishing": finishing_section(sequence),
         "catalog_script": _catalog_script(),
         "sequence_url": reverse("sequence_detail", args=[sequence.pk]),
     }
-    context.update(_progress_context(request, sequence, shots, _takes_of(shots)))
+    if sequence.status != Sequence.Status.DRAFT:
+        shots = takes_of = None
+        if sequence.status == Sequence.Status.NEEDS_ATTENTION:
+            shots = list(sequence.shots.order_by("position", "pk"))
+            takes_of = _takes_of(shots)
+        panel = {key: parts[key] for key in ("takes_panel", "has_progress_actions", "has_stale")}
+        context.update(_progress_context(sequence, shots, takes_of, panel))
     return context
 
 
@@ -474,7 +550,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
 def sequence_progress(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk)
     shots = list(sequence.shots.order_by("position", "pk"))
-    context = _progress_context(request, sequence, shots, _takes_of(shots))
+    context = _progress_context(sequence, shots, _takes_of(shots))
     response = render(request, "projects/_sequence_progress.html", context)
     response["Cache-Control"] = "no-store"
     return response

@@ -48,6 +48,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-audio", action="store_true", help="Veo: generate without audio (cheaper).")
         parser.add_argument(
+            "--keyframes-from-references",
+            action="store_true",
+            help=(
+                f"Make each clip's first frame with {jobs.KEYFRAME_MODEL} from the -i images (up to "
+                f"{catalog.IMAGE_MODELS[jobs.KEYFRAME_MODEL].max_references}), each tagged by its file stem, "
+                "which a prompt may cite as @tag; the first image made is used. With --stitch only the first "
+                "clip's, and each later clip goes on from the last frame of the one before."
+            ),
+        )
+        parser.add_argument(
             "--fit",
             choices=["pad", "crop"],
             default="pad",
@@ -83,6 +93,9 @@ class Command(BaseCommand):
         if (o["width"] is None) != (o["height"] is None):
             raise CommandError("Give both --width and --height, or neither.")
         images = self._images(o["images"])
+        keyframes = None
+        if o["keyframes_from_references"]:
+            keyframes = self._keyframes(images, len(prompts), stitch=o["stitch"])
         if not o["yes"] and not sys.stdin.isatty():
             raise CommandError(
                 "Standard input is not a terminal, so the spend cannot be confirmed here; "
@@ -117,6 +130,7 @@ class Command(BaseCommand):
                 film_name="film.mp4" if film_name else None,
                 progress=self.stdout.write,
                 confirm=confirm,
+                keyframes=keyframes,
             )
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
@@ -141,12 +155,26 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote {clip}")
         if film:
             self.stdout.write(f"Wrote {film} ({result.sequence.film_duration:.1f} s, {len(clips)} clips)")
-        charged = sum(
-            s.chosen_take.cost_credits or 0 for s in result.sequence.shots.select_related("chosen_take")
-        )
         self.stdout.write(
-            self.style.SUCCESS(f"Done: {charged} credits charged (estimate {result.estimated_credits}).")
+            self.style.SUCCESS(
+                f"Done: {result.charged_credits} credits charged (estimate {result.estimated_credits})."
+            )
         )
+
+    def _keyframes(self, images: list[Path], count: int, *, stitch: bool) -> list[list[int]]:
+        """Each clip's keyframe images (indexes into `images`): all clips', or with --stitch the first's."""
+        most = catalog.IMAGE_MODELS[jobs.KEYFRAME_MODEL].max_references
+        if not images:
+            raise CommandError("--keyframes-from-references makes keyframes from images: give them with -i.")
+        if len(images) > most:
+            raise CommandError(
+                f"{jobs.KEYFRAME_MODEL} makes a keyframe from at most {most} reference images; "
+                f"you gave {len(images)}. Give at most {most} with -i."
+            )
+        wanted = list(range(len(images)))
+        if stitch:
+            return [wanted] + [[] for _ in range(count - 1)]
+        return [wanted for _ in range(count)]
 
     def _images(self, spec: str) -> list[Path]:
         paths: list[Path] = []

@@ -1,0 +1,605 @@
+"""Finishing a sequence: its narration (Runway's text_to_speech) and the 4K master of a film
+version (Runway's video_upscale).
+
+Both are takes (`Take.sequence` set, no shot), held, submitted, polled, saved, settled, cancelled and
+recovered by the pipeline like any take; the pipeline asks this module for their request bodies
+(`request_body`) and to store their outputs (`finish`). Like keyframe images they are not part of a
+sequence's run: each is sent as soon as it is held, and a failure stops nothing (it is settled at
+what Runway charged, refunded failures cost nothing, and the user makes another).
+
+- A narration is said over the whole film and mixed over it when the film is assembled
+  (`pipeline.assemble_sequence`); the sequence names the chosen one. A script that would take longer
+  to say than the film lasts is refused before anything is held.
+- Runway upscales at most 30 s, so a master is made in parts: the film is cut at frame numbers into
+  the fewest equal parts under that limit, each part is one take, and the parts are joined into
+  `FilmVersion.master` when all have succeeded. A part that failed is made again by asking for the
+  master again; the parts already made are kept and not paid for twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.cache import cache
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from generation import catalog, credits, media, pipeline, runway
+from generation.models import Take
+from projects.models import FilmVersion, Sequence
+
+log = logging.getLogger(__name__)
+
+Status = Take.Status
+# Parts stay this far under Runway's 30 s limit: a part's sound may end a few milliseconds after its
+# last frame (AAC frames), and Runway measures the whole file.
+PART_MARGIN_SECONDS = 0.5
+MASTER_RESOLUTION = "4k"
+# A master part may differ from its cut by this much (Runway's frame timing, AAC padding).
+PART_DURATION_TOLERANCE = 0.25
+
+
+# --- narration -----------------------------------------------------------------------------------
+
+
+def film_seconds(sequence: Sequence) -> float | None:
+    """How long the film lasts: the latest assembled film, or before there is one, the shots'
+    durations added up. None for a sequence without shots."""
+    if sequence.film_duration:
+        return sequence.film_duration
+    total = sum(sequence.shots.values_list("duration", flat=True))
+    return float(total) or None
+
+
+@dataclass
+class NarrationEstimate:
+    sequence: Sequence
+    film_seconds: float | None
+    built: catalog.BuiltSpeechRequest | None = None
+    error: str = ""
+
+    @property
+    def total_credits(self) -> int:
+        return self.built.estimated_credits if self.built else 0
+
+
+def estimate_narration(sequence: Sequence) -> NarrationEstimate:
+    """What "Make narration" holds for the sequence's script, voice and model, or why it cannot be
+    made (`error`): no script, too long for the model, or longer to say than the film lasts. The
+    pages and `make_narration` both use this, so the amount confirmed is the amount held."""
+    seconds = film_seconds(sequence)
+    estimate = NarrationEstimate(sequence=sequence, film_seconds=seconds)
+    if seconds is None:
+        estimate.error = "Add shots first: a narration is said over the film, and there is no film yet."
+        return estimate
+    try:
+        estimate.built = catalog.build_speech_request(
+            model=sequence.narration_model,
+            script=sequence.narration_script,
+            voice=sequence.narration_voice,
+            speed=sequence.narration_speed,
+            film_seconds=seconds,
+        )
+    except catalog.UnsupportedRequest as exc:
+        estimate.error = str(exc)
+    return estimate
+
+
+def make_narration(sequence: Sequence, *, user, expected_credits: int | None = None) -> Take:
+    """Make a narration of the sequence's script (`estimate_narration`): hold its estimate and send
+    it to Runway after the commit. A sequence with a narration gets another take (a retake); the
+    chosen one stays chosen until the user chooses the new one.
+
+    Raises PipelineError (a narration already on its way, a script that cannot be said as it is, an
+    estimate other than `expected_credits`, the amount the user confirmed) or
+    credits.InsufficientCredits, writing nothing. The sequence row is locked, so a double click
+    makes one narration and is refused the second.
+    """
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().select_related("project").get(pk=sequence.pk)
+        if narration_takes(sequence).filter(status__in=Take.ACTIVE).exists():
+            raise pipeline.PipelineError("A narration is already being made; wait for it or stop it.")
+        estimate = estimate_narration(sequence)
+        if estimate.error:
+            raise pipeline.PipelineError(estimate.error)
+        pipeline._check_expected(estimate.total_credits, expected_credits)
+        built = estimate.built
+        take = Take.objects.create(
+            sequence=sequence,
+            user=user,
+            status=Status.QUEUED,
+            endpoint=built.endpoint,
+            request=built.body,
+            notices=list(built.notices),
+            estimated_credits=built.estimated_credits,
+            runway_origin=pipeline.current_origin(),
+        )
+        credits.reserve(
+            user,
+            credits=take.estimated_credits,
+            reason=f"Narration of '{sequence.title}'",
+            project=sequence.project,
+            take=take,
+        )
+        pipeline._enqueue("submit_take", take.pk)
+    return take
+
+
+retake_narration = make_narration
+
+
+def narration_takes(sequence: Sequence):
+    return Take.objects.filter(sequence=sequence, endpoint=catalog.TEXT_TO_SPEECH).order_by(
+        "created_at", "pk"
+    )
+
+
+def choose_narration_take(take: Take) -> None:
+    """Make a finished narration the one mixed over the film from the next assembly on ("Assemble
+    again" makes a new version with it; clips are not made again). Idempotent."""
+    if not take.is_narration or take.sequence_id is None:
+        raise pipeline.PipelineError("This take is not a narration.")
+    if take.status != Status.SUCCEEDED or not take.output:
+        raise pipeline.PipelineError("Only a finished narration can be chosen.")
+    Sequence.objects.filter(pk=take.sequence_id).update(narration_take=take)
+
+
+def drop_narration(sequence: Sequence) -> None:
+    """Assemble the film without a narration from now on; the narrations are kept to choose again."""
+    Sequence.objects.filter(pk=sequence.pk).update(narration_take=None)
+
+
+def needs_assembly_for_narration(sequence: Sequence) -> bool:
+    """Whether the latest film does not have the narration now chosen (or has one no longer chosen)."""
+    latest = sequence.versions.order_by("-number").first()
+    return latest is not None and latest.narration_id != sequence.narration_take_id
+
+
+def assemble_again(sequence: Sequence, *, user) -> None:
+    """Assemble a finished sequence's film again from its chosen takes, with the chosen narration,
+    as a new version. Costs nothing: no clip is made. Raises PipelineError unless the sequence is
+    done (a run makes its film itself). Double clicks assemble once."""
+    moved = Sequence.objects.filter(pk=sequence.pk, status=Sequence.Status.DONE).update(
+        status=Sequence.Status.RUNNING,
+        runway_origin=pipeline.current_origin(),
+        status_message="",
+        started_by=user,
+        finished_at=None,
+        claimed_until=None,
+    )
+    if not moved:
+        raise pipeline.PipelineError("Only a finished film can be assembled again; this one is on its way.")
+    pipeline._enqueue("advance_sequence", sequence.pk)
+
+
+# --- the 4K master -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FilmFacts:
+    width: int
+    height: int
+    fps: float
+    duration: float
+    frames: int
+
+
+def film_facts(version: FilmVersion) -> FilmFacts:
+    """The size, frame rate, length and frame count of a version's film, read with ffmpeg once and
+    then kept (a version's film never changes). Raises media.MediaError or OSError for a film that
+    is missing or unreadable. Runs ffmpeg: never inside a transaction."""
+    key = f"film-facts:{version.pk}:{version.film.name}"
+    kept = cache.get(key)
+    if kept is not None:
+        return FilmFacts(**kept)
+    with tempfile.TemporaryDirectory(prefix="master-") as tmp:
+        path = Path(tmp) / "film.mp4"
+        _copy_to(version.film, path)
+        info = media.probe(path)
+        facts = FilmFacts(
+            width=info.width,
+            height=info.height,
+            fps=info.fps or 24,
+            duration=info.duration,
+            frames=media.count_video_frames(path),
+        )
+    cache.set(key, dataclasses.asdict(facts), None)
+    return facts
+
+
+def part_bounds(frames: int, fps: float, *, max_seconds: float) -> list[tuple[int, int]]:
+    """The film's frames cut into the fewest equal parts of at most `max_seconds` less
+    PART_MARGIN_SECONDS each: (first frame, end frame) pairs, end exclusive, back to back."""
+    per_part = max(1, math.floor((max_seconds - PART_MARGIN_SECONDS) * fps))
+    count = max(1, math.ceil(frames / per_part))
+    return [(round(i * frames / count), round((i + 1) * frames / count)) for i in range(count)]
+
+
+@dataclass
+class MasterPart:
+    number: int
+    start_frame: int
+    end_frame: int
+    fps: float
+    built: catalog.BuiltUpscaleRequest | None = None
+    # A finished part from an earlier try, kept: it is not made (or paid for) again.
+    take: Take | None = None
+
+    @property
+    def credits(self) -> int:
+        return 0 if self.take is not None or self.built is None else self.built.estimated_credits
+
+    @property
+    def start_seconds(self) -> float:
+        return self.start_frame / self.fps
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_frame - self.start_frame) / self.fps
+
+    @property
+    def frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+
+@dataclass
+class MasterEstimate:
+    version: FilmVersion
+    parts: list[MasterPart] = field(default_factory=list)
+    width: int = 0  # of the master
+    height: int = 0
+    error: str = ""
+
+    @property
+    def to_make(self) -> list[MasterPart]:
+        return [p for p in self.parts if p.take is None]
+
+    @property
+    def total_credits(self) -> int:
+        return sum(p.credits for p in self.parts)
+
+
+def estimate_master(version: FilmVersion, facts: FilmFacts | None = None) -> MasterEstimate:
+    """The parts of a version's 4K master, what each costs (Runway bills per output frame) and which
+    are already made; `error` says why no master can be made. Reads the film's facts with ffmpeg
+    unless given (`film_facts`): call outside any transaction, or pass `facts`."""
+    estimate = MasterEstimate(version=version)
+    if not version.film:
+        estimate.error = "This version has no film to master."
+        return estimate
+    if facts is None:
+        try:
+            facts = film_facts(version)
+        except (media.MediaError, OSError) as exc:
+            estimate.error = f"The film of version {version.number} could not be read: {exc}"
+            return estimate
+    model = catalog.UPSCALE_MODELS[catalog.DEFAULT_UPSCALE_MODEL]
+    kept = _finished_parts(version)
+    for number, (start, end) in enumerate(
+        part_bounds(facts.frames, facts.fps, max_seconds=model.max_seconds), 1
+    ):
+        part = MasterPart(number=number, start_frame=start, end_frame=end, fps=facts.fps)
+        try:
+            part.built = catalog.build_upscale_request(
+                duration=part.seconds,
+                fps=facts.fps,
+                width=facts.width,
+                height=facts.height,
+                frames=part.frames,
+                model=model.id,
+                resolution=MASTER_RESOLUTION,
+            )
+        except catalog.UnsupportedRequest as exc:
+            estimate.error = str(exc)
+            return estimate
+        part.take = kept.get((start, end))
+        if part.take is not None and part.take.request != part.built.body:
+            part.take = None
+        estimate.parts.append(part)
+    estimate.width, estimate.height = estimate.parts[0].built.width, estimate.parts[0].built.height
+    return estimate
+
+
+def _finished_parts(version: FilmVersion) -> dict[tuple[int, int], Take]:
+    """The newest finished take of each part of the version's master, by (first frame, end frame)."""
+    found = {}
+    for take in (
+        Take.objects.filter(version=version, status=Status.SUCCEEDED).exclude(output="").order_by("pk")
+    ):
+        found[(take.part_start_frame, take.part_end_frame)] = take
+    return found
+
+
+def master_takes(version: FilmVersion):
+    return Take.objects.filter(version=version, endpoint=catalog.VIDEO_UPSCALE).order_by("created_at", "pk")
+
+
+def make_master(version: FilmVersion, *, user, expected_credits: int | None = None) -> list[Take]:
+    """Make the 4K master of a film version: hold the parts still to make (`estimate_master`), all at
+    once, and send them to Runway after the commit; when every part is done they are joined into
+    `version.master`. With every part already made, only the joining is queued (nothing is held).
+
+    Raises PipelineError (a master already made or on its way, a film that cannot be mastered, an
+    estimate other than `expected_credits`) or credits.InsufficientCredits, writing nothing. Reads
+    the film with ffmpeg before its transaction; the sequence row is locked while holding, so a
+    double click makes one master.
+    """
+    if version.master:
+        raise pipeline.PipelineError(f"Version {version.number} already has a 4K master.")
+    facts = None
+    if version.film:
+        try:
+            facts = film_facts(version)
+        except (media.MediaError, OSError) as exc:
+            raise pipeline.PipelineError(
+                f"The film of version {version.number} could not be read: {exc}"
+            ) from exc
+    with transaction.atomic():
+        sequence = Sequence.objects.select_for_update().select_related("project").get(pk=version.sequence_id)
+        version = FilmVersion.objects.get(pk=version.pk)
+        if version.master:
+            raise pipeline.PipelineError(f"Version {version.number} already has a 4K master.")
+        if master_takes(version).filter(status__in=Take.ACTIVE).exists():
+            raise pipeline.PipelineError(f"A 4K master of version {version.number} is already being made.")
+        estimate = estimate_master(version, facts)
+        if estimate.error:
+            raise pipeline.PipelineError(estimate.error)
+        pipeline._check_expected(estimate.total_credits, expected_credits)
+        origin = pipeline.current_origin()
+        takes = [
+            Take.objects.create(
+                sequence=sequence,
+                version=version,
+                user=user,
+                status=Status.QUEUED,
+                endpoint=part.built.endpoint,
+                request=part.built.body,
+                estimated_credits=part.built.estimated_credits,
+                part_start_frame=part.start_frame,
+                part_end_frame=part.end_frame,
+                runway_origin=origin,
+            )
+            for part in estimate.to_make
+        ]
+        if takes:
+            credits.reserve_many(
+                user,
+                holds=[
+                    {"credits": t.estimated_credits, "project": sequence.project, "take": t} for t in takes
+                ],
+                reason=f"4K master of '{sequence.title}' version {version.number}",
+            )
+        for take in takes:
+            pipeline._enqueue("submit_take", take.pk)
+        if not takes:
+            pipeline._enqueue("join_master", version.pk)
+    return takes
+
+
+def join_master(version_pk: int) -> FilmVersion | None:
+    """Join the finished parts of a version's master into `version.master` once all are made.
+
+    Safe to run twice or concurrently: it does nothing while a part is missing or once the master is
+    there. One worker joins at a time: the join is claimed with a lease on the first part's take (its
+    `claimed_until`, unused once a take has succeeded); a worker that died mid-join is taken over when
+    the lease lapses, and a join that failed is tried again then. Of two joins finishing together
+    only the first is recorded (compare-and-set), the other's file removed. Runs ffmpeg: never
+    inside a transaction.
+    """
+    version = FilmVersion.objects.filter(pk=version_pk).select_related("sequence").first()
+    if version is None or version.master:
+        return None
+    estimate = estimate_master(version)
+    if estimate.error or not estimate.parts or estimate.to_make:
+        return None
+    lead = estimate.parts[0].take
+    if not pipeline._claim(Take, lead.pk, status=Status.SUCCEEDED):
+        return None
+    with tempfile.TemporaryDirectory(prefix="master-") as tmp:
+        paths = []
+        for part in estimate.parts:
+            path = Path(tmp) / f"part-{part.number:03d}.mp4"
+            _copy_to(part.take.output, path)
+            paths.append(path)
+        out = Path(tmp) / "master.mp4"
+        try:
+            media.assemble(paths, out)
+            info = media.probe(out)
+        except media.MediaError:
+            log.exception("Could not join the master parts of film version %s", version_pk)
+            return None
+        if (info.width, info.height) != (estimate.width, estimate.height):
+            log.error("The master of film version %s is %sx%s, not %sx%s", version_pk, info.width,
+                      info.height, estimate.width, estimate.height)  # fmt: skip
+            return None
+        with out.open("rb") as fh:
+            name = default_storage.save(
+                f"films/{version.sequence_id}/v{version.number}-master-4k.mp4", File(fh)
+            )
+    recorded = FilmVersion.objects.filter(pk=version.pk, master="").update(master=name)
+    Take.objects.filter(pk=lead.pk).update(claimed_until=None)
+    if not recorded:
+        default_storage.delete(name)
+        return None
+    version.refresh_from_db()
+    return version
+
+
+def versions_to_join() -> list[int]:
+    """Versions without a master whose every part's newest take has succeeded (a join that did not
+    happen: its worker died). Read from the takes alone: the join checks the film itself."""
+    candidates = (
+        Take.objects.filter(version__isnull=False, version__master="", status=Status.SUCCEEDED)
+        .values_list("version_id", flat=True)
+        .distinct()
+    )
+    ready = []
+    for version_id in candidates:
+        newest: dict[tuple[int, int], Take] = {}
+        for take in Take.objects.filter(version_id=version_id).order_by("pk"):
+            newest[(take.part_start_frame, take.part_end_frame)] = take
+        bounds = sorted(newest)
+        back_to_back = (
+            bounds and bounds[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+        )
+        if back_to_back and all(t.status == Status.SUCCEEDED for t in newest.values()):
+            ready.append(version_id)
+    return ready
+
+
+# --- cancelling -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StopResult:
+    stopped: int = 0
+    charged: int = 0
+    released: int = 0
+    still_held: int = 0
+
+    def __str__(self) -> str:
+        if not self.stopped:
+            return "Nothing was on its way."
+        parts = ["Stopped."]
+        if self.charged:
+            parts.append(f"Runway charged {self.charged} credits for work it had already started.")
+        if self.released:
+            parts.append(f"{self.released} held credits were returned.")
+        if self.still_held:
+            parts.append(f"{self.still_held} credits stay held until Runway confirms what it did.")
+        return " ".join(parts)
+
+
+def stop_takes(takes, *, client: runway.RunwayClient | None = None) -> StopResult:
+    """Cancel these takes as `pipeline.cancel_sequence` cancels a sequence's: unsent ones are
+    released, ones Runway has not started are deleted and released, ones it saw RUNNING are deleted
+    and settled at their cost, finished ones are saved. Idempotent."""
+    client = client or runway.client_from_settings()
+    ids = [t.pk for t in takes]
+    result = StopResult()
+    for take in Take.objects.filter(pk__in=ids, status__in=Take.ACTIVE):
+        for _ in range(5):
+            done = pipeline._cancel_take(take, client)
+            if done is not None:
+                break
+            take.refresh_from_db()
+        if done:
+            result.stopped += 1
+    entries = credits.LedgerEntry.objects.filter(take_id__in=ids)
+    totals = {row["kind"]: row["total"] for row in entries.values("kind").annotate(total=Sum("credits"))}
+    result.charged = totals.get(credits.Kind.SETTLE, 0)
+    result.released = totals.get(credits.Kind.RELEASE, 0)
+    result.still_held = credits.open_holds().filter(take_id__in=ids).aggregate(s=Sum("credits"))["s"] or 0
+    return result
+
+
+def stop_narration(sequence: Sequence, *, client: runway.RunwayClient | None = None) -> StopResult:
+    """Stop the narration on its way, paying what Runway keeps."""
+    return stop_takes(list(narration_takes(sequence).filter(status__in=Take.ACTIVE)), client=client)
+
+
+def stop_master(version: FilmVersion, *, client: runway.RunwayClient | None = None) -> StopResult:
+    """Stop the master parts on their way, paying what Runway keeps; finished parts are kept."""
+    return stop_takes(list(master_takes(version).filter(status__in=Take.ACTIVE)), client=client)
+
+
+# --- what the pipeline asks of a narration or master part ----------------------------------------
+
+
+def request_body(client: runway.RunwayClient, take: Take) -> dict:
+    """The Runway body of a narration (as held) or a master part (as held, with its stretch of the
+    film cut out with ffmpeg and sent as a data URI, or uploaded when larger). Runs ffmpeg and may
+    call Runway: never inside a transaction. Raises PipelineError, media.MediaError, OSError or
+    runway.RunwayError; the pipeline then releases the take (nothing reached Runway)."""
+    if take.is_narration:
+        return dict(take.request)
+    version = FilmVersion.objects.filter(pk=take.version_id).first()
+    if version is None or not version.film:
+        raise pipeline.PipelineError("The film version of this master part is gone.")
+    with tempfile.TemporaryDirectory(prefix="master-part-") as tmp:
+        film, part = Path(tmp) / "film.mp4", Path(tmp) / f"part-{take.part_start_frame}.mp4"
+        _copy_to(version.film, film)
+        media.cut(film, part, start_frame=take.part_start_frame, end_frame=take.part_end_frame)
+        uri = client.video_uri(f"v{version.number}-part-{take.part_start_frame}.mp4", part.read_bytes())
+    return {**take.request, "videoUri": uri}
+
+
+def finish(take: Take, client: runway.RunwayClient) -> None:
+    """`pipeline.finish_take` for a narration or master part (claimed by the caller): save the
+    output, check it (a narration is audio; a part has the master's size and its stretch's length),
+    settle at Runway's cost. The first narration of a sequence is chosen; a master part queues the
+    joining, which waits for the other parts."""
+    with tempfile.TemporaryDirectory(prefix="take-") as tmp:
+        path = Path(tmp) / "output"
+        try:
+            state = pipeline._download_output(client, take, path)
+            if take.is_narration:
+                duration = media.probe_audio(path).duration
+                name = f"takes/{take.sequence_id}/narration-{take.pk}.mp3"
+            else:
+                duration = _check_part(take, path)
+                name = f"takes/{take.sequence_id}/master-v{take.version_id}-part-{take.pk}.mp4"
+        except (runway.RunwayError, media.MediaError, OSError) as exc:
+            attempts = take.download_attempts + 1
+            Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
+            if attempts >= pipeline.MAX_DOWNLOAD_ATTEMPTS:
+                pipeline._download_failed(take, exc)
+                return
+            raise
+        with path.open("rb") as fh:
+            output_name = default_storage.save(name, File(fh))
+    cost = pipeline._settled_cost(take, state)
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+            status=Status.SUCCEEDED,
+            output=output_name,
+            duration=duration,
+            cost_credits=cost,
+            finished_at=timezone.now(),
+            claimed_until=None,
+            failure_message="",
+        )
+        if not moved:
+            default_storage.delete(output_name)
+            return
+        hold = credits.hold_for_take(take)
+        if hold is not None:
+            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+        if take.is_narration:
+            Sequence.objects.filter(pk=take.sequence_id, narration_take__isnull=True).update(
+                narration_take=take
+            )
+        else:
+            pipeline._enqueue("join_master", take.version_id)
+
+
+def _check_part(take: Take, path: Path) -> float:
+    """A master part's length, after checking it has the master's size and its stretch's length."""
+    info = media.probe(path)
+    version = FilmVersion.objects.get(pk=take.version_id)
+    facts = film_facts(version)
+    model = catalog.UPSCALE_MODELS[take.request.get("model", catalog.DEFAULT_UPSCALE_MODEL)]
+    width, height = model.output_size(
+        facts.width, facts.height, take.request.get("resolution", MASTER_RESOLUTION)
+    )
+    if (info.width, info.height) != (width, height):
+        raise media.MediaError(f"Runway's master part is {info.width}x{info.height}, not {width}x{height}")
+    expected = (take.part_end_frame - take.part_start_frame) / facts.fps
+    if abs(info.duration - expected) > PART_DURATION_TOLERANCE:
+        raise media.MediaError(f"Runway's master part lasts {info.duration:.2f} s, not {expected:.2f} s")
+    return info.duration
+
+
+def _copy_to(field_file, path: Path) -> None:
+    with field_file.open("rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)

@@ -1,0 +1,79 @@
+"""The heavy parts of the sequence page, kept rendered under a digest of the rows they are made from.
+
+The shot list (with the keyframe plan and the estimate of every shot) and the takes of the
+generation panel are the longest part of the sequence page, and most views of a sequence find it as
+it was a moment ago. `sequence_digest` reads every row those parts depend on (the sequence, its
+shots, their takes, keyframes and keyframe references, and the images of its reference set), all
+columns of each, with `values_list`: no model instances, no estimate. Any change to any of them makes
+a new digest, so a kept rendering is never out of date; it is a pure function of those rows, the
+viewer's right to edit, and the code (the key carries `VERSION`, and entries expire after
+`SEQUENCE_PAGE_CACHE_SECONDS` so a deploy with a shared cache does not serve old markup for long).
+What depends on the viewer or the moment (the credit meter, messages, CSRF tokens, share links, the
+open forms) is never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import cache as cache_in_process
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, models
+
+from generation.models import Take
+from projects.models import Keyframe, KeyframeReference, ReferenceImage, Sequence, Shot
+
+VERSION = 1
+
+
+def _columns(model: type[models.Model]) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+@cache_in_process
+def _reads() -> tuple[tuple[str, str], ...]:
+    """The SQL of each read of the digest (all columns, by pk, of the rows of one sequence), compiled
+    once per process, and which of the sequence's values it takes as its one parameter."""
+    reads = []
+    for queryset, parameter in (
+        (Shot.objects.filter(sequence_id=0), "pk"),
+        (Take.objects.filter(shot__sequence_id=0), "pk"),
+        (Keyframe.objects.filter(shot__sequence_id=0), "pk"),
+        (KeyframeReference.objects.filter(keyframe__shot__sequence_id=0), "pk"),
+        (ReferenceImage.objects.filter(reference_set_id=0), "reference_set_id"),
+    ):
+        sql, params = queryset.order_by("pk").values_list(*_columns(queryset.model)).query.sql_with_params()
+        if params != (0,):
+            raise RuntimeError(f"{queryset.model.__name__}: expected one parameter, got {params}")
+        reads.append((sql, parameter))
+    return tuple(reads)
+
+
+def sequence_digest(sequence: Sequence) -> str:
+    """A digest of every row the sequence page's shot list and takes panel are made from.
+
+    The rows are read as the database gives them (no model instances, no conversions), by SQL
+    compiled once per process: the digest costs a few small reads, not an estimate."""
+    digest = hashlib.sha256(repr([getattr(sequence, name) for name in _columns(Sequence)]).encode())
+    with connection.cursor() as cursor:
+        for sql, parameter in _reads():
+            cursor.execute(sql, [getattr(sequence, parameter)])
+            digest.update(repr(cursor.fetchall()).encode())
+    return digest.hexdigest()
+
+
+def kept(key_parts: tuple, make: Callable[[], dict]) -> dict:
+    """`make()`'s result for these key parts: kept from an earlier call, or made now and kept."""
+    seconds = settings.SEQUENCE_PAGE_CACHE_SECONDS
+    if not seconds:
+        return make()
+    key = "sequence-page:" + hashlib.sha256(repr((VERSION, *key_parts)).encode()).hexdigest()
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        # A CSRF token belongs to one visitor's session: markup holding one is never kept.
+        if not any(isinstance(part, str) and "csrfmiddlewaretoken" in part for part in value.values()):
+            cache.set(key, value, seconds)
+    return value

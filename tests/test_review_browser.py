@@ -1,0 +1,209 @@
+"""A review round in a real Chromium, with a real qcluster and poller against the Runway simulator.
+
+The client, on a phone, opens the share link, gives a name, comments at 3 s and asks for changes;
+the staff member sees the comment on the sequence page (its timecode seeks the player), retakes a
+shot, and the film is assembled again as version 2; the client approves version 2. Screenshots of
+every step go to the test's temporary directory."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from django.core import mail
+
+from generation import pipeline
+from projects.models import ReviewComment, ReviewDecision, Sequence
+from tests.helpers import make_sequence, wait_for
+from tests.test_e2e_studio import (  # noqa: F401 (fixtures)
+    CHROMIUM,
+    DESKTOP,
+    GENERATION_TIMEOUT_MS,
+    PHONE,
+    Screenshots,
+    _fits_width,
+    _wait_for_metadata,
+    _watch_errors,
+    chromium,
+    cluster,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Screenshots:
+    return Screenshots(tmp_path / "screenshots")
+
+
+@pytest.fixture
+def finished_sequence(project, alice, references, runway, cluster) -> Sequence:  # noqa: F811
+    """Two independent 2 s Gen-4 Turbo shots, generated and assembled by the cluster: version 1."""
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
+    )
+    sequence.title = "Harbour tour"
+    sequence.save(update_fields=["title"])
+    pipeline.start_sequence(sequence, user=alice)
+
+    def done():
+        sequence.refresh_from_db()
+        return sequence.status in Sequence.STOPPED
+
+    wait_for(done, timeout=GENERATION_TIMEOUT_MS / 1000, what="version 1")
+    assert sequence.status == Sequence.Status.DONE, sequence.status_message
+    assert sequence.versions.get().number == 1
+    return sequence
+
+
+def _sign_in(page: Page, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def _share_latest_for_review(page: Page, screenshots: Screenshots) -> str:
+    from playwright.sync_api import expect
+
+    sharing = page.locator("#sharing")
+    sharing.get_by_label("Version").select_option(label="Always the latest")
+    sharing.get_by_label("The client may").select_option(label="Review: comment, approve or request changes")
+    sharing.get_by_role("button", name="Create share link").click()
+    expect(page.locator(".messages")).to_contain_text("Share link created.")
+    screenshots.take(page, "staff-share-link")
+    return page.get_by_label("Link 1").input_value()
+
+
+def _client_requests_changes(page: Page, share_url: str, screenshots: Screenshots) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(share_url)
+    expect(page.get_by_role("heading", name="Harbour tour")).to_be_visible()
+    expect(page.get_by_text("Version 1", exact=True)).to_be_visible()
+    screenshots.take(page, "client-opens-link")
+
+    page.get_by_label("Your name").fill("Dana Client")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("Commenting as")).to_contain_text("Dana Client")
+
+    player = page.locator("#review-player")
+    assert _wait_for_metadata(page, player) > 3
+    player.evaluate(
+        "v => new Promise(done => { v.addEventListener('seeked', done, { once: true }); v.currentTime = 3; })"
+    )
+    at = page.get_by_label("At")
+    expect(at).to_have_value("0:03")  # review.js follows the player
+    page.get_by_role("textbox", name="Comment").fill("The sky is too dark here <b>please</b>")
+    screenshots.take(page, "client-comment-at-3s")
+    page.get_by_role("button", name="Add comment").click()
+    expect(page.locator(".messages")).to_contain_text("Comment added at 0:03.")
+    comments = page.locator("#comments")
+    expect(comments.get_by_role("link", name="Play from 0:03")).to_be_visible()
+    expect(comments).to_contain_text("The sky is too dark here <b>please</b>")
+    screenshots.take(page, "client-comment-listed")
+
+    page.get_by_role("textbox", name="Note").fill("Brighter sky in the first shot, please.")
+    page.get_by_role("button", name="Request changes").click()
+    expect(page.locator(".messages")).to_contain_text("your request for changes to version 1 was sent")
+    expect(page.locator("#review")).to_contain_text("Changes requested")
+    screenshots.take(page, "client-requested-changes")
+    assert _fits_width(page), "the share page is wider than a phone"
+
+
+def _staff_sees_feedback_and_makes_version_2(page: Page, sequence_url: str, screenshots: Screenshots) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(sequence_url)
+    versions = page.locator("#versions")
+    expect(versions).to_contain_text("Changes requested")
+    expect(versions).to_contain_text("The sky is too dark here <b>please</b>")
+    expect(versions).to_contain_text("Brighter sky in the first shot, please.")
+    versions.get_by_role("link", name="Play from 0:03").click()
+    player = page.locator("#version-player")
+    page.wait_for_function("v => Math.abs(v.currentTime - 3) < 0.5", arg=player.element_handle())
+    player.evaluate("v => v.pause()")
+    screenshots.take(page, "staff-sees-comment")
+
+    page.get_by_role("button", name="Retake shot 1").click()
+    expect(page.locator(".messages")).to_contain_text("A new take of shot 1 is on its way.")
+    screenshots.take(page, "staff-retakes-shot-1")
+    # The page follows the run and reloads once it is final: version 2 is then listed.
+    expect(page.locator("#versions summary").first).to_contain_text(
+        "Version 2", timeout=GENERATION_TIMEOUT_MS
+    )
+    expect(page.locator("#versions")).to_contain_text("Awaiting review")
+    screenshots.take(page, "staff-version-2")
+
+
+def _client_approves_version_2(page: Page, share_url: str, screenshots: Screenshots) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(share_url)
+    expect(page.get_by_text("Version 2", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Your feedback on version 2")).to_be_visible()
+    expect(page.locator("#comments")).to_contain_text("No comments yet.")
+    _wait_for_metadata(page, page.locator("#review-player"))
+    page.get_by_role("button", name="Approve version 2").click()
+    expect(page.locator(".messages")).to_contain_text("version 2 is approved")
+    expect(page.locator("#review")).to_contain_text("Approved")
+    screenshots.take(page, "client-approves-version-2")
+
+
+def _review_round(browser: Browser, base_url: str, sequence: Sequence, screenshots: Screenshots) -> None:
+    errors: list[str] = []
+    staff = browser.new_context(viewport=DESKTOP)
+    staff.set_default_timeout(15_000)
+    staff_page = staff.new_page()
+    _watch_errors(staff_page, errors)
+    client = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    client.set_default_timeout(15_000)
+    client_page = client.new_page()
+    _watch_errors(client_page, errors)
+
+    _sign_in(staff_page, base_url)
+    sequence_url = f"{base_url}/sequences/{sequence.pk}/"
+    staff_page.goto(sequence_url)
+    share_url = _share_latest_for_review(staff_page, screenshots)
+    assert re.match(re.escape(base_url) + r"/s/[\w-]{43}/$", share_url)
+
+    _client_requests_changes(client_page, share_url, screenshots)
+    _staff_sees_feedback_and_makes_version_2(staff_page, sequence_url, screenshots)
+    _client_approves_version_2(client_page, share_url, screenshots)
+    assert errors == [], errors
+
+
+def test_a_client_reviews_two_versions_on_a_phone(chromium, live_server, finished_sequence, screenshots):  # noqa: F811
+    try:
+        _review_round(chromium, live_server.url, finished_sequence, screenshots)
+    except BaseException:
+        for context in chromium.contexts:
+            for page in context.pages:
+                screenshots.take(page, "failure")
+        raise
+    sequence = finished_sequence
+    assert list(sequence.versions.values_list("number", flat=True)) == [2, 1]
+    comment = ReviewComment.objects.get()
+    assert (comment.version.number, comment.at_seconds, comment.author_name) == (1, 3.0, "Dana Client")
+    decisions = list(ReviewDecision.objects.order_by("created_at").values_list("version__number", "verdict"))
+    assert decisions == [(1, "changes"), (2, "approved")]
+    subjects = [message.subject for message in mail.outbox]
+    assert subjects == [
+        "Dana Client asked for changes to “Harbour tour” version 1",
+        "Dana Client approved “Harbour tour” version 2",
+    ]
+    assert all(message.to == ["alice@example.com"] for message in mail.outbox)
+    assert len(list(screenshots.directory.glob("*.png"))) >= 8

@@ -1,0 +1,128 @@
+"""The sequence page keeps its shot list and takes rendered (projects/page_cache.py): a change to any
+row they are made from shows on the next view, and what one viewer may do never leaks to another."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from generation.models import Take
+from projects.models import Keyframe, Sequence, Shot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sequence(project, alice, references):
+    sequence = Sequence.objects.create(
+        project=project,
+        title="Tour",
+        model="gen4.5",
+        created_by=alice,
+        reference_set=references,
+        status=Sequence.Status.DONE,
+    )
+    for position, prompt in enumerate(("The hall", "The kitchen")):
+        Shot.objects.create(
+            sequence=sequence, position=position, prompt=prompt, duration=5, first_frame="none"
+        )
+    return sequence
+
+
+def without_tokens(text: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", text)
+
+
+def shot_reads(queries) -> list[str]:
+    """The reads of the shots with their frames and chosen takes (the estimate's), not the digest's."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "projects_shot"' in q["sql"] and "JOIN" in q["sql"]
+    ]
+
+
+def page(client, sequence) -> str:
+    response = client.get(reverse("sequence_detail", args=[sequence.pk]))
+    assert response.status_code == 200
+    return response.text
+
+
+def test_a_second_view_is_served_from_the_kept_rendering(
+    client, alice, sequence, django_assert_max_num_queries
+):
+    client.force_login(alice)
+    first = page(client, sequence)
+    with CaptureQueriesContext(connection) as queries:
+        second = page(client, sequence)
+    assert without_tokens(second) == without_tokens(first)
+    # The estimate and the shot rows were not made again.
+    assert not shot_reads(queries)
+
+
+def test_an_edited_prompt_shows_at_once(client, alice, sequence):
+    client.force_login(alice)
+    assert "The kitchen" in page(client, sequence)
+    Shot.objects.filter(sequence=sequence, position=1).update(prompt="The garden")
+    text = page(client, sequence)
+    assert "The garden" in text
+    assert "The kitchen" not in text
+
+
+def test_a_take_changed_by_a_worker_shows_at_once(client, alice, sequence):
+    shot = sequence.shots.first()
+    take = Take.objects.create(shot=shot, user=alice, status=Take.Status.RUNNING, progress=0.25)
+    client.force_login(alice)
+    assert "25%" in page(client, sequence)
+    Take.objects.filter(pk=take.pk).update(progress=0.75)
+    assert "75%" in page(client, sequence)
+    Take.objects.filter(pk=take.pk).update(status=Take.Status.FAILED, failure_code="SAFETY.INPUT.TEXT")
+    text = page(client, sequence)
+    assert "75%" not in text
+    assert "Failed" in text
+
+
+def test_a_reference_image_change_shows_at_once(client, alice, sequence, references):
+    image = references.images.first()
+    Shot.objects.filter(sequence=sequence, position=0).update(
+        first_frame="reference", first_frame_image=image
+    )
+    client.force_login(alice)
+    assert f"/reference-images/{image.pk}/file/" in page(client, sequence)
+    image.delete()
+    assert f"/reference-images/{image.pk}/file/" not in page(client, sequence)
+
+
+def test_a_keyframe_change_makes_a_new_rendering(client, alice, sequence):
+    from projects import page_cache
+
+    before = page_cache.sequence_digest(sequence)
+    Keyframe.objects.create(shot=sequence.shots.first(), prompt="A hall")
+    assert page_cache.sequence_digest(sequence) != before
+
+
+def test_a_viewer_never_gets_the_editors_rendering(client, alice, bob, sequence):
+    client.force_login(alice)
+    assert "Delete <span" in page(client, sequence)
+    client.force_login(bob)  # a viewer
+    assert "Delete <span" not in page(client, sequence)
+
+
+def test_an_open_shot_form_is_never_kept(client, alice, sequence):
+    shot = sequence.shots.first()
+    Sequence.objects.filter(pk=sequence.pk).update(status=Sequence.Status.DRAFT)
+    client.force_login(alice)
+    editing = client.get(reverse("sequence_detail", args=[sequence.pk]), {"edit": shot.pk}).text
+    assert "Save shot 1" in editing
+    assert "Save shot 1" not in page(client, sequence)
+
+
+def test_it_can_be_turned_off(client, alice, sequence, settings):
+    settings.SEQUENCE_PAGE_CACHE_SECONDS = 0
+    client.force_login(alice)
+    page(client, sequence)
+    with CaptureQueriesContext(connection) as queries:
+        page(client, sequence)
+    assert shot_reads(queries)
