@@ -19,6 +19,7 @@ what Runway charged, refunded failures cost nothing, and the user makes another)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 import math
@@ -32,7 +33,6 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
 
 from generation import catalog, credits, media, pipeline, runway
 from generation.models import Take
@@ -112,7 +112,7 @@ def make_narration(sequence: Sequence, *, user, expected_credits: int | None = N
         estimate = estimate_narration(sequence)
         if estimate.error:
             raise pipeline.PipelineError(estimate.error)
-        pipeline._check_expected(estimate.total_credits, expected_credits)
+        pipeline.check_expected(estimate.total_credits, expected_credits)
         built = estimate.built
         take = Take.objects.create(
             sequence=sequence,
@@ -131,7 +131,7 @@ def make_narration(sequence: Sequence, *, user, expected_credits: int | None = N
             project=sequence.project,
             take=take,
         )
-        pipeline._enqueue("submit_take", take.pk)
+        pipeline.enqueue("submit_take", take.pk)
     return take
 
 
@@ -179,7 +179,7 @@ def assemble_again(sequence: Sequence, *, user) -> None:
     )
     if not moved:
         raise pipeline.PipelineError("Only a finished film can be assembled again; this one is on its way.")
-    pipeline._enqueue("advance_sequence", sequence.pk)
+    pipeline.enqueue("advance_sequence", sequence.pk)
 
 
 # --- the 4K master -------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def make_master(version: FilmVersion, *, user, expected_credits: int | None = No
         estimate = estimate_master(version, facts)
         if estimate.error:
             raise pipeline.PipelineError(estimate.error)
-        pipeline._check_expected(estimate.total_credits, expected_credits)
+        pipeline.check_expected(estimate.total_credits, expected_credits)
         origin = pipeline.current_origin()
         takes = [
             Take.objects.create(
@@ -380,9 +380,9 @@ def make_master(version: FilmVersion, *, user, expected_credits: int | None = No
                 reason=f"4K master of '{sequence.title}' version {version.number}",
             )
         for take in takes:
-            pipeline._enqueue("submit_take", take.pk)
+            pipeline.enqueue("submit_take", take.pk)
         if not takes:
-            pipeline._enqueue("join_master", version.pk)
+            pipeline.enqueue("join_master", version.pk)
     return takes
 
 
@@ -403,7 +403,7 @@ def join_master(version_pk: int) -> FilmVersion | None:
     if estimate.error or not estimate.parts or estimate.to_make:
         return None
     lead = estimate.parts[0].take
-    if not pipeline._claim(Take, lead.pk, status=Status.SUCCEEDED):
+    if not pipeline.claim(Take, lead.pk, status=Status.SUCCEEDED):
         return None
     with tempfile.TemporaryDirectory(prefix="master-") as tmp:
         paths = []
@@ -489,7 +489,7 @@ def stop_takes(takes, *, client: runway.RunwayClient | None = None) -> StopResul
     result = StopResult()
     for take in Take.objects.filter(pk__in=ids, status__in=Take.ACTIVE):
         for _ in range(5):
-            done = pipeline._cancel_take(take, client)
+            done = pipeline.cancel_take(take, client)
             if done is not None:
                 break
             take.refresh_from_db()
@@ -541,46 +541,32 @@ def finish(take: Take, client: runway.RunwayClient) -> None:
     joining, which waits for the other parts."""
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         path = Path(tmp) / "output"
-        try:
-            state = pipeline._download_output(client, take, path)
-            if take.is_narration:
-                duration = media.probe_audio(path).duration
-                name = f"takes/{take.sequence_id}/narration-{take.pk}.mp3"
-            else:
-                duration = _check_part(take, path)
-                name = f"takes/{take.sequence_id}/master-v{take.version_id}-part-{take.pk}.mp4"
-        except (runway.RunwayError, media.MediaError, OSError) as exc:
-            attempts = take.download_attempts + 1
-            Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
-            if attempts >= pipeline.MAX_DOWNLOAD_ATTEMPTS:
-                pipeline._download_failed(take, exc)
-                return
-            raise
+        check = _check_narration if take.is_narration else functools.partial(_check_part, take)
+        downloaded = pipeline.download_checked(take, client, path, check)
+        if downloaded is None:
+            return
+        state, duration = downloaded
+        if take.is_narration:
+            name = f"takes/{take.sequence_id}/narration-{take.pk}.mp3"
+        else:
+            name = f"takes/{take.sequence_id}/master-v{take.version_id}-part-{take.pk}.mp4"
         with path.open("rb") as fh:
             output_name = default_storage.save(name, File(fh))
-    cost = pipeline._settled_cost(take, state)
-    with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
-            status=Status.SUCCEEDED,
-            output=output_name,
-            duration=duration,
-            cost_credits=cost,
-            finished_at=timezone.now(),
-            claimed_until=None,
-            failure_message="",
-        )
-        if not moved:
-            default_storage.delete(output_name)
-            return
-        hold = credits.hold_for_take(take)
-        if hold is not None:
-            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+
+    def then() -> None:
         if take.is_narration:
             Sequence.objects.filter(pk=take.sequence_id, narration_take__isnull=True).update(
                 narration_take=take
             )
         else:
-            pipeline._enqueue("join_master", take.version_id)
+            pipeline.enqueue("join_master", take.version_id)
+
+    pipeline.record_success(take, state, output=output_name, duration=duration, then=then)
+
+
+def _check_narration(path: Path) -> float:
+    """A narration's length, after checking that it is audio."""
+    return media.probe_audio(path).duration
 
 
 def _check_part(take: Take, path: Path) -> float:

@@ -20,10 +20,11 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files import File
@@ -50,6 +51,7 @@ from generation.estimates import (
 from generation.models import Take
 from projects.models import FilmVersion, Keyframe, Sequence, Shot
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Status = Take.Status
@@ -173,7 +175,7 @@ def start_sequence(sequence: Sequence, *, user, expected_credits: int | None = N
         takes = []
         if estimate.shots:
             takes = _hold_takes(sequence, estimate, user=user, reason=f"Generate '{sequence.title}'")
-        _enqueue("advance_sequence", sequence.pk)
+        enqueue("advance_sequence", sequence.pk)
     return takes
 
 
@@ -202,7 +204,7 @@ def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Tak
             reason += " and the shots after it"
         take, *_ = _hold_takes(sequence, estimate, user=user, reason=reason)
         _reopen(sequence, user=user)
-        _enqueue("advance_sequence", sequence.pk)
+        enqueue("advance_sequence", sequence.pk)
     return take
 
 
@@ -217,7 +219,7 @@ def regenerate_stale_shots(sequence: Sequence, *, user) -> list[Take]:
             raise PipelineError("Some of these shots are already generating.")
         takes = _create_takes(sequence, stale, user=user, reason="Regenerate stale shots")
         _reopen(sequence, user=user)
-        _enqueue("advance_sequence", sequence.pk)
+        enqueue("advance_sequence", sequence.pk)
     return takes
 
 
@@ -257,7 +259,7 @@ def choose_take(take: Take) -> None:
             Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.DONE).update(
                 status=SeqStatus.RUNNING, claimed_until=None, runway_origin=current_origin()
             )
-            _enqueue("advance_sequence", sequence.pk)
+            enqueue("advance_sequence", sequence.pk)
 
 
 def _mark_followers_stale(shot: Shot) -> None:
@@ -301,7 +303,7 @@ def make_keyframes(sequence: Sequence, *, user, expected_credits: int | None = N
             raise PipelineError(
                 "Every keyframe has a chosen image or one on its way. Retake a keyframe for another image."
             )
-        _check_expected(estimate.total_credits, expected_credits)
+        check_expected(estimate.total_credits, expected_credits)
         takes = _hold_keyframe_takes(sequence, estimate, user=user, reason=f"Keyframes of '{sequence.title}'")
     return takes
 
@@ -319,7 +321,7 @@ def retake_keyframe(keyframe: Keyframe, *, user, expected_credits: int | None = 
         if keyframe.takes.filter(status__in=ACTIVE).exists():
             raise PipelineError(f"An image of {describe_keyframe(keyframe).lower()} is already being made.")
         estimate = estimate_keyframe_retake(keyframe)
-        _check_expected(estimate.total_credits, expected_credits)
+        check_expected(estimate.total_credits, expected_credits)
         (take,) = _hold_keyframe_takes(
             sequence, estimate, user=user, reason=f"Retake {describe_keyframe(keyframe).lower()}"
         )
@@ -360,7 +362,7 @@ def _made_from(clip: Take, image: Take, *, slot: str) -> bool:
     return Path(source.name).name.endswith("-" + Path(image.output.name).name)
 
 
-def _check_expected(total: int, expected_credits: int | None) -> None:
+def check_expected(total: int, expected_credits: int | None) -> None:
     if expected_credits is not None and total != expected_credits:
         raise PipelineError(f"The estimate is now {total} credits. Check it and confirm again.")
 
@@ -390,7 +392,7 @@ def _hold_keyframe_takes(sequence: Sequence, estimate: KeyframesEstimate, *, use
         reason=reason,
     )
     for take in takes:
-        _enqueue("submit_take", take.pk)
+        enqueue("submit_take", take.pk)
     return takes
 
 
@@ -411,7 +413,7 @@ def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = 
     result = CancelResult()
     for take in Take.objects.filter(takes_of(sequence), status__in=ACTIVE):
         for _ in range(5):
-            done = _cancel_take(take, client)
+            done = cancel_take(take, client)
             if done is not None:
                 break
             take.refresh_from_db()
@@ -579,7 +581,7 @@ def _mark_unconfirmed(take: Take, *, message: str, from_statuses=ACTIVE) -> bool
             claimed_until=None,
         )
         if moved:
-            _enqueue("advance_sequence", take.sequence_pk)
+            enqueue("advance_sequence", take.sequence_pk)
     return bool(moved)
 
 
@@ -634,7 +636,7 @@ def fetch_take_again(take: Take, *, client: runway.RunwayClient | None = None) -
     _enqueue_now("finish_take", take.pk)
 
 
-def _cancel_take(take: Take, client: runway.RunwayClient) -> bool | None:
+def cancel_take(take: Take, client: runway.RunwayClient) -> bool | None:
     """Cancel one take. True if cancelled, False if there is nothing to cancel (finished, or saving
     an output Runway already made and charged), None if its state moved meanwhile (look again)."""
     now = timezone.now()
@@ -1184,16 +1186,16 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                     Take.objects.filter(pk=take.pk).update(
                         failure_message=f"{failures.user_message(code)} {exc}"[:1000]
                     )
-                    _enqueue("advance_sequence", take.sequence_pk)
+                    enqueue("advance_sequence", take.sequence_pk)
                     return
             else:
                 retake = _copy_for_retake(take)
                 if hold is not None:
                     credits.transfer_hold(hold, take=retake, reason=reason)
             if take.keyframe_id is not None or take.is_finishing:
-                _enqueue("submit_take", retake.pk)
+                enqueue("submit_take", retake.pk)
             else:
-                _enqueue("advance_sequence", take.sequence_pk)
+                enqueue("advance_sequence", take.sequence_pk)
         return
     _fail_take(take, code=code, message=failures.user_message(code), charge=charge)
 
@@ -1241,13 +1243,13 @@ def _fail_take(
             if charge is not None and take.runway_task_id:
                 what = f"Runway task {take.runway_task_id} {status} ({code})" if code else what
             _close_hold(take, charge=charge, reason=what)
-            _enqueue("advance_sequence", take.sequence_pk)
+            enqueue("advance_sequence", take.sequence_pk)
 
 
 # --- finishing a take ---------------------------------------------------------------------------
 
 
-def _claim(model, pk: int, *conditions: Q, **filters) -> bool:
+def claim(model, pk: int, *conditions: Q, **filters) -> bool:
     now = timezone.now()
     until = now + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
     return bool(
@@ -1265,7 +1267,7 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
     or broken output link is refreshed by getting the task again.
     """
     client = client or runway.client_from_settings()
-    if not _claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING):
+    if not claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING):
         return
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
     if take.is_finishing:
@@ -1275,48 +1277,32 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
         _finish_image(take, client)
         return
     expected = float(take.request.get("duration") or 0) or None
+
+    def check(clip: Path) -> tuple[media.Probe, Path]:
+        probe = media.verify_clip(clip, expected_duration=expected) if expected else media.probe(clip)
+        frame = clip.with_name("last.png")
+        media.extract_last_frame(clip, frame)
+        return probe, frame
+
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         clip = Path(tmp) / "clip.mp4"
-        frame = Path(tmp) / "last.png"
-        try:
-            state = _download_output(client, take, clip)
-            probe = media.verify_clip(clip, expected_duration=expected) if expected else media.probe(clip)
-            media.extract_last_frame(clip, frame)
-        except (runway.RunwayError, media.MediaError, OSError) as exc:
-            attempts = take.download_attempts + 1
-            Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
-            if attempts >= MAX_DOWNLOAD_ATTEMPTS:
-                _download_failed(take, exc)
-                return
-            raise  # the queue (or the poller's recovery) tries again
+        downloaded = download_checked(take, client, clip, check)
+        if downloaded is None:
+            return
+        state, (probe, frame) = downloaded
         with clip.open("rb") as fh:
             output_name = default_storage.save(f"takes/{take.shot.sequence_id}/take-{take.pk}.mp4", File(fh))
         with frame.open("rb") as fh:
             frame_name = default_storage.save(
                 f"takes/{take.shot.sequence_id}/take-{take.pk}-last.png", File(fh)
             )
-    cost = _settled_cost(take, state)
-    with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
-            status=Status.SUCCEEDED,
-            output=output_name,
-            last_frame=frame_name,
-            duration=probe.duration,
-            cost_credits=cost,
-            finished_at=timezone.now(),
-            claimed_until=None,
-            failure_message="",
-        )
-        if not moved:
-            default_storage.delete(output_name)
-            default_storage.delete(frame_name)
-            return
-        hold = credits.hold_for_take(take)
-        if hold is not None:
-            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+
+    def then() -> None:
         take.refresh_from_db()
         choose_take(take)
-        _enqueue("advance_sequence", take.shot.sequence_id)
+        enqueue("advance_sequence", take.shot.sequence_id)
+
+    record_success(take, state, output=output_name, last_frame=frame_name, duration=probe.duration, then=then)
 
 
 def _finish_image(take: Take, client: runway.RunwayClient) -> None:
@@ -1324,36 +1310,15 @@ def _finish_image(take: Take, client: runway.RunwayClient) -> None:
     decodes, settle at Runway's cost. The image is offered, not chosen: the user chooses."""
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         path = Path(tmp) / "image"
-        try:
-            state = _download_output(client, take, path)
-            kind = _check_image(path)
-        except (runway.RunwayError, OSError) as exc:
-            attempts = take.download_attempts + 1
-            Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
-            if attempts >= MAX_DOWNLOAD_ATTEMPTS:
-                _download_failed(take, exc)
-                return
-            raise
+        downloaded = download_checked(take, client, path, _check_image)
+        if downloaded is None:
+            return
+        state, kind = downloaded
         with path.open("rb") as fh:
             output_name = default_storage.save(
                 f"takes/{take.shot.sequence_id}/keyframe-take-{take.pk}.{kind}", File(fh)
             )
-    cost = _settled_cost(take, state)
-    with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
-            status=Status.SUCCEEDED,
-            output=output_name,
-            cost_credits=cost,
-            finished_at=timezone.now(),
-            claimed_until=None,
-            failure_message="",
-        )
-        if not moved:
-            default_storage.delete(output_name)
-            return
-        hold = credits.hold_for_take(take)
-        if hold is not None:
-            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+    record_success(take, state, output=output_name)
 
 
 def _check_image(path: Path) -> str:
@@ -1370,6 +1335,53 @@ def _check_image(path: Path) -> str:
 def _settled_cost(take: Take, state) -> int:
     cost = state.cost_credits if state.cost_credits is not None else take.cost_credits
     return take.estimated_credits if cost is None else cost
+
+
+def download_checked(take: Take, client: runway.RunwayClient, dest: Path, check: Callable[[Path], T]):
+    """Download a succeeded take's output into `dest` and `check` it (which raises MediaError or
+    OSError for an output that will not do); (Runway's task state, what `check` returned).
+
+    A failure counts as one download attempt and is raised for the queue (or recovery) to try
+    again; after MAX_DOWNLOAD_ATTEMPTS the take is settled as paid and left to be fetched again
+    (`_download_failed`), and None is returned."""
+    try:
+        state = _download_output(client, take, dest)
+        return state, check(dest)
+    except (runway.RunwayError, media.MediaError, OSError) as exc:
+        attempts = take.download_attempts + 1
+        Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
+        if attempts >= MAX_DOWNLOAD_ATTEMPTS:
+            _download_failed(take, exc)
+            return None
+        raise
+
+
+def record_success(take: Take, state, *, then: Callable[[], None] | None = None, **files_and_fields) -> bool:
+    """Record a downloading take as succeeded with its saved files and fields, settle its hold at
+    Runway's cost and run `then` (what follows from it: choosing it, queueing the next step), all
+    in one transaction. False, and the files saved for it deleted, when another worker recorded
+    it first: every finish may run twice."""
+    cost = _settled_cost(take, state)
+    with transaction.atomic():
+        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+            status=Status.SUCCEEDED,
+            cost_credits=cost,
+            finished_at=timezone.now(),
+            claimed_until=None,
+            failure_message="",
+            **files_and_fields,
+        )
+        if not moved:
+            for name in ("output", "last_frame"):
+                if files_and_fields.get(name):
+                    default_storage.delete(files_and_fields[name])
+            return False
+        hold = credits.hold_for_take(take)
+        if hold is not None:
+            credits.settle(hold, credits=cost, reason=f"Runway task {take.runway_task_id} succeeded")
+        if then is not None:
+            then()
+    return True
 
 
 def _download_failed(take: Take, exc: Exception) -> None:
@@ -1395,7 +1407,7 @@ def _download_failed(take: Take, exc: Exception) -> None:
                 charge=charge,
                 reason=f"Runway task {take.runway_task_id} succeeded; its output could not be saved yet",
             )
-            _enqueue("advance_sequence", take.sequence_pk)
+            enqueue("advance_sequence", take.sequence_pk)
 
 
 def _output_word(take: Take) -> str:
@@ -1428,7 +1440,7 @@ def _download_output(client: runway.RunwayClient, take: Take, dest: Path):
 
 def assemble_sequence(sequence_pk: int) -> None:
     """Concatenate the chosen takes into the film and make a poster. Idempotent (claimed with a lease)."""
-    if not _claim(Sequence, sequence_pk, status=SeqStatus.ASSEMBLING):
+    if not claim(Sequence, sequence_pk, status=SeqStatus.ASSEMBLING):
         return
     sequence = Sequence.objects.get(pk=sequence_pk)
     shots = list(sequence.shots.order_by("position", "pk").select_related("chosen_take"))
@@ -1613,7 +1625,7 @@ def _finish_cancellations(now: dt.datetime, ours: Q, *, client: runway.RunwayCli
     )
     count = 0
     for take in pending:
-        if not _claim(Take, take.pk, status=Status.CANCELLED):
+        if not claim(Take, take.pk, status=Status.CANCELLED):
             continue
         if take.runway_task_id:
             client = client or runway.client_from_settings()
@@ -1635,7 +1647,7 @@ def _finish_cancellations(now: dt.datetime, ours: Q, *, client: runway.RunwayCli
 # --- queueing -----------------------------------------------------------------------------------
 
 
-def _enqueue(task: str, *args) -> None:
+def enqueue(task: str, *args) -> None:
     """Queue a task once the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: _enqueue_now(task, *args))
 
