@@ -4,10 +4,12 @@ import datetime as dt
 import hashlib
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generation import catalog
@@ -139,9 +141,19 @@ class ReferenceImage(models.Model):
 
 class SequenceQuerySet(models.QuerySet):
     def with_totals(self) -> SequenceQuerySet:
-        """Each sequence with `shot_count` and `cost`, the credits its takes were charged."""
+        """Each sequence with `shot_count` and `cost`, the credits its takes were charged: its shots'
+        clips and keyframe images, and its own narrations and 4K master parts."""
+        finishing = (
+            apps.get_model("generation", "Take")
+            .objects.filter(sequence=models.OuterRef("pk"))
+            .values("sequence")
+            .annotate(total=models.Sum("cost_credits"))
+            .values("total")
+        )
         return self.annotate(
-            shot_count=models.Count("shots", distinct=True), cost=models.Sum("shots__takes__cost_credits")
+            shot_count=models.Count("shots", distinct=True),
+            cost=Coalesce(models.Sum("shots__takes__cost_credits"), 0)
+            + Coalesce(models.Subquery(finishing), 0),
         )
 
 

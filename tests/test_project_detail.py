@@ -1,7 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from projects.models import Membership, Project, ReferenceSet, Sequence
+from generation.models import Take
+from projects.models import Keyframe, Membership, Project, ReferenceSet, Sequence, Shot
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +67,18 @@ def test_its_query_count_does_not_grow_with_sequences(client, alice, project, dj
         ReferenceSet.objects.create(project=project, name=f"R{i}")
     with django_assert_max_num_queries(12):
         assert client.get(url(project)).status_code == 200
+
+
+def test_a_sequences_cost_counts_its_clips_images_narrations_and_master_parts(client, alice, project):
+    sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice)
+    shot = Shot.objects.create(sequence=sequence, prompt="Hall", duration=5, first_frame="none")
+    keyframe = Keyframe.objects.create(shot=shot, prompt="A hall")
+    for fields in (
+        {"shot": shot, "cost_credits": 50},
+        {"shot": shot, "keyframe": keyframe, "endpoint": "text_to_image", "cost_credits": 5},
+        {"sequence": sequence, "endpoint": "text_to_speech", "cost_credits": 3},
+        {"sequence": sequence, "endpoint": "video_upscale", "cost_credits": 2},
+    ):
+        Take.objects.create(user=alice, status=Take.Status.SUCCEEDED, **fields)
+    row = Sequence.objects.filter(pk=sequence.pk).with_totals().get()
+    assert (row.shot_count, row.cost) == (1, 60)

@@ -3,7 +3,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from generation.models import Take
-from projects.models import Sequence, ShareLink, Shot
+from projects.models import FilmVersion, Sequence, ShareLink, Shot
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +154,15 @@ def test_only_the_shot_being_edited_renders_its_form(client, alice, project):
     assert forms[2] is None
     assert forms[1].instance == shots[1]
     assert f'action="{reverse("edit_shot", args=[shots[1].pk])}"' in editing.text
+
+
+def test_the_film_plays_in_one_place(client, alice, sequence):
+    """Before versions existed a film played in the generation panel; with versions, the Versions
+    section plays it and the panel does not repeat it."""
+    Sequence.objects.filter(pk=sequence.pk).update(status=Sequence.Status.DONE, film="films/tour.mp4")
+    client.force_login(alice)
+    assert "Final film" in client.get(url(sequence)).text
+    FilmVersion.objects.create(sequence=sequence, number=1, film="films/tour.mp4")
+    text = client.get(url(sequence)).text
+    assert "Final film" not in text
+    assert text.count("<video") == 1

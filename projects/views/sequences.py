@@ -193,6 +193,7 @@ def _progress_context(
         "is_active": sequence.is_generating,
         "attention": attention,
         "other_runway": _other_runway(sequence),
+        "has_versions": bool(sequence.film) and sequence.versions.exists(),
     }
 
 
