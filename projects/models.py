@@ -142,18 +142,16 @@ class ReferenceImage(models.Model):
 class SequenceQuerySet(models.QuerySet):
     def with_totals(self) -> SequenceQuerySet:
         """Each sequence with `shot_count` and `cost`, the credits its takes were charged: its shots'
-        clips and keyframe images, and its own narrations and 4K master parts."""
-        finishing = (
-            apps.get_model("generation", "Take")
-            .objects.filter(sequence=models.OuterRef("pk"))
-            .values("sequence")
-            .annotate(total=models.Sum("cost_credits"))
-            .values("total")
-        )
+        clips and keyframe images, and its own narrations and 4K master parts. Each figure is its
+        own subquery (an index lookup per sequence): joining shots and takes would multiply rows."""
+        take = apps.get_model("generation", "Take")
+        shots = Shot.objects.filter(sequence=models.OuterRef("pk")).values("sequence")
+        of_shots = take.objects.filter(shot__sequence=models.OuterRef("pk")).values("shot__sequence")
+        own = take.objects.filter(sequence=models.OuterRef("pk")).values("sequence")
         return self.annotate(
-            shot_count=models.Count("shots", distinct=True),
-            cost=Coalesce(models.Sum("shots__takes__cost_credits"), 0)
-            + Coalesce(models.Subquery(finishing), 0),
+            shot_count=Coalesce(models.Subquery(shots.annotate(n=models.Count("pk")).values("n")), 0),
+            cost=Coalesce(models.Subquery(of_shots.annotate(c=models.Sum("cost_credits")).values("c")), 0)
+            + Coalesce(models.Subquery(own.annotate(c=models.Sum("cost_credits")).values("c")), 0),
         )
 
 

@@ -1,15 +1,16 @@
 """The heavy parts of the sequence page, kept rendered under a digest of the rows they are made from.
 
-The shot list (with the keyframe plan and the estimate of every shot) and the takes of the
-generation panel are the longest part of the sequence page, and most views of a sequence find it as
-it was a moment ago. `sequence_digest` reads every row those parts depend on (the sequence, its
-shots, their takes, keyframes and keyframe references, and the images of its reference set), all
-columns of each, with `values_list`: no model instances, no estimate. Any change to any of them makes
-a new digest, so a kept rendering is never out of date; it is a pure function of those rows, the
-viewer's right to edit, and the code (the key carries `VERSION`, and entries expire after
-`SEQUENCE_PAGE_CACHE_SECONDS` so a deploy with a shared cache does not serve old markup for long).
-What depends on the viewer or the moment (the credit meter, messages, CSRF tokens, share links, the
-open forms) is never kept.
+The shot list (with the keyframe plan and the estimate of every shot), the takes of the generation
+panel, the film versions with their feedback and the narration and master section are the longest
+part of the sequence page, and most views of a sequence find it as it was a moment ago.
+`sequence_digest` reads every row those parts depend on (the sequence; its shots, their takes,
+keyframes and keyframe references; the images of its reference set; its own takes, film versions,
+comments and decisions), all columns of each, as the database gives them: no model instances, no
+estimate. Any change to any of them makes a new digest, so a kept rendering is never out of date;
+it is a pure function of those rows, the viewer's right to edit, and the code (the key carries
+`VERSION`, and entries expire after `SEQUENCE_PAGE_CACHE_SECONDS` so a deploy with a shared cache
+does not serve old markup for long). What depends on the viewer or the moment (the credit meter,
+messages, CSRF tokens, share links, the open forms) is never kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from django.core.cache import cache
 from django.db import connection, models
 
 from generation.models import Take
-from projects.models import Keyframe, KeyframeReference, ReferenceImage, Sequence, Shot
+from projects.models import (
+    FilmVersion,
+    Keyframe,
+    KeyframeReference,
+    ReferenceImage,
+    ReviewComment,
+    ReviewDecision,
+    Sequence,
+    Shot,
+)
 
 VERSION = 1
 
@@ -43,6 +53,11 @@ def _reads() -> tuple[tuple[str, str], ...]:
         (Keyframe.objects.filter(shot__sequence_id=0), "pk"),
         (KeyframeReference.objects.filter(keyframe__shot__sequence_id=0), "pk"),
         (ReferenceImage.objects.filter(reference_set_id=0), "reference_set_id"),
+        # The sequence's own takes (narrations, 4K master parts), its film versions and their feedback.
+        (Take.objects.filter(sequence_id=0), "pk"),
+        (FilmVersion.objects.filter(sequence_id=0), "pk"),
+        (ReviewComment.objects.filter(version__sequence_id=0), "pk"),
+        (ReviewDecision.objects.filter(version__sequence_id=0), "pk"),
     ):
         sql, params = queryset.order_by("pk").values_list(*_columns(queryset.model)).query.sql_with_params()
         if params != (0,):

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generation.models import Take
-from projects.models import Keyframe, Sequence, Shot
+from projects.models import FilmVersion, Keyframe, ReviewComment, Sequence, Shot
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,16 @@ def test_it_can_be_turned_off(client, alice, sequence, settings):
     with CaptureQueriesContext(connection) as queries:
         page(client, sequence)
     assert shot_reads(queries)
+
+
+def test_client_feedback_and_finishing_takes_make_a_new_rendering(alice, sequence):
+    from projects import page_cache
+
+    before = page_cache.sequence_digest(sequence)
+    version = FilmVersion.objects.create(sequence=sequence, number=1, film="films/tour.mp4")
+    with_version = page_cache.sequence_digest(sequence)
+    ReviewComment.objects.create(version=version, author_name="Dana", body="Brighter here", at_seconds=3)
+    with_comment = page_cache.sequence_digest(sequence)
+    Take.objects.create(sequence=sequence, user=alice, endpoint="text_to_speech")
+    with_narration = page_cache.sequence_digest(sequence)
+    assert len({before, with_version, with_comment, with_narration}) == 4

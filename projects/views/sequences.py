@@ -302,6 +302,7 @@ def _shot_parts(
         "kept_count": len(shots) - len(to_generate.shots),
         "has_errors": any(item.error for item in to_generate.shots),
         "keyframe_summary": keyframe_data["summary"],
+        "versions": versions_section(sequence),
     }
     if sequence.status != Sequence.Status.DRAFT:
         parts.update(_takes_panel(sequence, shots, _takes_of(shots), can_edit=can_edit))
@@ -360,7 +361,6 @@ def _sequence_context(
         "share_form": ShareLinkForm(sequence=sequence)
         if can_edit and sequence.status == Sequence.Status.DONE
         else None,
-        "versions": versions_section(sequence),
         "finishing": finishing_section(sequence),
         "catalog_script": _catalog_script(),
         "sequence_url": reverse("sequence_detail", args=[sequence.pk]),
