@@ -458,25 +458,37 @@ def build_request(
     )
 
 
-def plan_images(model: str | None, image_count: int) -> ImagePlan:
+def plan_images(model: str | None, image_count: int, *, used: int | None = None) -> ImagePlan:
     """Map the old guide's list of images (`-i a.jpg,b.jpg,c.jpg`) onto first and last frames.
 
     Runway has no "reference images" for video: the first image becomes the first frame; on models
     with a last frame (Veo) the second becomes the last frame; the rest are unused, with a notice.
+    `used` is how many of the images (the first ones) the clips really use, when the caller's
+    shots use more than one clip's frames: a stitched sequence on Veo ends each clip on the next
+    image, so its clips use one image more than there are clips.
     """
     video_model, _ = resolve_model(model)
     if image_count <= 0:
         return ImagePlan(has_first_frame=False, has_last_frame=False, unused=0, notices=())
-    used = min(image_count, 2 if video_model.has_last_frame else 1)
+    one_clip = min(image_count, 2 if video_model.has_last_frame else 1)
+    used = one_clip if used is None or not video_model.has_last_frame else max(1, min(used, image_count))
     unused = image_count - used
     notices: list[str] = []
-    if video_model.has_last_frame and image_count >= 2:
+    if video_model.has_last_frame and used > 2:
+        notices.append(
+            f"{video_model.label} takes no reference images; the first image is the first frame of "
+            "clip 1 and each clip ends on the next image (each later clip starts on the previous "
+            "clip's last frame)."
+        )
+    elif video_model.has_last_frame and image_count >= 2:
         notices.append(
             f"{video_model.label} takes no reference images; the first image is the first frame "
             "and the second is the last frame."
         )
     if unused:
-        if video_model.has_last_frame:
+        if video_model.has_last_frame and used > 2:
+            why = f"the clips end on images 2 to {used}"
+        elif video_model.has_last_frame:
             why = f"{video_model.label} takes a first and a last frame only"
         else:
             why = (
@@ -484,7 +496,12 @@ def plan_images(model: str | None, image_count: int) -> ImagePlan:
                 f"({_join_or(_ids(lambda m: m.has_last_frame))} also take a last frame)"
             )
         notices.append(f"{why}; {unused} image{'s' if unused > 1 else ''} not used.")
-    return ImagePlan(has_first_frame=True, has_last_frame=used == 2, unused=unused, notices=tuple(notices))
+    return ImagePlan(
+        has_first_frame=True,
+        has_last_frame=video_model.has_last_frame and used >= 2,
+        unused=unused,
+        notices=tuple(notices),
+    )
 
 
 def estimate(model: str, duration: int, audio: bool = True) -> int:

@@ -75,6 +75,13 @@ def plan_shot(sequence: Sequence, shot: Shot, index: int, references: list[Refer
     return plan
 
 
+def images_used(plans: list[ShotPlan], references: list[ReferenceImage]) -> int:
+    """How many of `references` the planned shots start or end on: on a stitched Veo sequence every
+    image up to R(n+1). Unsaved stand-ins (a command line's plan) compare by identity."""
+    frames = [image for plan in plans for image in (plan.first_image, plan.last_image) if image is not None]
+    return sum(1 for reference in references if reference in frames)
+
+
 def keyframe_of(shot: Shot, slot: str) -> Keyframe | None:
     """The shot's keyframe in `slot`, from the prefetched `keyframes` when there are."""
     if shot.pk is None:

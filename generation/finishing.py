@@ -72,6 +72,24 @@ class NarrationEstimate:
     def total_credits(self) -> int:
         return self.built.estimated_credits if self.built else 0
 
+    @property
+    def speech_seconds(self) -> float | None:
+        """About how long the saved script takes to say, also when it cannot be made."""
+        sequence = self.sequence
+        if not (sequence.narration_script or "").strip():
+            return None
+        return catalog.estimate_speech_seconds(
+            sequence.narration_script, speed=float(sequence.narration_speed or 1.0)
+        )
+
+    @property
+    def over_seconds(self) -> float | None:
+        """By how many seconds the script would overrun the film; None when it fits."""
+        speech = self.speech_seconds
+        if speech is None or self.film_seconds is None or speech <= self.film_seconds:
+            return None
+        return round(speech - self.film_seconds, 1)
+
 
 def estimate_narration(sequence: Sequence) -> NarrationEstimate:
     """What "Make narration" holds for the sequence's script, voice and model, or why it cannot be
@@ -194,11 +212,16 @@ class FilmFacts:
     frames: int
 
 
+def film_facts_key(version_pk: int, film_name: str) -> str:
+    """Where `film_facts` keeps a version's facts in the cache."""
+    return f"film-facts:{version_pk}:{film_name}"
+
+
 def film_facts(version: FilmVersion) -> FilmFacts:
     """The size, frame rate, length and frame count of a version's film, read with ffmpeg once and
     then kept (a version's film never changes). Raises media.MediaError or OSError for a film that
     is missing or unreadable. Runs ffmpeg: never inside a transaction."""
-    key = f"film-facts:{version.pk}:{version.film.name}"
+    key = film_facts_key(version.pk, version.film.name)
     kept = cache.get(key)
     if kept is not None:
         return FilmFacts(**kept)
@@ -269,10 +292,13 @@ class MasterEstimate:
         return sum(p.credits for p in self.parts)
 
 
-def estimate_master(version: FilmVersion, facts: FilmFacts | None = None) -> MasterEstimate:
+def estimate_master(
+    version: FilmVersion, facts: FilmFacts | None = None, *, takes: list[Take] | None = None
+) -> MasterEstimate:
     """The parts of a version's 4K master, what each costs (Runway bills per output frame) and which
-    are already made; `error` says why no master can be made. Reads the film's facts with ffmpeg
-    unless given (`film_facts`): call outside any transaction, or pass `facts`."""
+    are already made (from `takes`, its master takes, when the caller has them); `error` says why no
+    master can be made. Reads the film's facts with ffmpeg unless given (`film_facts`): call outside
+    any transaction, or pass `facts`."""
     estimate = MasterEstimate(version=version)
     if not version.film:
         estimate.error = "This version has no film to master."
@@ -284,7 +310,7 @@ def estimate_master(version: FilmVersion, facts: FilmFacts | None = None) -> Mas
             estimate.error = f"The film of version {version.number} could not be read: {exc}"
             return estimate
     model = catalog.UPSCALE_MODELS[catalog.DEFAULT_UPSCALE_MODEL]
-    kept = _finished_parts(version)
+    kept = _finished_parts(version, takes)
     for number, (start, end) in enumerate(
         part_bounds(facts.frames, facts.fps, max_seconds=model.max_seconds), 1
     ):
@@ -310,13 +336,15 @@ def estimate_master(version: FilmVersion, facts: FilmFacts | None = None) -> Mas
     return estimate
 
 
-def _finished_parts(version: FilmVersion) -> dict[tuple[int, int], Take]:
-    """The newest finished take of each part of the version's master, by (first frame, end frame)."""
+def _finished_parts(version: FilmVersion, takes: list[Take] | None = None) -> dict[tuple[int, int], Take]:
+    """The newest finished take of each part of the version's master, by (first frame, end frame),
+    from its master takes when given, else from the database."""
+    if takes is None:
+        takes = Take.objects.filter(version=version, status=Status.SUCCEEDED).exclude(output="")
     found = {}
-    for take in (
-        Take.objects.filter(version=version, status=Status.SUCCEEDED).exclude(output="").order_by("pk")
-    ):
-        found[(take.part_start_frame, take.part_end_frame)] = take
+    for take in sorted(takes, key=lambda t: t.pk):
+        if take.version_id == version.pk and take.status == Status.SUCCEEDED and take.output:
+            found[(take.part_start_frame, take.part_end_frame)] = take
     return found
 
 
@@ -443,18 +471,55 @@ def versions_to_join() -> list[int]:
         .values_list("version_id", flat=True)
         .distinct()
     )
-    ready = []
-    for version_id in candidates:
-        newest: dict[tuple[int, int], Take] = {}
-        for take in Take.objects.filter(version_id=version_id).order_by("pk"):
-            newest[(take.part_start_frame, take.part_end_frame)] = take
-        bounds = sorted(newest)
-        back_to_back = (
-            bounds and bounds[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
-        )
-        if back_to_back and all(t.status == Status.SUCCEEDED for t in newest.values()):
-            ready.append(version_id)
-    return ready
+    return [version_id for version_id in candidates if _all_parts_made(version_id)]
+
+
+def is_joining(version: FilmVersion) -> bool:
+    """Whether every part of the version's master is made and the master is still to be joined."""
+    return not version.master and _all_parts_made(version.pk)
+
+
+def _all_parts_made(version_id: int) -> bool:
+    """Whether the newest takes of a version's master parts cover the film back to back from its
+    first frame and have all succeeded."""
+    newest: dict[tuple[int, int], Take] = {}
+    for take in Take.objects.filter(version_id=version_id).order_by("pk"):
+        newest[(take.part_start_frame, take.part_end_frame)] = take
+    bounds = sorted(newest)
+    back_to_back = (
+        bool(bounds) and bounds[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    )
+    return back_to_back and all(t.status == Status.SUCCEEDED for t in newest.values())
+
+
+@dataclass(frozen=True)
+class MasterPrice:
+    credits: int
+    # False when the film has not been measured yet: the price is then worked out from the
+    # version's length at ASSUMED_FPS, and the confirmation page shows the exact one.
+    exact: bool
+
+
+ASSUMED_FPS = 24
+
+
+def master_price(version: FilmVersion, takes: list[Take]) -> MasterPrice | None:
+    """What "Make a 4K master" would hold, for the sequence page, without running ffmpeg or a query
+    (`takes` are the version's master takes): exact when the film's facts have been read before
+    (`film_facts` keeps them), else from its stored length. None when no price can be given (no
+    film, no length, or a film that cannot be mastered)."""
+    if not version.film:
+        return None
+    kept = cache.get(film_facts_key(version.pk, version.film.name))
+    if kept is not None:
+        estimate = estimate_master(version, FilmFacts(**kept), takes=takes)
+        return None if estimate.error else MasterPrice(estimate.total_credits, exact=True)
+    if not version.duration:
+        return None
+    frames = round(version.duration * ASSUMED_FPS)
+    facts = FilmFacts(width=1280, height=720, fps=ASSUMED_FPS, duration=version.duration, frames=frames)
+    estimate = estimate_master(version, facts, takes=takes)
+    return None if estimate.error else MasterPrice(estimate.total_credits, exact=False)
 
 
 # --- cancelling -----------------------------------------------------------------------------------
@@ -476,7 +541,10 @@ class StopResult:
         if self.released:
             parts.append(f"{self.released} held credits were returned.")
         if self.still_held:
-            parts.append(f"{self.still_held} credits stay held until Runway confirms what it did.")
+            parts.append(
+                f"{self.still_held} credits stay held until an admin confirms with Runway whether it "
+                "charged for what was stopped."
+            )
         return " ".join(parts)
 
 

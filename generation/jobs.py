@@ -103,9 +103,7 @@ def build_job(
     if not prompts:
         raise JobError("Give a prompt, or several with -p.")
     video_model, notices = catalog.resolve_model(model)
-    if keyframes is None:
-        notices += catalog.plan_images(video_model.id, len(images)).notices
-    else:
+    if keyframes is not None:
         keyframes = [list(k) for k in keyframes] + [[]] * (len(prompts) - len(keyframes))
     sequence = Sequence(
         title=prompts[0][:80],
@@ -119,11 +117,13 @@ def build_job(
     stand_ins = [ReferenceImage(position=index) for index in range(len(images))]
     tags = _tags_of(images)
     shots = _shots(sequence, prompts, stand_ins, seed=seed, duration=duration, keyframes=keyframes)
+    plans = [estimates.plan_shot(sequence, shot, index, stand_ins) for index, shot in enumerate(shots)]
+    if keyframes is None:
+        used = estimates.images_used(plans, stand_ins)
+        notices += catalog.plan_images(video_model.id, len(images), used=used).notices
     built = [
-        estimates.build_shot_request(
-            sequence, shot, estimates.plan_shot(sequence, shot, index, stand_ins), width=width, height=height
-        )
-        for index, shot in enumerate(shots)
+        estimates.build_shot_request(sequence, shot, plan, width=width, height=height)
+        for shot, plan in zip(shots, plans, strict=True)
     ]
     for request in built:
         notices += [n for n in request.notices if n not in notices]

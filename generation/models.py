@@ -239,6 +239,10 @@ class UsageReconciliation(models.Model):
     ledger_credits = models.BigIntegerField(default=0)
     runway_credits = models.BigIntegerField(default=0)
     checked_at = models.DateTimeField(default=timezone.now)
+    # The difference (Runway - ledger) last mailed to the admins, and when; empty while the row
+    # agrees or has not been mailed. A later run mails the row again only when it differs from this.
+    mailed_difference = models.BigIntegerField(null=True, blank=True)
+    mailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-day", "model"]

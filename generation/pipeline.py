@@ -9,7 +9,9 @@ task may run twice and any process may die at any point:
   re-enqueues work whose claim lapsed (a worker killed mid-download or mid-assembly).
 
 Money: a sequence holds its whole estimate (one hold per take) before its first Runway call;
-a take settles at Runway's reported cost when it succeeds and releases its hold otherwise.
+a take settles at Runway's reported cost when it succeeds and releases its hold otherwise. Where
+nobody can know what Runway charged (a create with no answer, a cancel Runway may have found
+running) the hold stays open as "unconfirmed" until an admin resolves it.
 """
 
 from __future__ import annotations
@@ -399,11 +401,12 @@ def _hold_keyframe_takes(sequence: Sequence, estimate: KeyframesEstimate, *, use
 def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = None) -> CancelResult:
     """Stop a sequence and everything it has on its way, paying what Runway keeps.
 
-    Takes not yet sent are released. A take Runway has not started (PENDING, THROTTLED) is deleted
-    at Runway and released; one it saw RUNNING is deleted but settled at its cost, since Runway keeps
-    that charge; one Runway already finished is saved (it was paid). A take being submitted is left
-    to its submitter, which stops it as soon as Runway answers. Idempotent; a take whose state moves
-    while we look is looked at again.
+    Takes not yet sent are released. A take Runway saw RUNNING is deleted but settled at its cost,
+    since Runway keeps that charge; one Runway already finished is saved (it was paid). A take Runway
+    had not started (PENDING, THROTTLED) is deleted, and its hold stays open as unconfirmed unless
+    Runway says what it kept: it may have started between our GET and the DELETE (`_stop_at_runway`).
+    A take being submitted is left to its submitter, which stops it as soon as Runway answers.
+    Idempotent; a take whose state moves while we look is looked at again.
     """
     Sequence.objects.filter(pk=sequence.pk, status__in=Sequence.UNFINISHED).update(
         status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now()
@@ -454,7 +457,8 @@ class CancelResult:
     cancelled: int = 0
     charged: int = 0  # what Runway kept for work it had started
     released: int = 0
-    still_held: int = 0  # takes whose outcome at Runway is not known yet (being submitted, unreachable)
+    # Takes whose charge at Runway is not known (being sent, stopped before they started, unreachable).
+    still_held: int = 0
 
     def __str__(self) -> str:
         parts = ["Generation cancelled."]
@@ -464,8 +468,9 @@ class CancelResult:
             parts.append(f"{self.released} held credits were returned.")
         if self.still_held:
             parts.append(
-                f"{self.still_held} credits stay held until Runway confirms what it did with the takes "
-                "it was being sent."
+                f"{self.still_held} credits stay held until an admin confirms with Runway whether it "
+                "charged for takes that were being sent or waiting to start: Runway keeps the charge of "
+                "a task that starts just as it is cancelled, and does not say whether one did."
             )
         if not (self.charged or self.released or self.still_held):
             parts.append("Nothing was charged.")
@@ -475,6 +480,15 @@ class CancelResult:
 def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
     """Finish cancelling a CANCELLED take that Runway knows: read the task, delete it, and close the
     hold at what Runway keeps (runway-api.md section 5: no refund once Runway saw the task RUNNING).
+
+    The GET that says PENDING or THROTTLED cannot promise what the DELETE will find: Runway may start
+    the task in between, and then it keeps the charge. Runway decides the refund when the DELETE
+    arrives and says nothing about it (204, then 404 for the task), so the task is read once more
+    after the DELETE: a Runway that still shows it (CANCELLED, with its cost) settles it exactly; one
+    that has forgotten it leaves the outcome unknown, and the take becomes UNCONFIRMED with its whole
+    estimate held, as an unconfirmed create does, until an admin checks Runway's usage. Releasing it
+    would let the ledger show less than Runway charged whenever the race is lost; settling it at the
+    estimate would charge the user for what Runway nearly always refunds.
 
     If Runway cannot be asked now, the hold stays open and recovery tries again.
     """
@@ -530,7 +544,17 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
         log.warning("Could not cancel Runway task %s; will try again: %s", task_id, exc)
         Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
         return
-    if state.status == "RUNNING" or take.was_running:
+    after = _read_after_delete(client, task_id)
+    if after is not None and after.status in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        charge = _charge(take, after)
+        _close_cancelled(
+            take,
+            charge=charge,
+            message="Cancelled while Runway was generating it; Runway keeps the charge."
+            if charge
+            else "Cancelled before Runway started it.",
+        )
+    elif state.status == "RUNNING" or take.was_running or (after is not None and after.status == "RUNNING"):
         charge = state.estimated_credits if state.estimated_credits is not None else take.estimated_credits
         _close_cancelled(
             take,
@@ -538,7 +562,24 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
             message="Cancelled while Runway was generating it; Runway keeps the charge.",
         )
     else:
-        _close_cancelled(take, charge=None, message="Cancelled before Runway started it.")
+        _mark_unconfirmed(
+            take,
+            from_statuses=(Status.CANCELLED,),
+            message="Cancelled while it waited to start at Runway. Runway keeps the charge of a task "
+            "that started just as it was cancelled, and it does not show a cancelled task, so whether "
+            "it charged for this one is unknown.",
+        )
+
+
+def _read_after_delete(client: runway.RunwayClient, task_id: str) -> runway.TaskState | None:
+    """The task as Runway shows it after a DELETE, or None when it does not (404, as observed at
+    Runway, or no answer): then what the DELETE found is unknown."""
+    try:
+        return client.get_task(task_id)
+    except runway.RunwayError as exc:
+        if not isinstance(exc, runway.RunwayTaskNotFound):
+            log.warning("Could not read Runway task %s after cancelling it: %s", task_id, exc)
+        return None
 
 
 def _close_cancelled(take: Take, *, charge: int | None, message: str) -> None:

@@ -17,6 +17,11 @@ them; their credits are held, not settled) are listed separately for an admin to
 
 Runway's report covers the whole organisation: work done with the same account by anything other
 than this app shows up as a difference, which is what an admin needs to know.
+
+Mail. A run mails the admins only about differences above RECONCILE_ALERT_CREDITS that are new or
+have changed since they were last mailed (`UsageReconciliation.mailed_difference`), so a difference
+that stays in the window is mailed once, not every day; the mail says which rows are new. A row
+that agrees again forgets what was mailed, so a later difference on it is new.
 """
 
 from __future__ import annotations
@@ -148,7 +153,7 @@ def reconcile_usage(
     that may be charged at Runway), `unconfirmed`, `unconfirmed_takes` and `state` (AGREES, OPEN
     or DIFFERS). A stored row of the window that no side mentions any more is set to 0/0.
     Calls Runway once, outside any transaction; raises runway.RunwayError when it cannot.
-    Running it twice stores the same rows again (and, while a difference lasts, mails again).
+    Running it twice stores the same rows again and mails nothing new (`alert_admins`).
     """
     days = settings.RECONCILE_DAYS if days is None else days
     start, before = window(days)
@@ -179,7 +184,14 @@ def reconcile_usage(
             rows.append(row)
         UsageReconciliation.objects.filter(day__gte=start, day__lt=before).exclude(
             pk__in=[r.pk for r in rows]
-        ).update(ledger_credits=0, runway_credits=0, checked_at=now)
+        ).update(ledger_credits=0, runway_credits=0, checked_at=now, mailed_difference=None, mailed_at=None)
+        # A row that agrees again forgets its mail: a later difference on it is a new one.
+        agreeing = [r for r in rows if r.difference == 0 and r.mailed_difference is not None]
+        UsageReconciliation.objects.filter(pk__in=[r.pk for r in agreeing]).update(
+            mailed_difference=None, mailed_at=None
+        )
+        for row in agreeing:
+            row.mailed_difference = row.mailed_at = None
     if notify:
         alert_admins(rows, days=days)
     return rows
@@ -251,9 +263,18 @@ def admin_emails() -> list[str]:
 
 
 def alert_admins(rows: list[UsageReconciliation], *, days: int) -> bool:
-    """Mail the admins when a difference exceeds RECONCILE_ALERT_CREDITS; True if mail was sent."""
+    """Mail the admins about differences above RECONCILE_ALERT_CREDITS that are new or changed
+    since they were last mailed; True if mail was sent.
+
+    Each such row is claimed by compare-and-set on its `mailed_difference` before the mail goes
+    out, so two runs at once mail a difference once; if sending fails, the claims are undone and the
+    next run tries again. The mail shows the whole report and names the new and changed rows.
+    """
     threshold = settings.RECONCILE_ALERT_CREDITS
-    if not any(abs(r.difference) > threshold for r in differing(rows)):
+    fresh = [
+        r for r in differing(rows) if abs(r.difference) > threshold and r.mailed_difference != r.difference
+    ]
+    if not fresh:
         return False
     recipients = admin_emails()
     if not recipients:
@@ -261,13 +282,63 @@ def alert_admins(rows: list[UsageReconciliation], *, days: int) -> bool:
             "The ledger and Runway differ, but no admin has an email address: %s", summary(rows, days=days)
         )
         return False
-    send_mail(
-        subject="Credits: the ledger and Runway's usage differ",
-        message=(
-            "Runway's usage report and the ledger's settled credits differ, per UTC day and model "
-            f"(difference = Runway - ledger):\n\n{format_report(rows, days=days)}\n"
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
+    now = timezone.now()
+    claimed = [(r, r.mailed_difference) for r in fresh if _claim_mail(r, mailed=r.mailed_difference, now=now)]
+    if not claimed:
+        return False  # another run mailed them meanwhile
+    try:
+        send_mail(
+            subject=f"Credits: the ledger and Runway's usage differ ({_count(len(claimed), 'new difference')})",
+            message=(
+                f"{_what_is_new(claimed)}\n\n"
+                "Runway's usage report and the ledger's settled credits differ, per UTC day and model "
+                f"(difference = Runway - ledger):\n\n{format_report(rows, days=days)}\n"
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        for row, before in claimed:
+            UsageReconciliation.objects.filter(pk=row.pk, mailed_difference=row.difference).update(
+                mailed_difference=before, mailed_at=None if before is None else row.mailed_at
+            )
+        raise
+    for row, _ in claimed:
+        row.mailed_difference, row.mailed_at = row.difference, now
     return True
+
+
+def _claim_mail(row: UsageReconciliation, *, mailed: int | None, now: dt.datetime) -> bool:
+    unchanged = Q(mailed_difference__isnull=True) if mailed is None else Q(mailed_difference=mailed)
+    return bool(
+        UsageReconciliation.objects.filter(unchanged, pk=row.pk).update(
+            mailed_difference=row.difference, mailed_at=now
+        )
+    )
+
+
+def _what_is_new(claimed: list[tuple[UsageReconciliation, int | None]]) -> str:
+    """The lines naming the rows this mail is about: new ones, and those whose difference changed."""
+    new = [r for r, before in claimed if before is None]
+    changed = [(r, before) for r, before in claimed if before is not None]
+    lines = []
+    if new:
+        lines.append(
+            "New since the last mail: "
+            + ", ".join(f"{r.day} {r.model} ({r.difference:+d})" for r in new)
+            + "."
+        )
+    if changed:
+        lines.append(
+            "Changed since the last mail: "
+            + ", ".join(
+                f"{r.day} {r.model} ({r.difference:+d}, mailed as {before:+d})" for r, before in changed
+            )
+            + "."
+        )
+    lines.append("Differences already mailed and unchanged are in the table below but are not mailed again.")
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models
 
+from generation import finishing
 from generation.models import Take
 from projects.models import (
     FilmVersion,
@@ -43,7 +44,7 @@ def _columns(model: type[models.Model]) -> list[str]:
 
 
 @cache_in_process
-def _reads() -> tuple[tuple[str, str], ...]:
+def _reads() -> tuple[tuple[type[models.Model], str, str], ...]:
     """The SQL of each read of the digest (all columns, by pk, of the rows of one sequence), compiled
     once per process, and which of the sequence's values it takes as its one parameter."""
     reads = []
@@ -62,7 +63,7 @@ def _reads() -> tuple[tuple[str, str], ...]:
         sql, params = queryset.order_by("pk").values_list(*_columns(queryset.model)).query.sql_with_params()
         if params != (0,):
             raise RuntimeError(f"{queryset.model.__name__}: expected one parameter, got {params}")
-        reads.append((sql, parameter))
+        reads.append((queryset.model, sql, parameter))
     return tuple(reads)
 
 
@@ -73,9 +74,17 @@ def sequence_digest(sequence: Sequence) -> str:
     compiled once per process: the digest costs a few small reads, not an estimate."""
     digest = hashlib.sha256(repr([getattr(sequence, name) for name in _columns(Sequence)]).encode())
     with connection.cursor() as cursor:
-        for sql, parameter in _reads():
+        for model, sql, parameter in _reads():
             cursor.execute(sql, [getattr(sequence, parameter)])
-            digest.update(repr(cursor.fetchall()).encode())
+            rows = cursor.fetchall()
+            digest.update(repr(rows).encode())
+            if model is FilmVersion and rows:
+                # The master's price on the page is exact once a version's film has been measured
+                # (`finishing.film_facts` keeps what it read in the cache): that counts too.
+                columns = _columns(FilmVersion)
+                pk, film = columns.index("id"), columns.index("film")
+                keys = sorted(finishing.film_facts_key(row[pk], row[film]) for row in rows)
+                digest.update(repr(sorted(cache.get_many(keys))).encode())
     return digest.hexdigest()
 
 

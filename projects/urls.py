@@ -56,6 +56,12 @@ urlpatterns = [
     path("sequences/<int:pk>/narration/", finishing.save_narration, name="save_narration"),
     path("sequences/<int:pk>/narration/make/", finishing.make_narration, name="make_narration"),
     path("sequences/<int:pk>/narration/stop/", finishing.stop_narration, name="stop_narration"),
+    path("sequences/<int:pk>/narration/progress/", finishing.narration_progress, name="narration_progress"),
+    path(
+        "takes/<int:pk>/fetch-finishing-again/",
+        finishing.fetch_finishing_take_again,
+        name="fetch_finishing_take_again",
+    ),
     path("sequences/<int:pk>/narration/drop/", finishing.drop_narration, name="drop_narration"),
     path("sequences/<int:pk>/assemble-again/", finishing.assemble_again, name="assemble_again"),
     path("takes/<int:pk>/choose-narration/", finishing.choose_narration_take, name="choose_narration_take"),

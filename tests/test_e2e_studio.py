@@ -276,7 +276,8 @@ def _confirm_and_generate(page: Page, screenshots: Screenshots) -> None:
     expect(panel.locator(".take video").first).to_be_visible(timeout=GENERATION_TIMEOUT_MS)
     screenshots.take(page, "generating-first-take-done")
     expect(panel).to_have_attribute("data-final", "true", timeout=GENERATION_TIMEOUT_MS)
-    expect(panel.locator('[data-poll-key="film"] video')).to_be_visible(timeout=GENERATION_TIMEOUT_MS)
+    # Reloaded once when final: the Versions section plays the film.
+    expect(page.locator("#versions video#version-player")).to_be_visible(timeout=GENERATION_TIMEOUT_MS)
     expect(panel.locator('[data-poll-key="status"] .badge')).to_have_text("Done")
     expect(panel.locator(".take")).to_have_count(3)
     expect(panel.get_by_text("Chosen", exact=True)).to_have_count(3)
@@ -362,7 +363,7 @@ def _studio_end_to_end(
     assert sequence.status == Sequence.Status.DONE, sequence.status_message
 
     # The film plays in the page.
-    film = page.locator('#sequence-progress [data-poll-key="film"] video')
+    film = page.locator("#versions video#version-player")
     duration = _wait_for_metadata(page, film)
     assert duration == pytest.approx(sequence.film_duration, abs=0.2)
     assert duration == pytest.approx(3 * 4, abs=0.5)
@@ -377,7 +378,7 @@ def _studio_end_to_end(
 
     share_url = _share(page, base_url, screenshots)
     phone_page.goto(sequence_url)
-    expect(phone_page.locator('[data-poll-key="film"] video')).to_be_visible()
+    expect(phone_page.locator("#versions video#version-player")).to_be_visible()
     screenshots.take(phone_page, "phone-sequence-done")
     done_fits_phone = _fits_width(phone_page)
     phone.close()

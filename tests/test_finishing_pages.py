@@ -73,7 +73,7 @@ def test_the_sequence_page_shows_the_narration_and_its_estimate(client, alice, s
     assert response.status_code == 200
     page = response.content.decode()
     assert "Narration and 4K master" in page
-    assert "About 5.2 s of speech over a 6.0 s film · 2 credits." in page
+    assert "The saved script: about 5.2 s of speech over a 6.0 s film · 2 credits." in page
     assert reverse("make_narration", args=[sequence.pk]) in page
 
 
@@ -89,7 +89,7 @@ def test_a_viewer_sees_the_script_but_no_form(client, bob, sequence):
     client.force_login(bob)
     page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
     assert SCRIPT in page
-    assert reverse("save_narration", args=[sequence.pk]) not in page
+    assert f'action="{reverse("save_narration", args=[sequence.pk])}"' not in page
 
 
 # --- save_narration ---------------------------------------------------------------------------------
@@ -302,3 +302,179 @@ def test_the_sequence_page_offers_the_master_and_its_download(client, alice, seq
     page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
     assert "Download the 4K master" in page
     assert reverse("make_master", args=[version.pk]) not in page
+
+
+# --- the live section (narration_progress) -------------------------------------------------------------
+
+
+def progress_url(sequence) -> str:
+    return reverse("narration_progress", args=[sequence.pk])
+
+
+def test_the_live_section_is_for_members_only_and_never_cached(client, alice, bob, carol, sequence):
+    url = progress_url(sequence)
+    assert reverse("login") in client.get(url)["Location"]
+    client.force_login(carol)
+    assert client.get(url).status_code == 404
+    client.force_login(bob)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    assert client.post(url).status_code == 405
+
+
+def test_the_live_section_follows_a_narration_until_it_has_arrived(client, alice, bob, sequence, narration):
+    output = narration.output.name
+    Take.objects.filter(pk=narration.pk).update(
+        status=Take.Status.RUNNING, progress=0.4, cost_credits=None, output=""
+    )
+    client.force_login(alice)
+    page = client.get(progress_url(sequence)).content.decode()
+    assert 'data-final="false"' in page
+    assert '<progress max="100" value="40"' in page
+    assert "40%" in page
+    assert "2 credits held; Runway&#x27;s charge is settled when done" in page
+    assert "Stop the narration…" in page
+    assert "Once Runway is making it, Runway keeps its charge" in page
+    assert "Script" not in page  # the form is not swapped: what is being typed stays
+    # The sequence page loads the script only while something is on its way.
+    assert "js/narration.js" in client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    client.force_login(bob)
+    assert "Stop the narration" not in client.get(progress_url(sequence)).content.decode()
+
+    Take.objects.filter(pk=narration.pk).update(
+        status=Take.Status.SUCCEEDED, progress=1, cost_credits=2, output=output
+    )
+    client.force_login(alice)
+    page = client.get(progress_url(sequence)).content.decode()
+    assert 'data-final="true"' in page
+    assert "<progress" not in page
+    assert reverse("narration_audio", args=[narration.pk]) in page
+    assert "Runway charged 2 credits" in page
+    assert "Make another narration · 2 credits…" in page
+    assert (
+        "js/narration.js" not in client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    )
+
+
+def test_the_live_section_follows_the_master_parts_and_their_joining(client, alice, sequence, version):
+    part = Take.objects.create(
+        sequence=sequence,
+        version=version,
+        user=alice,
+        endpoint=catalog.VIDEO_UPSCALE,
+        status=Take.Status.RUNNING,
+        progress=0.25,
+        request={"model": "magnific_video_upscaler_creative", "resolution": "4k"},
+        estimated_credits=58,
+        part_start_frame=0,
+        part_end_frame=48,
+    )
+    client.force_login(alice)
+    page = client.get(progress_url(sequence)).content.decode()
+    assert 'data-final="false"' in page
+    assert "Part 1" in page
+    assert '<progress max="100" value="25"' in page
+    assert "Stop the master…" in page
+    assert "Parts Runway is upscaling are still charged" in page
+
+    Take.objects.filter(pk=part.pk).update(status=Take.Status.SUCCEEDED, cost_credits=58)
+    page = client.get(progress_url(sequence)).content.decode()
+    assert 'data-final="false"' in page  # still joining
+    assert "joining them into the master" in page
+    assert reverse("make_master", args=[version.pk]) not in page
+
+    FilmVersion.objects.filter(pk=version.pk).update(master=version.film.name)
+    page = client.get(progress_url(sequence)).content.decode()
+    assert 'data-final="true"' in page
+    assert "Download the 4K master" in page
+
+
+# --- what the section says before anything is pressed ----------------------------------------------
+
+
+def test_the_too_long_warning_says_by_how_much(client, alice, sequence):
+    Sequence.objects.filter(pk=sequence.pk).update(narration_script=" ".join(["word"] * 30))
+    client.force_login(alice)
+    page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    assert "About 6 s too long for the film." in page
+
+
+def test_each_button_names_its_price(client, alice, sequence, version):
+    Sequence.objects.filter(pk=sequence.pk).update(narration_script="Boats head out")  # 1.2 s of the 2 s film
+    client.force_login(alice)
+    page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    assert "Make narration · 1 credit…" in page
+    # Before the film has been measured the price is worked out from its length...
+    assert "Make a 4K master · about 58 credits…" in page
+    client.get(reverse("make_master", args=[version.pk]))
+    # ...and once it has, it is the price the confirmation page holds.
+    page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    assert "Make a 4K master · 58 credits…" in page
+
+
+def test_choosing_and_assembling_again_say_they_are_free(client, alice, sequence, version, narration):
+    client.force_login(alice)
+    Sequence.objects.filter(pk=sequence.pk).update(narration_take=None)
+    page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    assert "Use narration 1 (free)" in page
+    client.post(reverse("choose_narration_take", args=[narration.pk]))
+    page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    assert "Assemble version 2 (free)" in page
+    assert "nothing is charged" in page
+
+
+# --- fetching a narration or master part again ----------------------------------------------------------
+
+
+@pytest.fixture
+def lost_narration(narration):
+    Take.objects.filter(pk=narration.pk).update(
+        status=Take.Status.FAILED,
+        failure_code="DOWNLOAD",
+        failure_message="Runway made this narration, but it could not be saved. Fetch it again.",
+        runway_task_id="0f0e2a35-3c1f-4d4a-9b8e-4b1d2c3e4f50",
+        output="",
+    )
+    narration.refresh_from_db()
+    return narration
+
+
+def test_a_lost_narration_offers_fetching_it_again_to_editors(client, alice, bob, sequence, lost_narration):
+    client.force_login(alice)
+    page = client.get(progress_url(sequence)).content.decode()
+    assert "Fetch narration 1 again (no charge)" in page
+    assert "Runway charged 2 credits for it." in page
+    assert reverse("fetch_finishing_take_again", args=[lost_narration.pk]) in page
+    assert 'data-final="true"' in page  # recovery fetches it later; nothing to follow now
+    client.force_login(bob)
+    assert "Fetch narration 1 again" not in client.get(progress_url(sequence)).content.decode()
+
+
+def test_fetching_again_needs_edit_rights_and_a_post(client, alice, bob, carol, lost_narration, monkeypatch):
+    queued = []
+    monkeypatch.setattr("generation.pipeline._enqueue_now", lambda task, *args: queued.append((task, *args)))
+    url = reverse("fetch_finishing_take_again", args=[lost_narration.pk])
+    assert reverse("login") in client.post(url)["Location"]
+    client.force_login(carol)
+    assert client.post(url).status_code == 404
+    client.force_login(bob)
+    assert client.post(url).status_code == 403
+    client.force_login(alice)
+    assert client.get(url).status_code == 405
+    assert queued == []
+    response = client.post(url, follow=True)
+    assert "Fetching the narration again from Runway. It is not charged twice." in response.content.decode()
+    lost_narration.refresh_from_db()
+    assert lost_narration.status == Take.Status.DOWNLOADING
+    assert queued == [("finish_take", lost_narration.pk)]
+
+
+def test_a_narration_with_nothing_to_fetch_is_refused(client, alice, lost_narration, monkeypatch):
+    monkeypatch.setattr("generation.pipeline._enqueue_now", lambda task, *args: None)
+    Take.objects.filter(pk=lost_narration.pk).update(failure_code="SAFETY.INPUT.TEXT")
+    client.force_login(alice)
+    response = client.post(reverse("fetch_finishing_take_again", args=[lost_narration.pk]), follow=True)
+    assert "no saved output to fetch again" in response.content.decode()
+    lost_narration.refresh_from_db()
+    assert lost_narration.status == Take.Status.FAILED

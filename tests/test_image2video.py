@@ -110,6 +110,10 @@ def test_stitching_with_prompts_and_images_and_the_guides_duration_7(capsys, bos
     )
 
     assert "Notice:" in out
+    # Clip 1 runs from room1 to room2, clip 2 ends on room3: every image is used.
+    assert "not used" not in out
+    assert "the second is the last frame" not in out
+    assert "each clip ends on the next image" in out
     assert all(t["request"]["duration"] == 8 for t in runway.tasks())
     clips = [tmp_path / f"runway_clip_{n}.mp4" for n in (1, 2, 3)]
     assert all(c.exists() for c in clips)

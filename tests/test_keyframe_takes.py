@@ -303,19 +303,23 @@ def test_cancelling_while_runway_makes_a_keyframe_keeps_runways_charge(
     assert books(alice) == IMAGE + TURBO_IMAGE
 
 
-def test_cancelling_before_runway_starts_a_keyframe_charges_nothing(
-    project, alice, references, runway, books
+def test_cancelling_before_runway_starts_a_keyframe_holds_it_until_confirmed(
+    project, alice, references, runway
 ):
+    # Runway may start a task between the GET and the DELETE and then shows no task to ask about
+    # (tests/test_cancel_race.py): the holds stay open, unconfirmed, until an admin checks.
     runway.configure(pending_seconds=60)
     sequence = house_tour(project, alice, references)
     takes = pipeline.make_keyframes(sequence, user=alice)
 
     result = pipeline.cancel_sequence(sequence)
 
-    assert (result.charged, result.released) == (0, IMAGE + TURBO_IMAGE)
+    assert (result.charged, result.released, result.still_held) == (0, 0, IMAGE + TURBO_IMAGE)
     assert [t["cost"] for t in runway.tasks()] == [0, 0]
-    assert all(t.status == Status.CANCELLED for t in settle_takes(*takes))
-    assert books(alice) == 0
+    assert all(t.status == Status.UNCONFIRMED for t in settle_takes(*takes))
+    assert not LedgerEntry.objects.filter(user=alice, kind="settle").exists()
+    assert {h.take_id for h in credits.open_holds().filter(user=alice)} == {t.pk for t in takes}
+    assert credits.recompute_figures() == []
 
 
 class _WorkerKilled(BaseException):

@@ -162,7 +162,7 @@ def _keyframe_flow(browser: Browser, base_url: str, sequence: Sequence, shots: S
     page.get_by_role("button", name="Generate for 20 credits").click()
     progress = page.locator("#sequence-progress")
     expect(progress).to_have_attribute("data-final", "true", timeout=GENERATION_TIMEOUT_MS)
-    expect(progress.locator('[data-poll-key="film"] video')).to_be_visible(timeout=GENERATION_TIMEOUT_MS)
+    expect(page.locator("#versions video#version-player")).to_be_visible(timeout=GENERATION_TIMEOUT_MS)
     # The keyframe image is not one of the shot's clips.
     expect(progress.locator(".take")).to_have_count(2)
     shots.take(page, "film")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from generation import credits, finishing, media, pipeline, runway
@@ -184,7 +185,9 @@ def settled_by(user) -> int:
     return LedgerEntry.objects.filter(user=user, kind="settle").aggregate(s=Sum("credits"))["s"] or 0
 
 
-def test_stopping_a_narration_runway_has_not_started_returns_its_credits(project, alice, references, runway):
+def test_stopping_a_narration_runway_has_not_started_holds_its_credits_until_confirmed(
+    project, alice, references, runway
+):
     sequence = with_script(finished_film(project, alice, references, model="gen4_turbo", duration=3))
     start = balance(runway)
     runway.configure(pending_seconds=60)
@@ -195,11 +198,12 @@ def test_stopping_a_narration_runway_has_not_started_returns_its_credits(project
     result = finishing.stop_narration(sequence)
 
     take.refresh_from_db()
-    assert take.status == Status.CANCELLED
+    # Refunded at Runway, which no longer shows the task: held until confirmed (test_cancel_race.py).
+    assert take.status == Status.UNCONFIRMED
     assert take.cost_credits is None
-    assert (result.stopped, result.charged, result.released) == (1, 0, 2)
+    assert (result.stopped, result.charged, result.released, result.still_held) == (1, 0, 0, 2)
     assert balance(runway) == start
-    assert not credits.open_holds().filter(user=alice).exists()
+    assert credits.open_holds().get(user=alice).take == take
     assert credits.recompute_figures() == []
 
 
@@ -302,3 +306,41 @@ def test_the_take_page_helpers_work_for_takes_without_a_shot(project, alice, ref
     charges = pipeline.charges_of(sequence)
     assert charges.charged == settled_by(alice)
     assert FilmVersion.objects.filter(sequence=sequence).count() == 1
+
+
+# --- fetching a lost narration again ---------------------------------------------------------------
+
+
+def test_a_narration_whose_download_failed_is_fetched_again_without_a_second_charge(
+    project, alice, references, runway, client, tmp_path
+):
+    sequence = with_script(finished_film(project, alice, references, model="gen4_turbo", duration=3))
+    start, settled_before, tasks_before = balance(runway), settled_by(alice), len(runway.tasks())
+    # Every link Runway gives is cut short: each attempt gets fresh links three times.
+    runway.fail_next("truncate_download", pipeline.MAX_DOWNLOAD_ATTEMPTS * 3)
+    take = settle_take(finishing.make_narration(sequence, user=alice, expected_credits=2))
+
+    assert (take.status, take.failure_code, take.cost_credits) == (Status.FAILED, "DOWNLOAD", 2)
+    assert not take.output
+    assert start - balance(runway) == settled_by(alice) - settled_before == 2  # made, so paid
+    assert not credits.open_holds().filter(user=alice).exists()
+    client.force_login(alice)
+    page = client.get(reverse("sequence_detail", args=[sequence.pk])).content.decode()
+    assert "Fetch narration 1 again (no charge)" in page
+
+    response = client.post(reverse("fetch_finishing_take_again", args=[take.pk]), follow=True)
+    assert "It is not charged twice." in response.content.decode()
+    take = settle_take(take)
+
+    assert take.status == Status.SUCCEEDED, take.failure_message
+    assert media.probe_audio(local(take.output, tmp_path, "voice.mp3")).duration == pytest.approx(
+        5.2, abs=0.3
+    )
+    sequence.refresh_from_db()
+    assert sequence.narration_take == take
+    assert len(runway.tasks()) == tasks_before + 1  # Runway made it once
+    assert start - balance(runway) == settled_by(alice) - settled_before == 2  # and was paid once
+    assert_ledger_exact(alice, runway)
+    assert credits.recompute_figures() == []
+    with pytest.raises(pipeline.PipelineError):
+        pipeline.fetch_take_again(take)

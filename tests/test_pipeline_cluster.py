@@ -1,15 +1,17 @@
 """The pipeline under a real qcluster and poller (separate processes), killed with SIGKILL at the
-worst moments: after a submission, during a download and during assembly. After a restart the
-sequence finishes, Runway saw each task once, and the ledger is exact."""
+worst moments: after a submission, during a download, during assembly, and while keyframe images or
+a narration are made. After a restart the sequence finishes, Runway saw each task once, and the
+ledger is exact."""
 
 import stat
 import time
 from pathlib import Path
 
 import pytest
+from django.db.models import Sum
 
-from generation import estimates, media, pipeline
-from generation.models import Take
+from generation import credits, estimates, finishing, media, pipeline
+from generation.models import LedgerEntry, Take
 from projects import services
 from projects.models import Sequence
 from tests.helpers import (
@@ -189,3 +191,66 @@ def test_killed_while_making_keyframes_the_images_are_made_once_and_settled(
     assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
     assert_no_duplicate_submissions(runway)
     assert_ledger_exact(alice, runway)
+
+
+def test_killed_while_making_a_narration_it_is_made_once_and_mixed(
+    cluster,
+    project,
+    alice,
+    references,
+    runway,
+    tmp_path,
+):
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
+    )
+    cluster.start("qcluster")
+    cluster.start("poller")
+    pipeline.start_sequence(sequence, user=alice)
+    assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
+    # Five words: about 2 s of speech over the 4 s film.
+    Sequence.objects.filter(pk=sequence.pk).update(narration_script="Morning light on the harbour")
+    sequence.refresh_from_db()
+
+    runway.fail_next("slow", 1, seconds=3)
+    take = finishing.make_narration(sequence, user=alice)
+    # The narration is at Runway: the kill lands while Runway makes it.
+    wait_for(
+        lambda: Take.objects.filter(pk=take.pk).exclude(runway_task_id=None).exists(), what="the submission"
+    )
+    cluster.kill("qcluster")
+    cluster.kill("poller")
+    cluster.start("qcluster")
+    cluster.start("poller")
+
+    wait_for(
+        lambda: Take.objects.filter(pk=take.pk, status__in=Take.FINAL).exists(),
+        timeout=60,
+        what="the narration",
+    )
+    take.refresh_from_db()
+    assert take.status == Take.Status.SUCCEEDED, take.failure_message
+    speech = [t for t in runway.tasks() if t["id"] == take.runway_task_id]
+    assert len(speech) == 1
+    assert len(runway.tasks()) == sequence.shots.count() + 1  # the clips and one narration
+    assert_no_duplicate_submissions(runway)
+    assert_ledger_exact(alice, runway)
+    assert credits.recompute_figures() == []
+    sequence.refresh_from_db()
+    assert sequence.narration_take == take
+
+    finishing.assemble_again(sequence, user=alice)
+
+    assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
+    latest = sequence.versions.order_by("-number").first()
+    assert (latest.number, latest.narration_id) == (2, take.pk)
+    film = tmp_path / "v2.mp4"
+    with latest.film.open("rb") as src:
+        film.write_bytes(src.read())
+    # The simulated voice sits at 700 Hz; the gen4_turbo clips are silent.
+    assert media.measure_loudness(film, start=0.3, duration=1.5, band=(700, 100)) > -35
+    assert_no_duplicate_submissions(runway)
+    assert_ledger_exact(alice, runway)
+    settled = LedgerEntry.objects.filter(user=alice, kind="settle").aggregate(s=Sum("credits"))["s"]
+    assert settled == sum(t.get("cost") or 0 for t in runway.tasks())  # what Runway charged, exactly
+    assert credits.recompute_figures() == []

@@ -31,7 +31,8 @@ class SimulatorControl:
     def fail_next(self, kind: str, count: int = 1, **params: Any) -> dict[str, Any]:
         """Arm a fault for the next `count` events of its kind (see generation.simulator.faults.KINDS):
         `fail_next("moderation", code="SAFETY.INPUT.IMAGE")`, `fail_next("http_error", 2, status=503)`,
-        `fail_next("slow", seconds=5)`, `fail_next("truncate_download", fraction=0.3)`.
+        `fail_next("slow", seconds=5)`, `fail_next("truncate_download", fraction=0.3)`,
+        `fail_next("start_on_delete")` (the next cancelled PENDING task had just started RUNNING).
         """
         return self._call("POST", "/_simulator/faults", {"kind": kind, "count": count, **params})
 

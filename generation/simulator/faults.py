@@ -21,7 +21,7 @@ FAILURE_TEXTS = {
 
 # kind -> (scope, default parameters). Scopes: "task" (next created tasks), "api" (next /v1
 # requests), "create" (next create requests), "download" (next output downloads), "task_get" (next
-# task GETs that carry output URLs).
+# task GETs that carry output URLs), "delete" (next DELETEs of a task not yet RUNNING).
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     # `charge`: the failed task keeps its charge instead of being refunded (cost = estimate).
     "moderation": ("task", {"code": "SAFETY.INPUT.TEXT", "charge": False}),
@@ -37,6 +37,13 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "stall_download": ("download", {"fraction": 0.5, "hold_seconds": 30.0}),
     "truncate_download": ("download", {"fraction": 0.5}),
     "expired_urls": ("task_get", {}),
+    # The race between a client's GET (PENDING) and its DELETE, made deterministic: Runway's scheduler
+    # starts the task just as the DELETE arrives, so the cancel finds it RUNNING and Runway keeps its
+    # charge (runway-api.md section 5). Used up only by a DELETE of a PENDING or THROTTLED task.
+    "start_on_delete": ("delete", {}),
+    # The task a DELETE cancels stays readable as CANCELLED with its cost, as Runway's schema allows;
+    # Runway itself has been observed to answer 404 after a DELETE, which is what happens without it.
+    "readable_after_delete": ("delete", {}),
 }
 
 MARKER_RE = re.compile(r"\[sim:([a-z_]+)(?:=([^\]]*))?\]")

@@ -4,7 +4,9 @@ Lifecycle of a task (runway-api.md §5, §9):
 
     THROTTLED (no free concurrency slot for its model; promoted in submission order)
       -> PENDING (pending_seconds) -> RUNNING (running_seconds, and until its clip is rendered)
-      -> SUCCEEDED | FAILED;  DELETE cancels (PENDING/THROTTLED/RUNNING) or deletes (finished).
+      -> SUCCEEDED | FAILED;  DELETE cancels (PENDING/THROTTLED/RUNNING) or deletes (finished),
+      and the task is gone afterwards (GET answers 404). The `start_on_delete` fault makes a DELETE
+      find a PENDING/THROTTLED task just started (the race between a client's GET and its DELETE).
 
 Credits: the estimated cost is taken from the balance when the task is created (a create without
 enough credits is refused), kept on success, and given back on failure and on cancelling a task that
@@ -378,15 +380,26 @@ class Simulator:
             return None if task is None or task.deleted_at is not None else task
 
     def delete_task(self, task_id: str) -> bool:
-        """DELETE /v1/tasks/{id}: cancel an unfinished task or delete a finished one."""
+        """DELETE /v1/tasks/{id}: cancel an unfinished task or delete a finished one. Either way the
+        task is gone afterwards (GET answers 404), as observed at Runway (runway-api.md section 5),
+        unless a `readable_after_delete` fault keeps a cancelled one readable."""
         with self.lock:
             now = time.monotonic()
             self._tick(now)
             task = self.tasks.get(task_id)
             if task is None or task.deleted_at is not None:
                 return False
+            readable = False
             if task.status not in TERMINAL:
+                if task.status in (PENDING, THROTTLED):
+                    kinds = {fault.kind for fault in self.faults.take_all("delete")}
+                    readable = "readable_after_delete" in kinds
+                    if "start_on_delete" in kinds:
+                        self._start(task, now, render=False)  # cancelled at once: nothing to render
                 self._cancel(task, now)
+            if readable:
+                self._tick(now)
+                return True
             task.deleted_at = now
             if task.output_path:
                 task.output_path.unlink(missing_ok=True)
@@ -464,11 +477,7 @@ class Simulator:
 
     def _advance(self, task: Task, now: float) -> bool:
         if task.status == PENDING and now - (task.slot_at or now) >= task.pending_seconds:
-            task.status = RUNNING
-            task.started_at = now
-            task.events.append((RUNNING, now))
-            if task.plan.failure_code is None:
-                self._start_render(task)
+            self._start(task, now)
             return True
         if task.status == RUNNING and now - (task.started_at or now) >= task.running_seconds:
             if task.plan.failure_code is not None:
@@ -482,6 +491,16 @@ class Simulator:
                 self._fail(task, "INTERNAL", "An unexpected error occurred.", now)
                 return True
         return False
+
+    def _start(self, task: Task, now: float, *, render: bool = True) -> None:
+        if task.status == THROTTLED:
+            task.events.append((PENDING, now))  # a throttled task gets its slot on the way
+        task.status = RUNNING
+        task.slot_at = task.slot_at or now
+        task.started_at = now
+        task.events.append((RUNNING, now))
+        if render and task.plan.failure_code is None:
+            self._start_render(task)
 
     def _fail(self, task: Task, code: str, failure: str, now: float) -> None:
         task.failure_code = code

@@ -8,11 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from generation import finishing
+from generation import finishing, pipeline
 from generation.models import Take
 from projects import usage as credit_usage
 from projects.downloads import ranged_file_response
@@ -45,15 +46,15 @@ def _narration_url(sequence_id: int) -> str:
 
 def _charge_text(take: Take) -> str:
     if take.cost_credits is not None:
-        return f"{take.cost_credits} credits charged"
+        return f"Runway charged {take.cost_credits} credit{pluralize(take.cost_credits)}"
     if take.status == Take.Status.UNCONFIRMED:
-        return f"{take.estimated_credits} credits held"
+        return f"{take.estimated_credits} credits held until an admin checks with Runway"
     if take.is_final:
-        return "nothing charged"
-    return f"about {take.estimated_credits} credits"
+        return "Nothing charged"
+    return f"{take.estimated_credits} credit{pluralize(take.estimated_credits)} held; Runway's charge is settled when done"
 
 
-def _take_row(take: Take, number: int) -> dict:
+def _take_row(take: Take, number: int, *, fetch_url: str = "") -> dict:
     row = {
         "key": f"finishing-take-{take.pk}",
         "number": number,
@@ -62,9 +63,14 @@ def _take_row(take: Take, number: int) -> dict:
         "charge": _charge_text(take),
         "reason": "",
         "percent": "",
+        "fetch_url": "",
     }
     if take.status in (Take.Status.FAILED, Take.Status.UNCONFIRMED):
         row["reason"] = failure_reason(take)
+        if take.failure_code == "DOWNLOAD" and take.runway_task_id:
+            # Runway made and charged it; fetching it again is not charged twice.
+            row["status"], row["badge"] = "Not saved yet", "badge-warn"
+            row["fetch_url"] = fetch_url
     elif take.status == Take.Status.CANCELLED:
         row["reason"] = take.charge_note
     elif not take.is_final:
@@ -72,17 +78,37 @@ def _take_row(take: Take, number: int) -> dict:
     return row
 
 
+def _master_rows(parts: list[Take], *, fetch) -> list[dict]:
+    """A row per master part take, named by its part (its place in the film) and its try."""
+    starts = sorted({t.part_start_frame for t in parts})
+    tries: dict[int, int] = {}
+    rows = []
+    for n, take in enumerate(parts, start=1):
+        tries[take.part_start_frame] = tries.get(take.part_start_frame, 0) + 1
+        row = _take_row(take, n, fetch_url=fetch(take.pk) if fetch else "")
+        row["part"] = starts.index(take.part_start_frame) + 1
+        row["try"] = tries[take.part_start_frame]
+        rows.append(row)
+    return rows
+
+
 def finishing_section(sequence: Sequence, *, form: NarrationForm | None = None) -> dict:
     """What the sequence page shows of the narration and the 4K master: a few queries, no ffmpeg
-    (the master's estimate is worked out on its confirmation page)."""
+    (the master's price is exact on its confirmation page). `is_on_its_way` says whether the page's
+    script should keep asking for the section (`narration_progress`)."""
     can_edit = _can_edit(sequence.my_role)
     estimate = finishing.estimate_narration(sequence)
-    urls = {"audio": _pk_url("narration_audio"), "choose": _pk_url("choose_narration_take")}
+    urls = {
+        "audio": _pk_url("narration_audio"),
+        "choose": _pk_url("choose_narration_take"),
+        "fetch": _pk_url("fetch_finishing_take_again"),
+    }
+    fetch = urls["fetch"] if can_edit else None
     takes = list(finishing.narration_takes(sequence))
     is_making = any(not t.is_final for t in takes)
     rows = []
     for number, take in enumerate(takes, start=1):
-        row = _take_row(take, number)
+        row = _take_row(take, number, fetch_url=fetch(take.pk) if fetch else "")
         row["is_chosen"] = take.pk == sequence.narration_take_id
         row["audio_url"] = urls["audio"](take.pk) if take.output else ""
         row["duration"] = take.duration
@@ -93,16 +119,24 @@ def finishing_section(sequence: Sequence, *, form: NarrationForm | None = None) 
     master = None
     if latest is not None:
         parts = list(finishing.master_takes(latest))
+        is_making_master = any(not t.is_final for t in parts)
+        is_joining = bool(parts) and not is_making_master and finishing.is_joining(latest)
+        can_make = can_edit and not latest.master and not is_making_master and not is_joining
         master = {
             "version": latest,
             "download_url": reverse("version_master", args=[latest.pk]) + "?download=1"
             if latest.master
             else "",
-            "make_url": reverse("make_master", args=[latest.pk]) if can_edit and not latest.master else "",
-            "is_making": any(not t.is_final for t in parts),
+            "make_url": reverse("make_master", args=[latest.pk]) if can_make else "",
+            "price": finishing.master_price(latest, parts) if can_make else None,
+            "is_making": is_making_master,
+            "is_joining": is_joining,
             "stop_url": reverse("stop_master", args=[latest.pk]) if can_edit else "",
-            "parts": [_take_row(t, n) for n, t in enumerate(parts, start=1)],
+            "parts": _master_rows(parts, fetch=fetch),
+            "part_count": len({t.part_start_frame for t in parts}),
+            "has_made_parts": any(t.status == Take.Status.SUCCEEDED for t in parts),
         }
+    is_on_its_way = is_making or bool(master and (master["is_making"] or master["is_joining"]))
     return {
         "can_edit": can_edit,
         "form": (form or NarrationForm(instance=sequence)) if can_edit else None,
@@ -113,8 +147,42 @@ def finishing_section(sequence: Sequence, *, form: NarrationForm | None = None) 
         "needs_assembly": sequence.status == Sequence.Status.DONE
         and finishing.needs_assembly_for_narration(sequence),
         "latest": latest,
+        "next_version": latest.number + 1 if latest else 1,
         "master": master,
+        "is_on_its_way": is_on_its_way,
+        "progress_url": reverse("narration_progress", args=[sequence.pk]),
     }
+
+
+@require_safe
+@login_required
+def narration_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The narration and master part of the sequence page, for its script to swap in while a
+    narration or master part is being made."""
+    sequence = _get_sequence_for_user(request, pk)
+    response = render(
+        request,
+        "projects/_narration_progress.html",
+        {"sequence": sequence, "finishing": finishing_section(sequence)},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def fetch_finishing_take_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Download again a narration or master part Runway made and charged but that could not be
+    saved. Not charged twice."""
+    take = _get_finishing_take_for_user(request, pk, EDIT)
+    what = "narration" if take.is_narration else "master part"
+    try:
+        pipeline.fetch_take_again(take)
+    except pipeline.PipelineError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Fetching the {what} again from Runway. It is not charged twice.")
+    return redirect(_narration_url(take.sequence_id))
 
 
 # --- narration -------------------------------------------------------------------------------------
@@ -201,8 +269,10 @@ def stop_narration(request: HttpRequest, pk: int) -> HttpResponse:
         title="Stop the narration",
         question=f"Stop making the narration of “{sequence.title}”?",
         details=[
-            "If Runway has not started it, its held credits are returned.",
+            "If it has not reached Runway yet, its held credits are returned.",
             "If Runway is already making it, it is stopped but Runway keeps the charge.",
+            "If it is waiting at Runway, Runway may start it just as it is stopped and does not say "
+            "whether it did: its credits may stay held until an admin confirms Runway's charge.",
         ],
         button="Stop the narration",
         cancel_url=back,
@@ -297,8 +367,9 @@ def stop_master(request: HttpRequest, pk: int) -> HttpResponse:
         title="Stop the 4K master",
         question=f"Stop making the 4K master of version {version.number}?",
         details=[
-            "Parts Runway has not started are cancelled and their held credits returned.",
+            "Parts not yet sent to Runway are cancelled and their held credits returned.",
             "Parts Runway is already upscaling are stopped, but Runway keeps their charge.",
+            "Parts waiting at Runway may stay held until an admin confirms Runway's charge.",
             "Finished parts are kept: asking for the master again makes only the missing ones.",
         ],
         button="Stop the master",

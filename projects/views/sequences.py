@@ -16,6 +16,7 @@ from projects import usage as credit_usage
 from projects.downloads import ranged_file_response
 from projects.forms import (
     DirectionForm,
+    NarrationForm,
     SequenceForm,
     ShareLinkForm,
     ShotForm,
@@ -303,6 +304,8 @@ def _shot_parts(
         "has_errors": any(item.error for item in to_generate.shots),
         "keyframe_summary": keyframe_data["summary"],
         "versions": versions_section(sequence),
+        # Without its form, which is made for each page (a form is not something to keep).
+        "finishing": {k: v for k, v in finishing_section(sequence).items() if k != "form"},
     }
     if sequence.status != Sequence.Status.DRAFT:
         parts.update(_takes_panel(sequence, shots, _takes_of(shots), can_edit=can_edit))
@@ -361,7 +364,10 @@ def _sequence_context(
         "share_form": ShareLinkForm(sequence=sequence)
         if can_edit and sequence.status == Sequence.Status.DONE
         else None,
-        "finishing": finishing_section(sequence),
+        "finishing": {
+            **parts["finishing"],
+            "form": NarrationForm(instance=sequence) if parts["finishing"]["can_edit"] else None,
+        },
         "catalog_script": _catalog_script(),
         "sequence_url": reverse("sequence_detail", args=[sequence.pk]),
     }
