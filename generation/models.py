@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from generation import catalog
@@ -151,7 +152,7 @@ class Take(models.Model):
                 "whether it was charged."
             )
         if self.cost_credits:
-            return f"Runway charged {self.cost_credits} credits for it."
+            return f"Runway charged {self.cost_credits} credit{pluralize(self.cost_credits)} for it."
         return "No credits were charged."
 
 

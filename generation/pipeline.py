@@ -659,7 +659,7 @@ def fetch_take_again(take: Take, *, client: runway.RunwayClient | None = None) -
     origin = current_origin(client)
     if take.runway_origin not in (origin, ""):
         raise PipelineError(
-            f"This clip was made on another Runway ({runway.origin_base(take.runway_origin)}); fetch it "
+            f"This {_output_word(take)} was made on another Runway ({runway.origin_base(take.runway_origin)}); fetch it "
             "again from the studio or command line that uses that Runway."
         )
     moved = Take.objects.filter(

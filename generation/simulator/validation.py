@@ -611,15 +611,19 @@ def _check_prompt_image(
     return found
 
 
-def _check_uri(uri: str, path: Path, data_uri_max_chars: int, issues: list[dict[str, Any]]) -> bool:
+def _check_uri(
+    uri: str, path: Path, data_uri_max_chars: int, issues: list[dict[str, Any]], *, media: str = "image"
+) -> bool:
+    """An image (or, with media="video", a video) input: an HTTPS URL, an upload or a data URI."""
+    data_min = {"image": 1, "video": 13}[media]
     if uri.startswith("https://"):
         low, high = HTTPS_URL_LENGTH
     elif uri.startswith("runway://"):
         low, high = RUNWAY_URI_LENGTH
-    elif uri.startswith("data:image/"):
-        low, high = 1, data_uri_max_chars
+    elif uri.startswith(f"data:{media}/"):
+        low, high = data_min, data_uri_max_chars
     else:
-        message = "Invalid input: expected an HTTPS URL, a runway:// upload URI or a data:image/ URI"
+        message = f"Invalid input: expected an HTTPS URL, a runway:// upload URI or a data:{media}/ URI"
         if uri.startswith("http://"):
             message = "Only HTTPS URLs are allowed."
         issues.append({"code": "invalid_union", "errors": [], "path": path, "message": message})
@@ -891,7 +895,7 @@ def _validate_upscale_body(
         issues.append(invalid_type(["videoUri"], "string", uri))
         usable = False
     else:
-        usable = _check_video_uri(uri, ["videoUri"], data_uri_max_chars, issues)
+        usable = _check_uri(uri, ["videoUri"], data_uri_max_chars, issues, media="video")
     resolution = body.get("resolution", model.default_resolution)
     if not isinstance(resolution, str) or resolution not in model.resolutions:
         issues.append(invalid_value(["resolution"], model.resolutions))
@@ -966,28 +970,6 @@ def _validate_upscale_body(
             video=video, source=source, resolution=resolution, fps_boost=fps_boost, facts=facts
         ),
     )
-
-
-def _check_video_uri(uri: str, path: Path, data_uri_max_chars: int, issues: list[dict[str, Any]]) -> bool:
-    if uri.startswith("https://"):
-        low, high = HTTPS_URL_LENGTH
-    elif uri.startswith("runway://"):
-        low, high = RUNWAY_URI_LENGTH
-    elif uri.startswith("data:video/"):
-        low, high = 13, data_uri_max_chars
-    else:
-        message = "Invalid input: expected an HTTPS URL, a runway:// upload URI or a data:video/ URI"
-        if uri.startswith("http://"):
-            message = "Only HTTPS URLs are allowed."
-        issues.append({"code": "invalid_union", "errors": [], "path": path, "message": message})
-        return False
-    if len(uri) < low:
-        issues.append(too_small(path, "string", low))
-        return False
-    if len(uri) > high:
-        issues.append(too_big(path, "string", high))
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
