@@ -6,7 +6,7 @@ import secrets
 
 from django.apps import apps
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -37,8 +37,13 @@ def _logo_upload_to(instance: Project, filename: str) -> str:
 
 
 class Project(models.Model):
+    DESCRIPTION_MAX_LENGTH = 5000
+
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    # A TextField's max_length only reaches its form field; the validator holds it for full_clean too.
+    description = models.TextField(
+        blank=True, max_length=DESCRIPTION_MAX_LENGTH, validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)]
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # Branding of the project's share pages, shown to clients instead of the app's own header.
@@ -224,6 +229,11 @@ class Sequence(models.Model):
     )
     # The worker assembling the film holds the sequence until then; a lapsed claim is taken over.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # What a user saw when they opened a form, bumped by each save of a user's edit and never by the
+    # pipeline: a save against another number was made over someone else's change and is refused.
+    # The settings and the narration are edited in two forms, so each has its own.
+    edit_version = models.PositiveIntegerField(default=0, editable=False)
+    narration_version = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -287,6 +297,8 @@ class Shot(models.Model):
     # Set when the chosen take no longer matches the shot: an earlier shot's chosen take changed
     # after this shot was generated from it, or the shot or its sequence was edited since.
     is_stale = models.BooleanField(default=False)
+    # Bumped by each save of the shot's form, never by the pipeline (see Sequence.edit_version).
+    edit_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["position", "pk"]
@@ -316,6 +328,8 @@ class Keyframe(models.Model):
     chosen_take = models.ForeignKey(
         "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Bumped by each save of the keyframe's form, never by the pipeline (see Sequence.edit_version).
+    edit_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["shot", "slot"]
