@@ -92,8 +92,13 @@ class Take(models.Model):
     # How many automatic retakes came before this one (after INTERNAL.* failures).
     attempt = models.PositiveSmallIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True)
-    # A worker that downloads the output holds the take until then; a lapsed claim is taken over.
+    # The worker that sends the take, saves its output or finishes its cancel holds it until then,
+    # renewing the lease while it works (generation/leases.py); a lapsed claim is taken over.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # The holder's own token: it writes its outcome only while the token is still there.
+    claim_token = models.CharField(max_length=32, blank=True)
+    # When another worker last took this take over from one that stopped mid-work.
+    taken_over_at = models.DateTimeField(null=True, blank=True)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
     # Set just before the create request leaves; a submission that died before it is safe to resend.
     create_sent_at = models.DateTimeField(null=True, blank=True)
@@ -142,6 +147,22 @@ class Take(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def takeover_note(self) -> str:
+        """A line for the take's progress when a worker stopped while saving it and another took over."""
+        if self.taken_over_at is None or self.status != self.Status.DOWNLOADING:
+            return ""
+        at = timezone.localtime(self.taken_over_at).strftime("%H:%M")
+        return f"A worker stopped while saving this {self.output_word}; another took it over at {at}."
+
+    @property
+    def output_word(self) -> str:
+        if self.is_narration:
+            return "narration"
+        if self.is_master_part:
+            return "master part"
+        return "image" if self.keyframe_id else "clip"
 
     @property
     def charge_note(self) -> str:

@@ -227,8 +227,12 @@ class Sequence(models.Model):
     narration_take = models.ForeignKey(
         "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # The worker assembling the film holds the sequence until then; a lapsed claim is taken over.
+    # The worker assembling the film holds the sequence until then, renewing the lease while it works
+    # (generation/leases.py), and writes the film only while its token is still there; a lapsed
+    # claim is taken over, and when is kept for the page.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    taken_over_at = models.DateTimeField(null=True, blank=True)
     # What a user saw when they opened a form, bumped by each save of a user's edit and never by the
     # pipeline: a save against another number was made over someone else's change and is refused.
     # The settings and the narration are edited in two forms, so each has its own.
@@ -258,6 +262,14 @@ class Sequence(models.Model):
     @property
     def is_unfinished(self) -> bool:
         return self.status in self.UNFINISHED
+
+    @property
+    def takeover_note(self) -> str:
+        """A line for the status while assembling, when a worker stopped and another took over."""
+        if self.taken_over_at is None or self.status != self.Status.ASSEMBLING:
+            return ""
+        at = timezone.localtime(self.taken_over_at).strftime("%H:%M")
+        return f"A worker stopped while assembling the film; another took it over at {at}."
 
     @property
     def is_startable(self) -> bool:
