@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -958,9 +960,45 @@ def test_unknown_fault_kinds_and_parameters_are_refused(runway):
 
 
 def test_control_endpoints_need_the_control_token(runway):
-    for headers in ({}, {"Authorization": "Bearer key_" + "c" * 128}):
+    assert requests.get(f"{runway.base_url}/_simulator/tasks", timeout=10).status_code == 401
+    # Neither a key of Runway's shape nor the API key itself opens the control endpoints.
+    for token in ("key_" + "c" * 128, runway.api_key, runway.control_token + "x"):
+        headers = {"Authorization": f"Bearer {token}"}
         response = requests.get(f"{runway.base_url}/_simulator/tasks", headers=headers, timeout=10)
-        assert response.status_code == 401
+        assert response.status_code == 403
+
+
+def test_a_simulator_started_without_a_token_makes_one_and_accepts_only_it():
+    # The management command's case: no API key (any key of Runway's shape calls the API) and no
+    # control token given. A key-shaped token must not be able to reset it or arm faults.
+    with SimulatorServer(SimulatorConfig.fast()) as server:
+        token = server.config.control_token
+        assert len(token) >= 32
+        for headers in ({}, {"Authorization": "Bearer key_" + "0" * 128}):
+            for method, path in (("POST", "/_simulator/reset"), ("POST", "/_simulator/faults")):
+                response = requests.request(
+                    method, f"{server.base_url}{path}", json={"kind": "api"}, headers=headers, timeout=10
+                )
+                assert response.status_code in (401, 403)
+
+        control = SimulatorControl(server.base_url, "key_" + "0" * 128, control_token=token)
+        assert control.faults() == []  # nothing was armed
+        control.fail_next("http_error", status=503)
+        assert [f["kind"] for f in control.faults()] == ["http_error"]
+        control.reset()
+        assert control.faults() == []
+
+
+def test_two_simulators_get_different_control_tokens():
+    assert SimulatorConfig().control_token != SimulatorConfig().control_token
+
+
+def test_a_given_control_token_is_kept():
+    with SimulatorServer(SimulatorConfig.fast(control_token="t" * 40)) as server:
+        headers = {"Authorization": "Bearer " + "t" * 40}
+        assert requests.get(f"{server.base_url}/_simulator/tasks", headers=headers, timeout=10).json() == {
+            "tasks": []
+        }
 
 
 def test_the_task_log_keeps_each_request_with_data_uris_shortened(runway):
@@ -1074,17 +1112,23 @@ def test_stop_ends_every_thread_the_server_started():
 
 
 def test_the_management_command_serves_until_interrupted():
+    token = secrets.token_hex(32)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runway_simulator", "--port", "0", "--fast"],
         cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "RUNWAY_SIMULATOR_CONTROL_TOKEN": token},
     )
     try:
         line = process.stdout.readline()
         base_url = re.search(r"http://127\.0\.0\.1:\d+", line)[0]
         assert "fast" in line
         assert requests.get(f"{base_url}/_simulator/health", timeout=5).json() == {"ok": True}
+        assert requests.post(f"{base_url}/_simulator/reset", timeout=5).status_code == 401
+        headers = {"Authorization": "Bearer key_" + "0" * 128}
+        assert requests.post(f"{base_url}/_simulator/reset", headers=headers, timeout=5).status_code == 403
+        assert SimulatorControl(base_url, "key_" + "0" * 128, control_token=token).faults() == []
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0

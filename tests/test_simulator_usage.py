@@ -292,7 +292,7 @@ def test_an_adjustment_adds_to_the_day_and_leaves_the_balance_alone(runway):
 )
 def test_an_adjustment_it_cannot_read_is_refused(runway, body):
     response = requests.post(
-        f"{runway.base_url}/_simulator/usage_adjust", json=body, headers=runway.api_headers, timeout=10
+        f"{runway.base_url}/_simulator/usage_adjust", json=body, headers=runway.control_headers, timeout=10
     )
 
     assert response.status_code == 400

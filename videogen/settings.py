@@ -213,6 +213,8 @@ if RUNWAY_SIMULATED:
 else:
     RUNWAY_API_BASE = env("RUNWAY_API_BASE", default="https://api.dev.runwayml.com")
 RUNWAY_SIMULATOR_FAST = env.bool("RUNWAY_SIMULATOR_FAST", default=False)
+# Guards the simulator's /_simulator/* control endpoints (reset, faults); empty makes a random one.
+RUNWAY_SIMULATOR_CONTROL_TOKEN = env("RUNWAY_SIMULATOR_CONTROL_TOKEN", default="")
 RUNWAY_MODEL = env("RUNWAY_MODEL", default="gen4_turbo")
 # Runway asks clients not to poll a task more often than every 5 s.
 RUNWAY_POLL_INTERVAL = env.float("RUNWAY_POLL_INTERVAL", default=5.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,9 @@ class SimulatorConfig:
     """Everything a simulator instance is started with; `reset()` returns to these values.
 
     `api_key` None accepts any key of Runway's shape (`key_` + 128 hex); a value accepts only it.
-    `control_token` guards the /_simulator/* endpoints; None means "whatever the API accepts".
+    `control_token` guards the /_simulator/* endpoints (reset, faults, configuration, the task log)
+    and is never an API key: None makes a random one, so that nothing that can merely call the API
+    (or a web page posting to loopback) can reset the simulator or arm its faults.
     """
 
     host: str = "127.0.0.1"
@@ -78,6 +81,10 @@ class SimulatorConfig:
         values: dict[str, object] = {"pending_seconds": 0.5, "running_seconds": 2.0}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if not self.control_token:
+            self.control_token = secrets.token_urlsafe(32)
 
     def copy(self) -> SimulatorConfig:
         return dataclasses.replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 from typing import Any
@@ -14,14 +15,21 @@ from .validation import API_VERSION
 class SimulatorControl:
     """Drives a running simulator over HTTP: arm faults, read the task log, reset, configure.
 
-    Works for an in-process `SimulatorServer` and for one started with `manage.py runway_simulator`.
+    Works for an in-process `SimulatorServer` (pass `server.config.control_token`) and for one
+    started with `manage.py runway_simulator` (the token it was given or printed at start; without
+    one here, RUNWAY_SIMULATOR_CONTROL_TOKEN). The API key only calls Runway's own routes.
     """
 
     def __init__(self, base_url: str, api_key: str, control_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.control_token = control_token or os.environ.get("RUNWAY_SIMULATOR_CONTROL_TOKEN", "")
         self._session = requests.Session()
-        self._session.headers["Authorization"] = f"Bearer {control_token or api_key}"
+        self._session.headers.update(self.control_headers)
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.control_token}"} if self.control_token else {}
 
     def _call(self, method: str, path: str, json: object | None = None) -> Any:
         response = self._session.request(method, f"{self.base_url}{path}", json=json, timeout=10)

@@ -17,6 +17,7 @@ Routes (runway-api.md §2):
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import math
@@ -254,15 +255,13 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
                 self.send_json(400, version_error.body())
                 return False
         elif area == "control":
-            token = self.sim.config.control_token
-            if token is not None:
-                ok = self.headers.get("Authorization") == f"Bearer {token}"
-            else:
-                ok = validation.check_api_key(
-                    self.headers.get("Authorization"), expected=self.sim.config.api_key
-                )
-            if not ok:
+            authorization = self.headers.get("Authorization") or ""
+            if not authorization.startswith("Bearer "):
                 self.send_json(401, {"error": "A control token is required"})
+                return False
+            given = authorization[len("Bearer ") :].encode()
+            if not hmac.compare_digest(given, self.sim.config.control_token.encode()):
+                self.send_json(403, {"error": "Wrong control token"})
                 return False
         return True
 

@@ -2,7 +2,7 @@
 
 - `runway_simulator` (session): one simulator for the whole run, on a free loopback port, with fast
   timings, clips at a quarter of their real size and output URLs that expire after two minutes.
-  It yields a `SimulatorControl` (base_url, api_key, fail_next, tasks, reset, configure, cancel,
+  It yields a `SimulatorControl` (base_url, api_key, control_token, fail_next, tasks, reset, configure, cancel,
   wait_for_status). It is not reset between tests: use `runway` for that.
 - `runway` (function): resets the simulator (tasks, uploads, faults, balance, limits, timings) and
   points Django settings at it (RUNWAY_API_BASE, RUNWAY_API_KEY); yields the same control object.
@@ -27,6 +27,7 @@ def runway_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simul
     api_key = "key_" + secrets.token_hex(64)
     config = SimulatorConfig(
         api_key=api_key,
+        control_token=secrets.token_urlsafe(32),
         render_scale=0.25,
         url_ttl=120,
         output_dir=tmp_path_factory.mktemp("runway-simulator"),
@@ -35,7 +36,7 @@ def runway_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simul
     server = SimulatorServer(config)
     base_url = server.start()
     try:
-        yield SimulatorControl(base_url, api_key)
+        yield SimulatorControl(base_url, api_key, control_token=config.control_token)
     finally:
         server.stop()
 

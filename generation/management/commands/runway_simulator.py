@@ -28,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--render-scale", type=float, default=1.0, help="Clip size x this (default 1).")
         parser.add_argument("--credits", type=int, default=None, help="Starting credit balance.")
         parser.add_argument(
+            "--control-token",
+            default=settings.RUNWAY_SIMULATOR_CONTROL_TOKEN,
+            help="Bearer token the /_simulator/* control endpoints require (also "
+            "RUNWAY_SIMULATOR_CONTROL_TOKEN; default: a random one, printed at start).",
+        )
+        parser.add_argument(
             "--output-dir",
             type=Path,
             default=None,
@@ -40,6 +46,7 @@ class Command(BaseCommand):
             "port": options["port"],
             "render_scale": options["render_scale"],
             "output_dir": options["output_dir"],
+            "control_token": options["control_token"] or None,
         }
         if options["credits"] is not None:
             values["credit_balance"] = options["credits"]
@@ -48,6 +55,9 @@ class Command(BaseCommand):
         base_url = server.start()
         mode = "fast" if options["fast"] else "realistic"
         self.stdout.write(f"Runway simulator ({mode} timings) listening on {base_url}", ending="\n")
+        if not options["control_token"]:
+            # Like a notebook server's token: whoever started it can drive the control endpoints.
+            self.stdout.write(f"Control token (for /_simulator/*): {config.control_token}")
         self.stdout.flush()
 
         stopped = threading.Event()
