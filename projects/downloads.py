@@ -7,13 +7,15 @@ download managers send; a request for several ranges gets the whole file, as RFC
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import re
 from collections.abc import Iterator
 
 from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils.http import content_disposition_header
+from django.utils.cache import get_conditional_response
+from django.utils.http import content_disposition_header, http_date
 
 CHUNK_SIZE = 64 * 1024
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
@@ -93,6 +95,26 @@ def _chunks(file: FieldFile, start: int, length: int) -> Iterator[bytes]:
         file.close()
 
 
+def _validators(file: FieldFile, size: int) -> tuple[str, float | None]:
+    """A strong ETag and the modification time (None where the storage cannot tell) of a file.
+
+    Stored names are never reused (the storage picks a free name), so name, size and time identify
+    the content without reading it.
+    """
+    try:
+        modified = file.storage.get_modified_time(file.name).timestamp()
+    except (NotImplementedError, OSError):
+        modified = None
+    digest = hashlib.sha256(f"{file.name}\n{size}\n{modified}".encode()).hexdigest()[:32]
+    return f'"{digest}"', modified
+
+
+def _range_still_applies(request: HttpRequest, *, etag: str, last_modified: str | None) -> bool:
+    """If-Range: resume only the same file; any other validator asks for the whole file anew."""
+    if_range = request.headers.get("If-Range", "").strip()
+    return not if_range or if_range == etag or if_range == last_modified
+
+
 def ranged_file_response(
     request: HttpRequest,
     file: FieldFile,
@@ -100,12 +122,33 @@ def ranged_file_response(
     filename: str,
     as_attachment: bool,
     content_type: str | None = None,
-    cache_control: str = "private, max-age=3600",
+    cache_control: str = "private, no-cache",
 ) -> HttpResponse:
-    """Answer GET or HEAD for a stored file: 200 with the whole file, 206 with one range, or 416."""
+    """Answer GET or HEAD for a stored file: 200 with the whole file, 206 with one range, 304 when
+    the browser's copy is current, or 416.
+
+    Staff media are `no-cache` by default: a browser keeps them but asks again each time, so the
+    view checks membership on every use (a removed member gets 404) and a current copy costs a 304.
+    """
     size = file.size
     content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    byte_range = parse_range(request.headers.get("Range", ""), size)
+    etag, modified = _validators(file, size)
+    last_modified = http_date(modified) if modified is not None else None
+    validators = HttpResponse(content_type=content_type)
+    validators["ETag"] = etag
+    if last_modified:
+        validators["Last-Modified"] = last_modified
+    validators["Cache-Control"] = cache_control
+    conditional = get_conditional_response(
+        request, etag=etag, last_modified=int(modified) if modified is not None else None, response=validators
+    )
+    if conditional is not validators:
+        return conditional
+
+    header = request.headers.get("Range", "")
+    if header and not _range_still_applies(request, etag=etag, last_modified=last_modified):
+        header = ""
+    byte_range = parse_range(header, size)
     if byte_range is False:
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
@@ -116,15 +159,17 @@ def ranged_file_response(
     start, end = byte_range if byte_range else (0, size - 1)
     length = max(end - start + 1, 0)
     if request.method == "HEAD":
-        response: HttpResponse | StreamingHttpResponse = HttpResponse(content_type=content_type)
+        response: HttpResponse | StreamingHttpResponse = validators
     else:
         response = StreamingHttpResponse(_chunks(file, start, length), content_type=content_type)
+        for name in ("ETag", "Last-Modified", "Cache-Control"):
+            if name in validators:
+                response[name] = validators[name]
     if byte_range:
         response.status_code = 206
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
-    response["Cache-Control"] = cache_control
     response["X-Content-Type-Options"] = "nosniff"
     return response
