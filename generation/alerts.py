@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
+from generation.mail import one_line
 from generation.models import CreditMonth
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _check_user(user_id: int) -> None:
     _send(
         subject=f"You have used {level}% of your credits for {period}",
         body=(
-            f"Hello {user.get_username()},\n\n"
+            f"Hello {one_line(user.get_username())},\n\n"
             f"You have used or reserved {spent} of your {summary.total} credits for {period} "
             f"({summary.used} used, {summary.held} held); {max(summary.available, 0)} are left.\n"
             + _advice(level, "ask an admin for more credits")
@@ -101,10 +102,11 @@ def _check_project(project_id: int) -> None:
     if not owners:
         return
     period = f"{summary.period_start:%B %Y}"
+    name = one_line(project.name)  # typed by its owner; one line, so it cannot add a header or a line
     _send(
-        subject=f"Project '{project.name}' has used {level}% of its credit cap for {period}",
+        subject=f"Project '{name}' has used {level}% of its credit cap for {period}",
         body=(
-            f"The project '{project.name}' has used or reserved {spent} of its monthly cap of "
+            f"The project '{name}' has used or reserved {spent} of its monthly cap of "
             f"{summary.limit} credits for {period} ({summary.used} used, {summary.held} held); "
             f"{max(summary.available or 0, 0)} are left.\n" + _advice(level, "raise the project's cap")
         ),
@@ -120,7 +122,7 @@ def _advice(level: int, remedy: str) -> str:
 
 def _send(*, subject: str, body: str, to: list[str]) -> None:
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
+        send_mail(one_line(subject), body, settings.DEFAULT_FROM_EMAIL, to)
     except Exception:
         # The level stays claimed: a mail server that is down does not make every later spend
         # try again, and the meters on the pages show the same figures.

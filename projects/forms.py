@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 
-from generation import catalog
+from generation import catalog, mail
 from projects import images
 from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
 
@@ -301,6 +301,15 @@ def parse_timecode(text: str) -> float | None:
 
 class ReviewNameForm(forms.Form):
     name = forms.CharField(max_length=80, label="Your name", help_text="Shown beside your comments.")
+
+    def clean_name(self) -> str:
+        # The name goes into the subject and body of the decision mail (projects/review.py).
+        name = self.cleaned_data["name"]
+        if mail.CONTROL_CHARACTERS.search(name):
+            raise forms.ValidationError(
+                "Your name cannot contain line breaks, tabs or other control characters."
+            )
+        return name
 
 
 class ReviewCommentForm(forms.Form):

@@ -18,6 +18,7 @@ from django.core.mail import send_mail
 from django.db import models, transaction
 from django.db.models import Count, OuterRef, Subquery
 
+from generation.mail import one_line, quoted
 from projects.models import (
     FilmVersion,
     Membership,
@@ -158,21 +159,24 @@ def mail_decision(decision_pk: int, *, sequence_url: str) -> None:
         if not to:
             return
         number = decision.version.number
+        # Names and titles are typed by people (the client's name by anyone with the link): each is
+        # kept to one line, so that none can add a header or a line that reads like one of ours.
+        author, title = one_line(decision.author_name), one_line(sequence.title)
         if decision.verdict == Verdict.APPROVED:
-            subject = f"{decision.author_name} approved “{sequence.title}” version {number}"
+            subject = f"{author} approved “{title}” version {number}"
         else:
-            subject = f"{decision.author_name} asked for changes to “{sequence.title}” version {number}"
+            subject = f"{author} asked for changes to “{title}” version {number}"
         lines = [
-            f"Project: {sequence.project.name}",
-            f"Sequence: {sequence.title}",
+            f"Project: {one_line(sequence.project.name)}",
+            f"Sequence: {title}",
             f"Version: {number}",
-            f"Client: {decision.author_name}",
+            f"Client: {author}",
             f"Verdict: {decision.get_verdict_display()}",
         ]
         if decision.note:
-            lines += ["", "Note:", decision.note]
+            lines += ["", "Note:", *quoted(decision.note)]
         lines += ["", f"See the feedback on the sequence page: {sequence_url}#versions", ""]
-        send_mail(subject.replace("\n", " "), "\n".join(lines), settings.DEFAULT_FROM_EMAIL, to)
+        send_mail(one_line(subject), "\n".join(lines), settings.DEFAULT_FROM_EMAIL, to)
     except Exception:
         log.exception("Could not mail review decision %s", decision_pk)
 

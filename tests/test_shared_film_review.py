@@ -168,6 +168,25 @@ def test_a_too_long_name_is_refused(client, link):
     assert "review_name" not in response.cookies
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Dana\r\nBcc: mallory@example.com",
+        "Dana\nClient",
+        "Dana\rClient",
+        "Dana\x1b[31m",
+        "Da\tna",
+        "Dana\u2028Client",
+        "Dana\u202eClient",
+    ],
+)
+def test_a_name_with_a_line_break_or_other_control_character_is_refused(client, link, name):
+    response = client.post(reverse("set_review_name", args=[link.token]), {"name": name})
+    assert response.status_code == 200
+    assert "Your name cannot contain line breaks, tabs or other control characters." in response.text
+    assert "review_name" not in response.cookies
+
+
 # --- comments ----------------------------------------------------------------------------------------
 
 
