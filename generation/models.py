@@ -328,3 +328,19 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.credits} for {self.user}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The latest ping a worker supervisor (generation/supervisor.py) had answered through the task
+    queue. Each supervisor, and each `worker_health` run, owns one row under its own token; the
+    ping task only ever raises `answered_seq`, so an answer arriving late or twice changes nothing."""
+
+    token = models.CharField(max_length=100, unique=True)
+    answered_seq = models.PositiveIntegerField(default=0)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # host:pid of the worker that answered (any cluster serving the queue may).
+    answered_by = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.token} answered {self.answered_seq}"
