@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
+from django.db import models
 
 from generation import catalog, mail
 from projects import images
-from projects.models import Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
+from projects.models import Keyframe, Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
 
 
 def _join_or(words: list[str]) -> str:
@@ -44,6 +46,131 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        error_messages = {
+            "description": {
+                "max_length": f"Keep the description to {Project.DESCRIPTION_MAX_LENGTH:,} characters "
+                "(it has %(show_value)s). Longer notes belong in a document shared with the team."
+            }
+        }
+
+
+# --- edits that carry the version the user saw -------------------------------------------------
+#
+# A form that changes a row others may change too (another member, or the pipeline writing its own
+# fields) carries the row's edit version and, signed, the values of the fields it changes as they
+# were when it was made. The service saves only if the version is still the same; otherwise the
+# page shows, from these values, what someone else changed since, and the user's form again.
+
+_SEEN_SALT = "projects.forms.seen"
+
+
+def version_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        min_value=0,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form is from an older page: your text is kept below, but reload the page "
+            "to see the latest version before saving."
+        },
+    )
+
+
+def seen_field() -> forms.CharField:
+    return forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _plain(value: object) -> object:
+    """A model value as JSON keeps it (a related row by its pk)."""
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+class VersionedForm:
+    """What the versioned forms share. Each declares `edit_version = version_field()` and
+    `seen = seen_field()`, names the model field its version mirrors (`version_attr`) and the
+    fields it changes (`edited_fields`), and calls `start_version` from its __init__."""
+
+    version_attr = "edit_version"
+    edited_fields: tuple[str, ...] = ()
+
+    def start_version(self, instance: models.Model | None) -> None:
+        """An unbound form starts from what the user sees now: `instance` (None: no row yet)."""
+        if self.is_bound:
+            return
+        self.initial.setdefault("edit_version", self.version_of(instance))
+        self.initial.setdefault("seen", self.seen_token(instance))
+
+    def version_of(self, instance: models.Model | None) -> int:
+        if instance is None or instance.pk is None:
+            return 0
+        return getattr(instance, self.version_attr)
+
+    def seen_values(self, instance: models.Model | None) -> dict:
+        """The values the form changes, as they are in `instance`, keyed by form field."""
+        if instance is None:
+            return {}
+        values = {}
+        for name in self.edited_fields:
+            if name in self.fields:
+                attname = instance._meta.get_field(name).attname
+                values[name] = _plain(getattr(instance, attname))
+        return values
+
+    def seen_token(self, instance: models.Model | None) -> str:
+        return signing.dumps(self.seen_values(instance), salt=_SEEN_SALT, compress=True)
+
+    def edited_data(self) -> dict:
+        """The cleaned values of the fields the form changes, for the service's keywords."""
+        return {name: self.cleaned_data.get(name) for name in self.edited_fields}
+
+    def label_of(self, name: str) -> str:
+        field = self.fields.get(name)
+        return str(field.label) if field is not None and field.label else name.replace("_", " ").capitalize()
+
+    def describe(self, name: str, value: object) -> str:
+        """`value` of field `name` as the form shows it: a choice by its label."""
+        field = self.fields.get(name)
+        if value is None or value == "":
+            return "(empty)"
+        if field is None:
+            return str(value)
+        if isinstance(field, forms.BooleanField):
+            return "Yes" if value else "No"
+        choices = getattr(field, "choices", None) or getattr(field.widget, "choices", None)
+        for key, label in choices or ():
+            if str(getattr(key, "value", key)) == str(value):
+                return str(label)
+        return str(value)
+
+    def reopen(self, current: models.Model | None) -> None:
+        """After a conflict: the form keeps what the user typed, now carrying `current`'s version
+        and values, so that saving it again applies the user's text over what is there now; and
+        `conflict` lists what changed since the user opened the form, field by field."""
+        try:
+            seen = signing.loads(self.data.get(self.add_prefix("seen"), ""), salt=_SEEN_SALT)
+        except signing.BadSignature:
+            seen = None
+        now = self.seen_values(current)
+        rows = []
+        for name in self.edited_fields:
+            if name not in now and name not in (seen or {}):
+                continue
+            theirs = now.get(name)
+            if seen is not None and seen.get(name) == theirs:
+                continue
+            rows.append(
+                {
+                    "label": self.label_of(name),
+                    "seen": self.describe(name, seen.get(name)) if seen is not None else "(not known)",
+                    "theirs": self.describe(name, theirs) if current is not None else "(deleted)",
+                }
+            )
+        self.conflict = {"changes": rows, "is_gone": current is None}
+        data = self.data.copy()
+        data[self.add_prefix("edit_version")] = str(self.version_of(current))
+        data[self.add_prefix("seen")] = self.seen_token(current)
+        self.data = data
 
 
 class AddMemberForm(forms.Form):
@@ -101,9 +228,12 @@ class DirectionForm(forms.Form):
     direction = forms.ChoiceField(choices=[("up", "Up"), ("down", "Down")])
 
 
-class SequenceForm(forms.ModelForm):
-    """Title, model and shape of a sequence. Ratio choices follow the chosen model."""
+class SequenceForm(VersionedForm, forms.ModelForm):
+    """Title, model and shape of a sequence. Ratio choices follow the chosen model. The form of an
+    existing sequence carries the version of its settings the user saw (see VersionedForm)."""
 
+    edit_version = version_field()
+    seen = seen_field()
     model = forms.ChoiceField(choices=model_choices, label="Video model")
     ratio = forms.CharField(label="Aspect ratio", widget=forms.Select)
     image_fit = forms.ChoiceField(
@@ -124,6 +254,8 @@ class SequenceForm(forms.ModelForm):
         }
         help_texts = {"has_audio": "Silent Veo clips cost half as much."}
 
+    edited_fields = ("title", "model", "ratio", "is_stitched", "has_audio", "reference_set", "image_fit")
+
     def __init__(self, *args, project: Project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
@@ -136,6 +268,11 @@ class SequenceForm(forms.ModelForm):
         self.fields["model"].widget.attrs["data-model-select"] = ""
         self.fields["ratio"].widget.attrs["data-ratio-select"] = ""
         self.fields["has_audio"].widget.attrs["data-audio-toggle"] = ""
+        if self.instance.pk is None:
+            # A new sequence has no version yet.
+            del self.fields["edit_version"], self.fields["seen"]
+        else:
+            self.start_version(self.instance)
 
     def clean_image_fit(self) -> str:
         # Forms posted before this choice existed keep the default.
@@ -155,13 +292,16 @@ class SequenceForm(forms.ModelForm):
         return cleaned
 
 
-class ShotForm(forms.ModelForm):
-    """One shot. Duration and last-frame choices depend on the sequence's model.
+class ShotForm(VersionedForm, forms.ModelForm):
+    """One shot. Duration and last-frame choices depend on the sequence's model. The form of an
+    existing shot carries the version the user saw (see VersionedForm).
 
     Image choices are built from a list the caller already loaded, so that a page with one form per
     shot runs no query per form.
     """
 
+    edit_version = version_field()
+    seen = seen_field()
     duration = forms.TypedChoiceField(coerce=int, label="Duration (seconds)")
     seed = forms.IntegerField(
         required=False,
@@ -186,6 +326,8 @@ class ShotForm(forms.ModelForm):
         }
         help_texts = {"prompt": f"What happens in this shot, at most {catalog.PROMPT_MAX_LENGTH} characters."}
 
+    edited_fields = ("prompt", "duration", "seed", "first_frame", "first_frame_image", "last_frame_image")
+
     def __init__(self, *args, sequence: Sequence, images: list[ReferenceImage], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.sequence = sequence
@@ -204,6 +346,10 @@ class ShotForm(forms.ModelForm):
             del self.fields["last_frame_image"]
         if not self.is_bound and self.instance.pk is None:
             self.initial.setdefault("duration", catalog.default_duration(self.video_model))
+        if self.instance.pk is None:
+            del self.fields["edit_version"], self.fields["seen"]
+        else:
+            self.start_version(self.instance)
 
     def _durations_message(self) -> str:
         allowed = _join_or([str(d) for d in self.video_model.durations])
@@ -394,12 +540,17 @@ def _image_price(model: catalog.ImageModel) -> str:
     return f"{model.credits_per_image_720p}-{model.credits_per_image} credits an image"
 
 
-class KeyframeForm(forms.Form):
+class KeyframeForm(VersionedForm, forms.Form):
     """A shot's first (or last) frame made from up to three of the sequence's reference images: which
     images, the tag each is cited by, the image model and the prompt. One checkbox and one tag field
     per image of the set; tags are suggested from the file names. Every rule of the request is the
-    catalog's (`catalog.build_image_request`); the service checks it again when it saves."""
+    catalog's (`catalog.build_image_request`); the service checks it again when it saves. It carries
+    the version of the keyframe the user saw, 0 for none yet (see VersionedForm)."""
 
+    edited_fields = ("model", "prompt", "references")
+
+    edit_version = version_field()
+    seen = seen_field()
     model = forms.ChoiceField(choices=image_model_choices, label="Image model")
     prompt = forms.CharField(
         label="Keyframe prompt",
@@ -416,6 +567,7 @@ class KeyframeForm(forms.Form):
             self.initial.setdefault("model", keyframe.model)
             self.initial.setdefault("prompt", keyframe.prompt)
         self.initial.setdefault("model", catalog.DEFAULT_IMAGE_MODEL)
+        self.start_version(keyframe)
         taken: list[str] = list(chosen.values())
         for number, image in enumerate(images, start=1):
             tag = chosen.get(image.pk)
@@ -432,6 +584,12 @@ class KeyframeForm(forms.Form):
                 initial=tag,
                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
             )
+
+    def seen_values(self, instance: Keyframe | None) -> dict:
+        if instance is None:
+            return {}
+        references = ", ".join(f"@{ref.tag} ({ref.image})" for ref in instance.references.all())
+        return {"model": instance.model, "prompt": instance.prompt, "references": references}
 
     def reference_rows(self) -> list[dict]:
         """One row per reference image: the image, its number and its two fields."""
@@ -473,11 +631,17 @@ class KeyframeForm(forms.Form):
         return cleaned
 
 
-class NarrationForm(forms.ModelForm):
+class NarrationForm(VersionedForm, forms.ModelForm):
     """A sequence's voice-over: the script and which of Runway's voices and speech models says it.
     Whether the script fits the film is the estimate's to say (it may be edited before the film is
-    made); what the model itself refuses is refused here."""
+    made); what the model itself refuses is refused here. It carries the narration's own version,
+    so that neither the pipeline's writes nor the settings form's make it stale."""
 
+    version_attr = "narration_version"
+    edited_fields = ("narration_script", "narration_voice", "narration_model", "narration_speed")
+
+    edit_version = version_field()
+    seen = seen_field()
     narration_voice = forms.ChoiceField(
         choices=[(v, v) for v in sorted(catalog.VOICES)], initial=catalog.DEFAULT_VOICE, label="Voice"
     )
@@ -497,6 +661,10 @@ class NarrationForm(forms.ModelForm):
             "narration_speed": "ElevenLabs v3 only: 0.7 to 1.2; leave empty for the voice's own pace.",
         }
         widgets = {"narration_script": forms.Textarea(attrs={"rows": 5})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.start_version(self.instance)
 
     def clean(self) -> dict:
         cleaned = super().clean()

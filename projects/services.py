@@ -21,18 +21,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import models, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from generation import catalog, credits, estimates
 from generation.models import Take
-from projects.forms import SequenceForm, ShotForm
 from projects.models import (
     Keyframe,
     KeyframeReference,
     Membership,
     Project,
     ReferenceImage,
+    ReferenceSet,
     Sequence,
     ShareLink,
     Shot,
@@ -55,6 +55,20 @@ class SequenceIsGenerating(Exception):
         super().__init__(
             message or "This sequence is generating. Wait for it to finish, or cancel it, before editing."
         )
+
+
+class EditConflict(Exception):
+    """Someone saved the row since the user opened their form (its edit version moved on): nothing
+    was saved. `current` is the row as it is now (None: it was deleted), `version` the version a
+    form must carry to apply the user's change over it."""
+
+    def __init__(self, current: models.Model | None, *, version: int) -> None:
+        super().__init__(
+            "Someone else saved this while you were editing it, so nothing of yours was saved. "
+            "Check their change below; your text is kept in the form: save again to apply it over theirs."
+        )
+        self.current = current
+        self.version = version
 
 
 class NotShareable(Exception):
@@ -150,40 +164,159 @@ def _editable(sequence_id: int) -> Iterator[Sequence]:
 _SEQUENCE_FIELDS_OF_TAKES = {"model", "ratio", "is_stitched", "has_audio", "reference_set", "image_fit"}
 
 
-def save_sequence(form: SequenceForm) -> Sequence:
-    """Save a validated SequenceForm of an existing sequence. Raises SequenceIsGenerating, saving
-    nothing. A change to what the clips are made of (model, ratio, sound, stitching, references,
-    fit) marks every shot with a chosen take stale, so that "Generate again" remakes it."""
-    with _editable(form.instance.pk):
-        sequence = form.save()
-        if _SEQUENCE_FIELDS_OF_TAKES & set(form.changed_data):
-            sequence.shots.exclude(chosen_take=None).update(is_stale=True)
-        return sequence
+def _changed(row: models.Model, values: dict) -> set[str]:
+    """The names in `values` whose value differs from `row`'s (a related row compared by pk)."""
+    changed = set()
+    for name, value in values.items():
+        field = row._meta.get_field(name)
+        now = getattr(row, field.attname)
+        if (value.pk if isinstance(value, models.Model) else value) != now:
+            changed.add(name)
+    return changed
 
 
-def add_shot(form: ShotForm) -> Shot:
-    """Save a validated ShotForm of a new shot as the last of its sequence (`form.sequence`).
-    Raises SequenceIsGenerating, saving nothing. The position is read under the sequence's lock,
-    so two shots added at once get two positions."""
-    with _editable(form.sequence.pk):
-        shot = form.save(commit=False)
-        shot.sequence = form.sequence
-        last = Shot.objects.filter(sequence=form.sequence).aggregate(last=Max("position"))["last"]
-        shot.position = 0 if last is None else last + 1
-        shot.save()
-    return shot
+def _save_edit(row: models.Model, *, seen_version: int, version_attr: str, values: dict, **extra) -> set[str]:
+    """Write the user's `values` (and `extra`, which the edit implies) to `row` with a compare-and-set
+    on its version: only if the version is still `seen_version`, bumping it. Raises EditConflict,
+    writing nothing, when someone saved since. Only the fields in `values` and `extra` are written,
+    so whatever else changed meanwhile (the pipeline's status, film and progress) stays. Returns the
+    names of the changed fields; a save that changes nothing writes nothing."""
+    model = type(row)
+    if getattr(row, version_attr) != seen_version:
+        raise EditConflict(row, version=getattr(row, version_attr))
+    changed = _changed(row, values)
+    if not changed:
+        return changed
+    written = model.objects.filter(pk=row.pk, **{version_attr: seen_version}).update(
+        **values, **extra, **{version_attr: F(version_attr) + 1}
+    )
+    if not written:
+        current = model.objects.filter(pk=row.pk).first()
+        raise EditConflict(current, version=getattr(current, version_attr, 0))
+    for name, value in {**values, **extra}.items():
+        setattr(row, name, value)
+    setattr(row, version_attr, seen_version + 1)
+    return changed
 
 
-def save_shot(form: ShotForm) -> Shot:
-    """Save a validated ShotForm of an existing shot. Raises SequenceIsGenerating, saving nothing.
-    A changed prompt, duration, seed or keyframe marks a shot that has a chosen take stale: the
-    take no longer matches it, and "Generate again" remakes it."""
-    with _editable(form.instance.sequence_id):
-        shot = form.save(commit=False)
-        if form.changed_data and shot.chosen_take_id is not None:
-            shot.is_stale = True
-        shot.save()
-        return shot
+def save_sequence(
+    sequence: Sequence,
+    *,
+    seen_version: int,
+    title: str,
+    model: str,
+    ratio: str,
+    is_stitched: bool,
+    has_audio: bool,
+    reference_set: ReferenceSet | None,
+    image_fit: str,
+) -> Sequence:
+    """Change a sequence's settings, if they are still at `seen_version` (the version the user's
+    form was made from). Raises EditConflict or SequenceIsGenerating, saving nothing. Writes only
+    the settings: the pipeline's fields and the narration are left as they are. A change to what
+    the clips are made of (model, ratio, sound, stitching, references, fit) marks every shot with a
+    chosen take stale, so that "Generate again" remakes it."""
+    values = {
+        "title": title,
+        "model": model,
+        "ratio": ratio,
+        "is_stitched": is_stitched,
+        "has_audio": has_audio,
+        "reference_set": reference_set,
+        "image_fit": image_fit,
+    }
+    with _editable(sequence.pk) as locked:
+        changed = _save_edit(locked, seen_version=seen_version, version_attr="edit_version", values=values)
+        if not catalog.MODELS[model].has_audio:
+            # A silent model's clips are the same whatever the sound setting said.
+            changed.discard("has_audio")
+        if _SEQUENCE_FIELDS_OF_TAKES & changed:
+            locked.shots.exclude(chosen_take=None).update(is_stale=True)
+        return locked
+
+
+def save_narration(
+    sequence: Sequence,
+    *,
+    seen_version: int,
+    narration_script: str,
+    narration_voice: str,
+    narration_model: str,
+    narration_speed: float | None,
+) -> Sequence:
+    """Change a sequence's narration settings (script, voice, model, speed), if they are still at
+    `seen_version`. Raises EditConflict, saving nothing. Allowed while the film is made or
+    assembled: only the narration's fields are written, and the pipeline never writes those (nor
+    their version), so the pipeline's fields stay as it left them and it is no conflict."""
+    values = {
+        "narration_script": narration_script,
+        "narration_voice": narration_voice,
+        "narration_model": narration_model,
+        "narration_speed": narration_speed,
+    }
+    with transaction.atomic():
+        locked = Sequence.objects.select_for_update().get(pk=sequence.pk)
+        _save_edit(locked, seen_version=seen_version, version_attr="narration_version", values=values)
+        return locked
+
+
+def add_shot(
+    sequence: Sequence,
+    *,
+    prompt: str,
+    duration: int,
+    seed: int | None,
+    first_frame: str,
+    first_frame_image: ReferenceImage | None,
+    last_frame_image: ReferenceImage | None,
+) -> Shot:
+    """Add a shot as the last of the sequence. Raises SequenceIsGenerating, saving nothing. The
+    position is read under the sequence's lock, so two shots added at once get two positions."""
+    with _editable(sequence.pk):
+        last = Shot.objects.filter(sequence=sequence).aggregate(last=Max("position"))["last"]
+        return Shot.objects.create(
+            sequence=sequence,
+            position=0 if last is None else last + 1,
+            prompt=prompt,
+            duration=duration,
+            seed=seed,
+            first_frame=first_frame,
+            first_frame_image=first_frame_image,
+            last_frame_image=last_frame_image,
+        )
+
+
+def save_shot(
+    shot: Shot,
+    *,
+    seen_version: int,
+    prompt: str,
+    duration: int,
+    seed: int | None,
+    first_frame: str,
+    first_frame_image: ReferenceImage | None,
+    last_frame_image: ReferenceImage | None,
+) -> Shot:
+    """Change a shot, if it is still at `seen_version` (the version the user's form was made from).
+    Raises EditConflict (also when the shot was deleted) or SequenceIsGenerating, saving nothing.
+    Writes only what the shot's form changes. A changed prompt, duration, seed or frame marks a
+    shot that has a chosen take stale: the take no longer matches it, and "Generate again" remakes
+    it. The shot is changed under its sequence's lock, as every change of a sequence's shots is."""
+    values = {
+        "prompt": prompt,
+        "duration": duration,
+        "seed": seed,
+        "first_frame": first_frame,
+        "first_frame_image": first_frame_image,
+        "last_frame_image": last_frame_image,
+    }
+    with _editable(shot.sequence_id):
+        locked = Shot.objects.select_for_update().filter(pk=shot.pk).first()
+        if locked is None:
+            raise EditConflict(None, version=0)
+        extra = {"is_stale": True} if locked.chosen_take_id is not None and _changed(locked, values) else {}
+        _save_edit(locked, seen_version=seen_version, version_attr="edit_version", values=values, **extra)
+        return locked
 
 
 def move_shot(shot: Shot, *, direction: str) -> bool:
@@ -249,7 +382,13 @@ def new_shot_initial(sequence: Sequence, *, shot_count: int, references: list[Re
 
 
 def set_keyframe(
-    shot: Shot, *, slot: str, model: str, prompt: str, references: list[tuple[ReferenceImage, str]]
+    shot: Shot,
+    *,
+    slot: str,
+    model: str,
+    prompt: str,
+    references: list[tuple[ReferenceImage, str]],
+    seen_version: int | None = None,
 ) -> Keyframe:
     """Make the shot's first frame (`slot` "first") or, on a model that ends on an image, its last
     frame ("last") an image made by `model` from `references`, one (image, tag) each, in order,
@@ -261,6 +400,9 @@ def set_keyframe(
     SequenceIsGenerating (the sequence or an image of this keyframe is being made), changing
     nothing. A changed keyframe loses its chosen image; a shot whose chosen clip no longer starts
     (ends) on what the shot asks for becomes stale. Setting the same keyframe again changes nothing.
+
+    With `seen_version` (the version of the keyframe the user's form was made from, 0 for none),
+    raises EditConflict, changing nothing, when someone made, changed or removed the keyframe since.
     """
     with _editable(shot.sequence_id) as sequence:
         shot = Shot.objects.select_for_update().get(pk=shot.pk)
@@ -275,7 +417,10 @@ def set_keyframe(
             )
         cleaned = _check_keyframe_references(sequence, references)
         estimates.check_keyframe_request(sequence, model=model, prompt=prompt, tags=[t for _, t in cleaned])
-        keyframe = Keyframe.objects.filter(shot=shot, slot=slot).first()
+        keyframe = Keyframe.objects.select_for_update().filter(shot=shot, slot=slot).first()
+        version = keyframe.edit_version if keyframe is not None else 0
+        if seen_version is not None and seen_version != version:
+            raise EditConflict(keyframe, version=version)
         if keyframe is not None and _keyframe_busy(keyframe):
             raise SequenceIsGenerating(
                 f"An image of shot {number}'s keyframe is being made. Wait for it, or cancel it, before "
@@ -288,11 +433,15 @@ def set_keyframe(
             or keyframe.prompt != prompt
             or [(r.image_id, r.tag) for r in keyframe.references.all()] != wanted
         )
+        # A new keyframe starts at version 1: a form made when there was none carries 0.
         if keyframe is None:
-            keyframe = Keyframe.objects.create(shot=shot, slot=slot, model=model, prompt=prompt)
+            keyframe = Keyframe.objects.create(
+                shot=shot, slot=slot, model=model, prompt=prompt, edit_version=1
+            )
         elif changed:
             keyframe.model, keyframe.prompt, keyframe.chosen_take = model, prompt, None
-            keyframe.save(update_fields=["model", "prompt", "chosen_take"])
+            keyframe.edit_version += 1
+            keyframe.save(update_fields=["model", "prompt", "chosen_take", "edit_version"])
             keyframe.references.all().delete()
         if changed:
             KeyframeReference.objects.bulk_create(
@@ -308,6 +457,10 @@ def set_keyframe(
             fields.append("has_made_last_frame")
         if (changed or len(fields) > 1) and shot.chosen_take_id is not None:
             shot.is_stale = True
+        if len(fields) > 1:
+            # The shot's form shows its first frame: a form opened before this is out of date.
+            shot.edit_version += 1
+            fields.append("edit_version")
         shot.save(update_fields=fields)
         return keyframe
 
@@ -371,7 +524,8 @@ def remove_keyframe(shot: Shot, *, slot: str) -> None:
             keyframe.delete()
         if fields:
             shot.is_stale = shot.chosen_take_id is not None or shot.is_stale
-            shot.save(update_fields=[*fields, "is_stale"])
+            shot.edit_version += 1
+            shot.save(update_fields=[*fields, "is_stale", "edit_version"])
 
 
 # --- share links ---------------------------------------------------------------------------------

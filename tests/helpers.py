@@ -168,3 +168,10 @@ def final(sequence: Sequence, timeout: float = 90) -> Sequence:
 
     wait_for(done, timeout=timeout, what="the sequence to finish")
     return sequence
+
+
+def versioned(data: dict, row=None, *, attr: str = "edit_version") -> dict:
+    """`data` of a form that edits `row`, carrying the row's edit version as stored now (0 for no
+    row yet), as the form on the page would."""
+    version = 0 if row is None else type(row).objects.values_list(attr, flat=True).get(pk=row.pk)
+    return {**data, "edit_version": version}

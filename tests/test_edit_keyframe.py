@@ -39,8 +39,11 @@ def url(shot, slot="first"):
     return reverse("edit_keyframe", args=[shot.pk, slot])
 
 
-def form_data(images, *, use=(0, 1), tags=None, model="gen4_image", prompt="@room0 in the light of @room1"):
-    data = {"model": model, "prompt": prompt}
+def form_data(
+    images, *, use=(0, 1), tags=None, model="gen4_image", prompt="@room0 in the light of @room1", version=0
+):
+    """What the form posts; `version` is the keyframe's edit version it was made from (0: none yet)."""
+    data = {"model": model, "prompt": prompt, "edit_version": version}
     for index, image in enumerate(images):
         if index in use:
             data[f"use_{image.pk}"] = "on"

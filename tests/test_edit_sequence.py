@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Sequence
+from tests.helpers import versioned
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def data(**extra):
 
 def test_editors_change_the_settings(client, alice, sequence):
     client.force_login(alice)
-    response = client.post(url(sequence), data(has_audio="on"))
+    response = client.post(url(sequence), versioned(data(has_audio="on"), sequence))
     assert response["Location"] == reverse("sequence_detail", args=[sequence.pk])
     sequence.refresh_from_db()
     assert (sequence.title, sequence.model, sequence.ratio, sequence.is_stitched, sequence.has_audio) == (
@@ -37,7 +38,7 @@ def test_editors_change_the_settings(client, alice, sequence):
 
 def test_changing_the_model_without_a_valid_ratio_says_what_is_allowed(client, alice, sequence):
     client.force_login(alice)
-    response = client.post(url(sequence), data(ratio="960:960"))
+    response = client.post(url(sequence), versioned(data(ratio="960:960"), sequence))
     assert response.status_code == 200
     assert "Veo 3.1 makes 1280×720 (landscape)" in response.text
     sequence.refresh_from_db()
@@ -47,24 +48,24 @@ def test_changing_the_model_without_a_valid_ratio_says_what_is_allowed(client, a
 def test_it_refuses_while_generating(client, alice, sequence):
     Sequence.objects.filter(pk=sequence.pk).update(status="running")
     client.force_login(alice)
-    response = client.post(url(sequence), data(), follow=True)
+    response = client.post(url(sequence), versioned(data(), sequence), follow=True)
     assert "This sequence is generating" in response.text
     sequence.refresh_from_db()
     assert sequence.model == "gen4_turbo"
 
 
 def test_it_redirects_anonymous_users_to_login(client, sequence):
-    assert reverse("login") in client.post(url(sequence), data())["Location"]
+    assert reverse("login") in client.post(url(sequence), versioned(data(), sequence))["Location"]
 
 
 def test_outsiders_get_404(client, carol, sequence):
     client.force_login(carol)
-    assert client.post(url(sequence), data()).status_code == 404
+    assert client.post(url(sequence), versioned(data(), sequence)).status_code == 404
 
 
 def test_viewers_get_403(client, bob, sequence):
     client.force_login(bob)
-    assert client.post(url(sequence), data()).status_code == 403
+    assert client.post(url(sequence), versioned(data(), sequence)).status_code == 403
     sequence.refresh_from_db()
     assert sequence.title == "Tour"
 
@@ -76,11 +77,11 @@ def test_it_refuses_get(client, alice, sequence):
 
 def test_editors_choose_how_wide_images_fit(client, alice, sequence):
     client.force_login(alice)
-    client.post(url(sequence), data(image_fit="crop"))
+    client.post(url(sequence), versioned(data(image_fit="crop"), sequence))
     sequence.refresh_from_db()
     assert sequence.image_fit == "crop"
 
-    client.post(url(sequence), data(image_fit="stretch"))
+    client.post(url(sequence), versioned(data(image_fit="stretch"), sequence))
     sequence.refresh_from_db()
     assert sequence.image_fit == "crop"
 
@@ -98,12 +99,12 @@ def test_changing_what_clips_are_made_of_marks_finished_shots_stale(client, alic
     client.force_login(alice)
 
     same = {"model": "gen4_turbo", "ratio": "960:960", "is_stitched": "on", "has_audio": "on"}
-    client.post(url(sequence), {**same, "title": "Tour v2", "image_fit": "pad"})
+    client.post(url(sequence), versioned({**same, "title": "Tour v2", "image_fit": "pad"}, sequence))
     sequence.refresh_from_db()
     assert sequence.title == "Tour v2"
     assert not Shot.objects.filter(is_stale=True).exists()  # a new title changes no clip
 
-    client.post(url(sequence), data())
+    client.post(url(sequence), versioned(data(), sequence))
     assert list(Shot.objects.filter(is_stale=True)) == [done]
     fresh.refresh_from_db()
     assert not fresh.is_stale

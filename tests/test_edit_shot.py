@@ -8,6 +8,7 @@ from django.urls import reverse
 from generation import credits, pipeline
 from generation.models import Take
 from projects.models import Sequence, Shot
+from tests.helpers import versioned
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,8 @@ def url(shot):
 def test_editors_change_a_shot(client, alice, shot):
     client.force_login(alice)
     response = client.post(
-        url(shot), {"prompt": "Grand hall", "duration": 10, "seed": 42, "first_frame": "previous"}
+        url(shot),
+        versioned({"prompt": "Grand hall", "duration": 10, "seed": 42, "first_frame": "previous"}, shot),
     )
     assert response["Location"].endswith(f"#shot-{shot.pk}")
     shot.refresh_from_db()
@@ -35,7 +37,7 @@ def test_editors_change_a_shot(client, alice, shot):
 def test_invalid_input_reopens_the_form_and_changes_nothing(client, alice, shot):
     client.force_login(alice)
     response = client.post(
-        url(shot), {"prompt": "Grand hall", "duration": 5, "seed": -1, "first_frame": "none"}
+        url(shot), versioned({"prompt": "Grand hall", "duration": 5, "seed": -1, "first_frame": "none"}, shot)
     )
     assert response.status_code == 200
     assert response.context["shot_rows"][0]["form"].errors["seed"]
@@ -46,23 +48,33 @@ def test_invalid_input_reopens_the_form_and_changes_nothing(client, alice, shot)
 def test_it_refuses_while_generating(client, alice, shot):
     Sequence.objects.filter(pk=shot.sequence_id).update(status="assembling")
     client.force_login(alice)
-    client.post(url(shot), {"prompt": "Grand hall", "duration": 5, "first_frame": "none"})
+    client.post(url(shot), versioned({"prompt": "Grand hall", "duration": 5, "first_frame": "none"}, shot))
     shot.refresh_from_db()
     assert shot.prompt == "Hall"
 
 
 def test_it_redirects_anonymous_users_to_login(client, shot):
-    assert reverse("login") in client.post(url(shot), {"prompt": "x"})["Location"]
+    assert reverse("login") in client.post(url(shot), versioned({"prompt": "x"}, shot))["Location"]
 
 
 def test_outsiders_get_404(client, carol, shot):
     client.force_login(carol)
-    assert client.post(url(shot), {"prompt": "x", "duration": 5, "first_frame": "none"}).status_code == 404
+    assert (
+        client.post(
+            url(shot), versioned({"prompt": "x", "duration": 5, "first_frame": "none"}, shot)
+        ).status_code
+        == 404
+    )
 
 
 def test_viewers_get_403(client, bob, shot):
     client.force_login(bob)
-    assert client.post(url(shot), {"prompt": "x", "duration": 5, "first_frame": "none"}).status_code == 403
+    assert (
+        client.post(
+            url(shot), versioned({"prompt": "x", "duration": 5, "first_frame": "none"}, shot)
+        ).status_code
+        == 403
+    )
     shot.refresh_from_db()
     assert shot.prompt == "Hall"
 
@@ -99,7 +111,9 @@ def test_an_edit_racing_a_start_never_leaves_a_take_made_from_other_words(projec
         def edit(client=client, shot=shot, gate=gate, errors=errors) -> None:
             try:
                 gate.wait()
-                client.post(url(shot), {"prompt": "Grand hall", "duration": 5, "first_frame": "none"})
+                client.post(
+                    url(shot), versioned({"prompt": "Grand hall", "duration": 5, "first_frame": "none"}, shot)
+                )
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
             finally:
@@ -124,11 +138,11 @@ def test_editing_a_finished_shot_marks_it_stale_so_generate_again_remakes_it(cli
     client.force_login(alice)
 
     unchanged = {"prompt": "Hall", "duration": 5, "first_frame": "none"}
-    client.post(url(shot), unchanged)
+    client.post(url(shot), versioned(unchanged, shot))
     shot.refresh_from_db()
     assert not shot.is_stale
 
-    client.post(url(shot), {**unchanged, "prompt": "Grand hall"})
+    client.post(url(shot), versioned({**unchanged, "prompt": "Grand hall"}, shot))
     shot.refresh_from_db()
     assert shot.is_stale
     assert [e.shot for e in pipeline.estimate_generation(shot.sequence).shots] == [shot]

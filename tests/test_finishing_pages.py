@@ -12,7 +12,7 @@ from generation import catalog, credits
 from generation.models import LedgerEntry, Take
 from generation.simulator.render import render_clip, render_speech
 from projects.models import FilmVersion, Sequence
-from tests.helpers import make_sequence
+from tests.helpers import make_sequence, versioned
 
 pytestmark = pytest.mark.django_db
 
@@ -99,12 +99,16 @@ def test_saving_a_script_and_voice(client, alice, sequence):
     client.force_login(alice)
     response = client.post(
         reverse("save_narration", args=[sequence.pk]),
-        {
-            "narration_script": "  A new script  ",
-            "narration_voice": "Jack",
-            "narration_model": "eleven_v3",
-            "narration_speed": "1.1",
-        },
+        versioned(
+            {
+                "narration_script": "  A new script  ",
+                "narration_voice": "Jack",
+                "narration_model": "eleven_v3",
+                "narration_speed": "1.1",
+            },
+            sequence,
+            attr="narration_version",
+        ),
     )
     assert response.status_code == 302
     sequence.refresh_from_db()
@@ -136,6 +140,7 @@ def test_invalid_narration_settings_are_refused_and_change_nothing(client, alice
         "narration_script": "Hello there",
         "narration_voice": "Maya",
         "narration_model": "eleven_multilingual_v2",
+        "edit_version": 0,
     }
     response = client.post(reverse("save_narration", args=[sequence.pk]), {**post, **data})
     assert response.status_code == 200
@@ -146,7 +151,12 @@ def test_invalid_narration_settings_are_refused_and_change_nothing(client, alice
 
 def test_saving_a_narration_needs_edit_rights(client, alice, bob, carol, sequence):
     url = reverse("save_narration", args=[sequence.pk])
-    post = {"narration_script": "Hi", "narration_voice": "Maya", "narration_model": "eleven_multilingual_v2"}
+    post = {
+        "narration_script": "Hi",
+        "narration_voice": "Maya",
+        "narration_model": "eleven_multilingual_v2",
+        "edit_version": 0,
+    }
     assert client.post(url, post).status_code == 302  # anonymous: to the login page
     client.force_login(carol)
     assert client.post(url, post).status_code == 404

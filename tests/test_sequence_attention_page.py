@@ -8,6 +8,7 @@ from django.utils.html import escape
 from generation import credits
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence, Shot
+from tests.helpers import versioned
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +85,7 @@ def test_the_failed_shot_can_be_edited(client, alice, sequence):
 
     response = client.post(
         reverse("edit_shot", args=[second.pk]),
-        {"prompt": "Bright hall", "duration": 5, "first_frame": "none"},
+        versioned({"prompt": "Bright hall", "duration": 5, "first_frame": "none"}, second),
     )
 
     assert response["Location"].endswith(f"#shot-{second.pk}")

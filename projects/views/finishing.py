@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from generation import finishing, pipeline
 from generation.models import Take
+from projects import services
 from projects import usage as credit_usage
 from projects.downloads import ranged_file_response
 from projects.forms import NarrationForm
@@ -193,16 +194,25 @@ def fetch_finishing_take_again(request: HttpRequest, pk: int) -> HttpResponse:
 def save_narration(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
     form = NarrationForm(request.POST, instance=sequence)
-    if not form.is_valid():
-        from projects.views.sequences import _sequence_context
+    status = 200
+    if form.is_valid():
+        try:
+            services.save_narration(
+                sequence, seen_version=form.cleaned_data["edit_version"], **form.edited_data()
+            )
+        except services.EditConflict as conflict:
+            form.reopen(conflict.current)
+            status = 409
+        else:
+            messages.success(request, "Narration script saved.")
+            return redirect(_narration_url(sequence.pk))
+    from projects.views.sequences import _sequence_context
 
-        stored = _get_sequence_for_user(request, pk, EDIT)
-        context = _sequence_context(request, stored)
-        context["finishing"] = finishing_section(stored, form=form)
-        return render(request, "projects/sequence_detail.html", context)
-    form.save()
-    messages.success(request, "Narration script saved.")
-    return redirect(_narration_url(sequence.pk))
+    # The form's instance has taken the posted values; the page shows the stored sequence.
+    stored = _get_sequence_for_user(request, pk, EDIT)
+    context = _sequence_context(request, stored)
+    context["finishing"] = finishing_section(stored, form=form)
+    return render(request, "projects/sequence_detail.html", context, status=status)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

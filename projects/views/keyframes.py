@@ -249,6 +249,7 @@ def edit_keyframe(request: HttpRequest, pk: int, slot: str) -> HttpResponse:
         return redirect(back)
     keyframe = shot.keyframes.filter(slot=slot).prefetch_related("references").first()
     images = estimates.references_of(sequence)
+    status = 200
     if request.method == "POST":
         form = KeyframeForm(request.POST, images=images, keyframe=keyframe)
         if form.is_valid():
@@ -259,7 +260,14 @@ def edit_keyframe(request: HttpRequest, pk: int, slot: str) -> HttpResponse:
                     model=form.cleaned_data["model"],
                     prompt=form.cleaned_data["prompt"],
                     references=form.cleaned_data["references"],
+                    seen_version=form.cleaned_data["edit_version"],
                 )
+            except services.EditConflict as conflict:
+                current = conflict.current
+                if current is not None:
+                    current = Keyframe.objects.prefetch_related("references__image").get(pk=current.pk)
+                form.reopen(current)
+                keyframe, status = current, 409
             except KEYFRAME_ERRORS as error:
                 form.add_error(None, str(error))
             else:
@@ -287,7 +295,7 @@ def edit_keyframe(request: HttpRequest, pk: int, slot: str) -> HttpResponse:
         "max_references": max(m.max_references for m in catalog.IMAGE_MODELS.values()),
         "back": back,
     }
-    return render(request, "projects/edit_keyframe.html", context, status=400 if form.errors else 200)
+    return render(request, "projects/edit_keyframe.html", context, status=400 if form.errors else status)
 
 
 @require_POST

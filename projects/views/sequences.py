@@ -408,10 +408,15 @@ def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         context = _sequence_context(request, stored, sequence_form=form)
         return render(request, "projects/sequence_detail.html", context)
     try:
-        services.save_sequence(form)
+        services.save_sequence(sequence, seen_version=form.cleaned_data["edit_version"], **form.edited_data())
     except services.SequenceIsGenerating as refusal:
         messages.error(request, str(refusal))
         return redirect("sequence_detail", pk=sequence.pk)
+    except services.EditConflict as conflict:
+        stored = _get_sequence_for_user(request, pk, EDIT)
+        form.reopen(conflict.current)
+        context = _sequence_context(request, stored, sequence_form=form)
+        return render(request, "projects/sequence_detail.html", context, status=409)
     messages.success(request, "Sequence settings saved.")
     return redirect("sequence_detail", pk=sequence.pk)
 
@@ -428,7 +433,7 @@ def add_shot(request: HttpRequest, pk: int) -> HttpResponse:
         context = _sequence_context(request, sequence, add_shot_form=form)
         return render(request, "projects/sequence_detail.html", context)
     try:
-        shot = services.add_shot(form)
+        shot = services.add_shot(sequence, **form.edited_data())
     except services.SequenceIsGenerating as refusal:
         messages.error(request, str(refusal))
         return redirect("sequence_detail", pk=sequence.pk)
@@ -452,10 +457,18 @@ def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
         context = _sequence_context(request, sequence, shot_form=(shot.pk, form))
         return render(request, "projects/sequence_detail.html", context)
     try:
-        services.save_shot(form)
+        services.save_shot(shot, seen_version=form.cleaned_data["edit_version"], **form.edited_data())
     except services.SequenceIsGenerating as refusal:
         messages.error(request, str(refusal))
         return redirect("sequence_detail", pk=sequence.pk)
+    except services.EditConflict as conflict:
+        if conflict.current is None:
+            messages.error(request, "Someone deleted this shot while you were editing it.")
+            return redirect("sequence_detail", pk=sequence.pk)
+        form.reopen(conflict.current)
+        stored = _get_sequence_for_user(request, sequence.pk, EDIT)
+        context = _sequence_context(request, stored, shot_form=(shot.pk, form))
+        return render(request, "projects/sequence_detail.html", context, status=409)
     messages.success(request, "Shot saved.")
     return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
 
