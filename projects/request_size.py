@@ -1,4 +1,5 @@
-"""Refuse a request body above MAX_REQUEST_BYTES before anything reads it.
+"""Refuse a request body that is too large, or declared in a charset nothing can read, before anything
+reads it.
 
 Django's DATA_UPLOAD_MAX_MEMORY_SIZE leaves file parts out of its count and FILE_UPLOAD_MAX_MEMORY_SIZE
 only decides when an upload is spooled to disk, so without this an upload of any size is read to the
@@ -12,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
@@ -79,4 +80,39 @@ class RequestSizeLimitMiddleware:
                 return too_large_response(request, size=None)
         elif length > limit:
             return too_large_response(request, size=length)
+        return self.get_response(request)
+
+
+def charset_refusal(request: HttpRequest) -> str | None:
+    """Why the body's declared charset cannot be read, or None when it can (or none is declared).
+
+    An unknown charset would be read as UTF-8 without a word; a codec that is no text encoding
+    (zlib, hex) fails deep in the multipart parser with a 500; and a urlencoded form in anything but
+    UTF-8 raises a BadRequest that, with DEBUG on, fails again while the error page reads the body.
+    """
+    charset = request.content_params.get("charset")
+    if charset is None:
+        return None
+    try:
+        # Finds out whether the codec exists and decodes bytes to text, as the parsers need (one
+        # byte: decoding nothing is answered before the codec is even looked up).
+        str(b"-", charset, "replace")
+    except (LookupError, ValueError):
+        return f"The charset {charset!r} is not one this server can read; send UTF-8."
+    if request.content_type == "application/x-www-form-urlencoded" and charset.lower() != "utf-8":
+        # Django's own rule for forms (RFC 1866): exactly "utf-8", no other spelling.
+        return "Forms sent as application/x-www-form-urlencoded must be UTF-8 (charset=utf-8)."
+    return None
+
+
+class RequestCharsetMiddleware:
+    """400 for a body declared in a charset the form parsers cannot use (see charset_refusal)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = charset_refusal(request)
+        if refusal:
+            return HttpResponseBadRequest(refusal + "\n", content_type="text/plain; charset=utf-8")
         return self.get_response(request)
