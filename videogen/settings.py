@@ -112,6 +112,9 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 SHARE_LINK_MISS_LIMIT = env.int("SHARE_LINK_MISS_LIMIT", default=20)
 SHARE_LINK_MISS_WINDOW = env.int("SHARE_LINK_MISS_WINDOW", default=600)
+# Password reset requests per email address typed (four times that per client address) and window.
+PASSWORD_RESET_LIMIT = env.int("PASSWORD_RESET_LIMIT", default=3)
+PASSWORD_RESET_WINDOW = env.int("PASSWORD_RESET_WINDOW", default=3600)
 # Comments, decisions and names sent from share pages, per address and window (seconds).
 REVIEW_POST_LIMIT = env.int("REVIEW_POST_LIMIT", default=30)
 REVIEW_POST_WINDOW = env.int("REVIEW_POST_WINDOW", default=600)
