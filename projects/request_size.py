@@ -57,8 +57,12 @@ def _counted_length(request: HttpRequest, *, limit: int) -> int:
     return size
 
 
-def too_large_response(request: HttpRequest, *, size: int | None) -> HttpResponse:
-    limit = settings.MAX_REQUEST_BYTES
+def too_large_response(request: HttpRequest, *, size: int | None, limit: int | None = None) -> HttpResponse:
+    limit = settings.MAX_REQUEST_BYTES if limit is None else limit
+    if limit < settings.MAX_REQUEST_BYTES:
+        # Only someone signed in may upload: anyone else is told the limit, not how to upload.
+        text = f"Request too large: the limit is {filesizeformat(limit)} per request. Nothing was saved.\n"
+        return HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")
     context = {
         "limit": filesizeformat(limit),
         "size": filesizeformat(size) if size is not None else None,
@@ -67,19 +71,38 @@ def too_large_response(request: HttpRequest, *, size: int | None) -> HttpRespons
     return render(request, "request_too_large.html", context, status=413)
 
 
+def _limit_for(request: HttpRequest) -> int:
+    """The body size this request may have: uploads need someone signed in; the pages anyone may
+    post to (sign-in, password reset, share pages) take short forms only."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return settings.MAX_REQUEST_BYTES
+    return min(settings.ANONYMOUS_MAX_REQUEST_BYTES, settings.MAX_REQUEST_BYTES)
+
+
 class RequestSizeLimitMiddleware:
+    """413 for a body above the limit for its sender, before anything reads it.
+
+    Placed after AuthenticationMiddleware: whether someone is signed in is looked up only for a body
+    larger than the small limit (or of unknown length on a method that carries one).
+    """
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.MAX_REQUEST_BYTES
+        small = min(settings.ANONYMOUS_MAX_REQUEST_BYTES, settings.MAX_REQUEST_BYTES)
         length = _declared_length(request)
         if length is None:
+            # No view reads the body of a GET or HEAD, so theirs is held to the small limit.
+            limit = small if request.method in ("GET", "HEAD", "OPTIONS") else _limit_for(request)
             length = _counted_length(request, limit=limit)
             if length > limit:
-                return too_large_response(request, size=None)
-        elif length > limit:
-            return too_large_response(request, size=length)
+                return too_large_response(request, size=None, limit=limit)
+        elif length > small:
+            limit = _limit_for(request)
+            if length > limit:
+                return too_large_response(request, size=length, limit=limit)
         return self.get_response(request)
 
 

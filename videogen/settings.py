@@ -166,6 +166,9 @@ REFERENCE_IMAGE_MAX_PIXELS = env.int("REFERENCE_IMAGE_MAX_PIXELS", default=40_00
 # Any request body above this is refused with 413 before it is read (projects/request_size.py): room
 # for five full-size reference images in one upload, plus the form around them.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=5 * REFERENCE_IMAGE_MAX_BYTES + 1024 * 1024)
+# The limit for anyone not signed in (sign-in, password reset, share pages): their forms are short,
+# the longest a share-page comment of 2000 four-byte characters, 24 KB when sent.
+ANONYMOUS_MAX_REQUEST_BYTES = env.int("ANONYMOUS_MAX_REQUEST_BYTES", default=64 * 1024)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")
