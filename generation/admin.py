@@ -1,5 +1,6 @@
 import csv
 import datetime as dt
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -182,6 +183,19 @@ class _Echo:
         return value
 
 
+# Cells a spreadsheet reads as a formula (OWASP "CSV injection"); a plain number is left alone.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """`value` as a CSV cell a spreadsheet shows as written: text that would start a formula gets a
+    leading single quote, which spreadsheets take as "this is text" and do not display."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "user", "kind", "credits", "project", "take", "reason"]
@@ -227,20 +241,19 @@ class LedgerEntryAdmin(admin.ModelAdmin):
             for e in (
                 queryset.select_related("user", "project", "take").order_by("created_at", "pk").iterator()
             ):
-                yield writer.writerow(
-                    [
-                        e.pk,
-                        e.created_at.isoformat(),
-                        e.user.username,
-                        e.kind,
-                        e.credits,
-                        e.project.name if e.project else "",
-                        e.take_id or "",
-                        e.take.runway_task_id if e.take and e.take.runway_task_id else "",
-                        e.hold_id or "",
-                        e.reason,
-                    ]
-                )
+                cells = [
+                    e.pk,
+                    e.created_at.isoformat(),
+                    e.user.username,
+                    e.kind,
+                    e.credits,
+                    e.project.name if e.project else "",
+                    e.take_id or "",
+                    e.take.runway_task_id if e.take and e.take.runway_task_id else "",
+                    e.hold_id or "",
+                    e.reason,
+                ]
+                yield writer.writerow([spreadsheet_cell(cell) for cell in cells])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="ledger.csv"'
