@@ -195,6 +195,13 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# The worker supervisor (`manage.py workers`, generation/supervisor.py) pings the queue every
+# WORKER_PING_INTERVAL s; a ping unanswered for WORKER_PING_TIMEOUT s while one of its workers sits
+# idle means the pool is wedged, and the cluster is killed and started again. Stopping, the cluster
+# has WORKER_STOP_SECONDS to finish its tasks before it is killed.
+WORKER_PING_INTERVAL = env.float("WORKER_PING_INTERVAL", default=10.0)
+WORKER_PING_TIMEOUT = env.float("WORKER_PING_TIMEOUT", default=20.0)
+WORKER_STOP_SECONDS = env.float("WORKER_STOP_SECONDS", default=10.0)
 # The cache holds throttling counters; Redis shares them between web processes.
 CACHE_URL = env("CACHE_URL", default=REDIS_URL)
 CACHES = {
@@ -213,6 +220,9 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 # which `make run` starts on RUNWAY_SIMULATOR_PORT; the code path is the same, only URL and key differ.
 RUNWAY_API_KEY = env("RUNWAY_API_KEY", default="")
 RUNWAY_SIMULATED = not RUNWAY_API_KEY
+# With DEBUG off and no key, the studio, the workers and the simulator refuse to start unless
+# simulation is asked for: a deployment that lost its key must not quietly fake Runway.
+RUNWAY_SIMULATE = env.bool("RUNWAY_SIMULATE", default=False)
 RUNWAY_SIMULATOR_PORT = env.int("RUNWAY_SIMULATOR_PORT", default=8001)
 if RUNWAY_SIMULATED:
     # Any key of Runway's shape is accepted by the simulator.
