@@ -3,7 +3,7 @@ the row's state has moved on, so running a task twice is harmless."""
 
 from django.conf import settings
 
-from generation import finishing, pipeline, reconcile, runway
+from generation import finishing, pipeline, reconcile, runway, supervisor
 
 
 def advance_sequence(sequence_pk: int) -> None:
@@ -37,3 +37,9 @@ def reconcile_usage_task(days: int | None = None) -> str:
 def join_master(version_pk: int) -> None:
     """Join the finished parts of a film version's 4K master, once all are made."""
     finishing.join_master(version_pk)
+
+
+def ping(token: str, seq: int) -> None:
+    """Answer a worker supervisor's (or `worker_health`'s) ping: proves that a worker of the queue
+    takes tasks. Running it twice, or late, changes nothing."""
+    supervisor.answer_ping(token, seq)

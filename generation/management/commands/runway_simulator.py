@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from generation import startup
 from generation.simulator import SimulatorConfig, SimulatorServer
 
 
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        startup.check_runway_configured()
         values: dict[str, Any] = {
             "host": options["host"],
             "port": options["port"],
