@@ -1,8 +1,10 @@
-"""videogen.csp: a Content-Security-Policy on every response, and pages that live within it."""
+"""videogen.csp: a Content-Security-Policy and a Permissions-Policy on every response, and pages that live
+within them."""
 
 import re
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from projects.models import Sequence, ShareLink
@@ -82,3 +84,21 @@ def test_the_admin_works_under_the_same_policy(admin_client, sequence):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert_fits_the_policy(response)
+
+
+def assert_denies_powerful_features(response) -> None:
+    policy = response["Permissions-Policy"]
+    for feature in ["camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()"]:
+        assert feature in policy
+
+
+def test_pages_files_and_errors_deny_powerful_features(client, alice, sequence):
+    """Fails before issue 17: there was no Permissions-Policy header."""
+    _, token = ShareLink.issue(sequence, created_by=alice)
+    assert_denies_powerful_features(client.get(reverse("login")))
+    assert_denies_powerful_features(client.get(reverse("shared_film", args=[token])))
+    assert_denies_powerful_features(client.get(reverse("shared_film", args=["unknown-token"])))
+    client.force_login(alice)
+    assert_denies_powerful_features(client.get(reverse("dashboard")))
+    sequence.film.save("film.mp4", ContentFile(b"film" * 100), save=True)
+    assert_denies_powerful_features(client.get(reverse("sequence_film", args=[sequence.pk])))

@@ -72,3 +72,25 @@ def test_pages_send_security_headers(client):
     response = client.get("/accounts/login/")
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_without_debug_hsts_lasts_a_year_by_default_and_spares_subdomains():
+    """Fails before issue 17: one hour, so a browser forgot it between visits."""
+    code = "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS)"
+    result = _run(code, DEBUG="False", SECRET_KEY="x" * 60, ALLOWED_HOSTS="studio.example.com")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(365 * 24 * 3600), "False"]
+
+
+def test_hsts_is_set_by_the_environment():
+    code = "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS)"
+    result = _run(
+        code,
+        DEBUG="False",
+        SECRET_KEY="x" * 60,
+        ALLOWED_HOSTS="studio.example.com",
+        SECURE_HSTS_SECONDS="600",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="True",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["600", "True"]
