@@ -34,3 +34,28 @@ def test_it_shows_errors_and_creates_nothing_without_a_name(client, carol):
     assert response.status_code == 200
     assert "This field is required" in response.text
     assert not Project.objects.exists()
+
+
+def test_a_description_longer_than_the_limit_is_refused_and_kept(client, carol):
+    client.force_login(carol)
+    too_long = "Coastal." * 625 + "!"  # 5,001 characters
+    response = client.post(reverse("create_project"), {"name": "Lighthouse", "description": too_long})
+    assert response.status_code == 200
+    assert "Keep the description to 5,000 characters (it has 5001)." in response.text
+    assert too_long in response.text  # what was typed stays in the form
+    assert not Project.objects.exists()
+
+
+def test_a_description_of_the_limit_is_taken(client, carol):
+    client.force_login(carol)
+    response = client.post(reverse("create_project"), {"name": "Lighthouse", "description": "x" * 5000})
+    assert response.status_code == 302
+    assert len(Project.objects.get().description) == 5000
+
+
+def test_the_model_refuses_a_description_longer_than_the_limit(carol):
+    from django.core.exceptions import ValidationError
+
+    project = Project(name="Lighthouse", description="x" * 5001, created_by=carol)
+    with pytest.raises(ValidationError, match="at most 5000 characters"):
+        project.full_clean()
