@@ -34,7 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
 
-from generation import catalog, credits, media, pipeline, runway
+from generation import catalog, credits, leases, media, pipeline, runway
 from generation.models import Take
 from projects.models import FilmVersion, Sequence
 
@@ -419,10 +419,10 @@ def join_master(version_pk: int) -> FilmVersion | None:
 
     Safe to run twice or concurrently: it does nothing while a part is missing or once the master is
     there. One worker joins at a time: the join is claimed with a lease on the first part's take (its
-    `claimed_until`, unused once a take has succeeded); a worker that died mid-join is taken over when
-    the lease lapses, and a join that failed is tried again then. Of two joins finishing together
-    only the first is recorded (compare-and-set), the other's file removed. Runs ffmpeg: never
-    inside a transaction.
+    `claimed_until`, unused once a take has succeeded), renewed while ffmpeg runs; a worker that died
+    mid-join is taken over when the lease lapses, and a join that failed is tried again then. The
+    master is recorded only while the claim is still ours and the version has none (compare-and-set),
+    else the file is removed. Runs ffmpeg: never inside a transaction.
     """
     version = FilmVersion.objects.filter(pk=version_pk).select_related("sequence").first()
     if version is None or version.master:
@@ -431,8 +431,28 @@ def join_master(version_pk: int) -> FilmVersion | None:
     if estimate.error or not estimate.parts or estimate.to_make:
         return None
     lead = estimate.parts[0].take
-    if not pipeline.claim(Take, lead.pk, status=Status.SUCCEEDED):
+    claim = leases.claim(Take, lead.pk, status=Status.SUCCEEDED)
+    if claim is None:
         return None
+    with leases.hold(claim):
+        name = _join_parts(version, estimate)
+    if not name:
+        return None  # the lease is left to lapse: the join is tried again then
+    with transaction.atomic():
+        recorded = claim.release() and FilmVersion.objects.filter(pk=version.pk, master="").update(
+            master=name
+        )
+    if not recorded:
+        default_storage.delete(name)
+        return None
+    version.refresh_from_db()
+    return version
+
+
+def _join_parts(version: FilmVersion, estimate: MasterEstimate) -> str:
+    """Join the master's parts with ffmpeg and save the master: its storage name, or "" when the
+    join failed (logged; it is tried again when the claim lapses)."""
+    version_pk = version.pk
     with tempfile.TemporaryDirectory(prefix="master-") as tmp:
         paths = []
         for part in estimate.parts:
@@ -445,22 +465,15 @@ def join_master(version_pk: int) -> FilmVersion | None:
             info = media.probe(out)
         except media.MediaError:
             log.exception("Could not join the master parts of film version %s", version_pk)
-            return None
+            return ""
         if (info.width, info.height) != (estimate.width, estimate.height):
             log.error("The master of film version %s is %sx%s, not %sx%s", version_pk, info.width,
                       info.height, estimate.width, estimate.height)  # fmt: skip
-            return None
+            return ""
         with out.open("rb") as fh:
-            name = default_storage.save(
+            return default_storage.save(
                 f"films/{version.sequence_id}/v{version.number}-master-4k.mp4", File(fh)
             )
-    recorded = FilmVersion.objects.filter(pk=version.pk, master="").update(master=name)
-    Take.objects.filter(pk=lead.pk).update(claimed_until=None)
-    if not recorded:
-        default_storage.delete(name)
-        return None
-    version.refresh_from_db()
-    return version
 
 
 def versions_to_join() -> list[int]:
@@ -602,7 +615,7 @@ def request_body(client: runway.RunwayClient, take: Take) -> dict:
     return {**take.request, "videoUri": uri}
 
 
-def finish(take: Take, client: runway.RunwayClient) -> None:
+def finish(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:
     """`pipeline.finish_take` for a narration or master part (claimed by the caller): save the
     output, check it (a narration is audio; a part has the master's size and its stretch's length),
     settle at Runway's cost. The first narration of a sequence is chosen; a master part queues the
@@ -610,7 +623,7 @@ def finish(take: Take, client: runway.RunwayClient) -> None:
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         path = Path(tmp) / "output"
         check = _check_narration if take.is_narration else functools.partial(_check_part, take)
-        downloaded = pipeline.download_checked(take, client, path, check)
+        downloaded = pipeline.download_checked(take, claim, client, path, check)
         if downloaded is None:
             return
         state, duration = downloaded
@@ -629,7 +642,7 @@ def finish(take: Take, client: runway.RunwayClient) -> None:
         else:
             pipeline.enqueue("join_master", take.version_id)
 
-    pipeline.record_success(take, state, output=output_name, duration=duration, then=then)
+    pipeline.record_success(take, claim, state, output=output_name, duration=duration, then=then)
 
 
 def _check_narration(path: Path) -> float:

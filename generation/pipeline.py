@@ -37,7 +37,7 @@ from django.db.models import Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 from PIL import Image
 
-from generation import catalog, credits, failures, finishing, keyframes, media, runway
+from generation import catalog, credits, failures, finishing, keyframes, leases, media, runway
 from generation.estimates import (
     KeyframesEstimate,
     SequenceEstimate,
@@ -477,7 +477,7 @@ class CancelResult:
         return " ".join(parts)
 
 
-def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
+def _stop_at_runway(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:
     """Finish cancelling a CANCELLED take that Runway knows: read the task, delete it, and close the
     hold at what Runway keeps (runway-api.md section 5: no refund once Runway saw the task RUNNING).
 
@@ -490,11 +490,12 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
     would let the ledger show less than Runway charged whenever the race is lost; settling it at the
     estimate would charge the user for what Runway nearly always refunds.
 
-    If Runway cannot be asked now, the hold stays open and recovery tries again.
+    If Runway cannot be asked now, the hold stays open and recovery tries again. Every outcome is
+    written only while `claim` (the cancelling worker's) is still ours.
     """
     if take.runway_origin not in (client.origin, ""):
         # Another Runway's process (a command line) made it: its recovery finishes the cancel.
-        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
+        claim.release(status=Status.CANCELLED)
         return
     task_id = take.runway_task_id
     try:
@@ -503,12 +504,13 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
         state = None
     except runway.RunwayError as exc:
         log.warning("Could not read Runway task %s to cancel it; will try again: %s", task_id, exc)
-        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
+        claim.release(status=Status.CANCELLED)
         return
     if state is None:
         if take.was_running:
             _close_cancelled(
                 take,
+                claim,
                 charge=take.estimated_credits,
                 message="Cancelled. Runway had started this take, so it keeps the charge.",
             )
@@ -516,39 +518,43 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
             _mark_unconfirmed(
                 take,
                 from_statuses=(Status.CANCELLED,),
+                claim=claim,
                 message="Cancelled, but Runway no longer knows the task, so whether it charged for it "
                 "is unknown.",
             )
         return
     if state.status == "SUCCEEDED":
         # Runway made the clip and charged for it: save it rather than throw it away.
-        moved = Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(
+        moved = claim.rows(status=Status.CANCELLED).update(
             status=Status.DOWNLOADING,
             progress=1,
             was_running=True,
             cost_credits=state.cost_credits,
             failure_message="",
             finished_at=None,
-            claimed_until=None,
+            **leases.RELEASED,
         )
         if moved:
             _enqueue_now("finish_take", take.pk)
         return
     if state.status in ("FAILED", "CANCELLED"):
         charge = _charge(take, state)
-        _close_cancelled(take, charge=charge, message="Cancelled. Runway had already stopped this task.")
+        _close_cancelled(
+            take, claim, charge=charge, message="Cancelled. Runway had already stopped this task."
+        )
         return
     try:
         client.cancel_task(task_id)
     except runway.RunwayError as exc:
         log.warning("Could not cancel Runway task %s; will try again: %s", task_id, exc)
-        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(claimed_until=None)
+        claim.release(status=Status.CANCELLED)
         return
     after = _read_after_delete(client, task_id)
     if after is not None and after.status in ("SUCCEEDED", "FAILED", "CANCELLED"):
         charge = _charge(take, after)
         _close_cancelled(
             take,
+            claim,
             charge=charge,
             message="Cancelled while Runway was generating it; Runway keeps the charge."
             if charge
@@ -558,6 +564,7 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
         charge = state.estimated_credits if state.estimated_credits is not None else take.estimated_credits
         _close_cancelled(
             take,
+            claim,
             charge=charge,
             message="Cancelled while Runway was generating it; Runway keeps the charge.",
         )
@@ -565,6 +572,7 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient) -> None:
         _mark_unconfirmed(
             take,
             from_statuses=(Status.CANCELLED,),
+            claim=claim,
             message="Cancelled while it waited to start at Runway. Runway keeps the charge of a task "
             "that started just as it was cancelled, and it does not show a cancelled task, so whether "
             "it charged for this one is unknown.",
@@ -582,12 +590,13 @@ def _read_after_delete(client: runway.RunwayClient, task_id: str) -> runway.Task
         return None
 
 
-def _close_cancelled(take: Take, *, charge: int | None, message: str) -> None:
+def _close_cancelled(take: Take, claim: leases.Claim, *, charge: int | None, message: str) -> None:
     with transaction.atomic():
-        Take.objects.filter(pk=take.pk, status=Status.CANCELLED).update(
-            cost_credits=charge, failure_message=message[:1000], claimed_until=None
+        moved = claim.rows(status=Status.CANCELLED).update(
+            cost_credits=charge, failure_message=message[:1000], **leases.RELEASED
         )
-        _close_hold(take, charge=charge, reason=f"Take cancelled (Runway task {take.runway_task_id})")
+        if moved:
+            _close_hold(take, charge=charge, reason=f"Take cancelled (Runway task {take.runway_task_id})")
 
 
 def _charge(take: Take, state: runway.TaskState) -> int:
@@ -610,16 +619,20 @@ def _close_hold(take: Take, *, charge: int | None, reason: str) -> None:
         credits.settle(hold, credits=charge, reason=reason)
 
 
-def _mark_unconfirmed(take: Take, *, message: str, from_statuses=ACTIVE) -> bool:
+def _mark_unconfirmed(
+    take: Take, *, message: str, from_statuses=ACTIVE, claim: leases.Claim | None = None
+) -> bool:
     """Nobody can know whether Runway made (and charged) this take's task: keep its credits held
-    and leave the decision to an admin (`resolve_unconfirmed`). Never resends."""
+    and leave the decision to an admin (`resolve_unconfirmed`). Never resends. With `claim`, only
+    while that claim is still ours."""
+    rows = claim.rows() if claim is not None else Take.objects.filter(pk=take.pk)
     with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status__in=from_statuses).update(
+        moved = rows.filter(status__in=from_statuses).update(
             status=Status.UNCONFIRMED,
             failure_code="UNCONFIRMED",
             failure_message=message[:1000],
             finished_at=timezone.now(),
-            claimed_until=None,
+            **leases.RELEASED,
         )
         if moved:
             enqueue("advance_sequence", take.sequence_pk)
@@ -670,7 +683,8 @@ def fetch_take_again(take: Take, *, client: runway.RunwayClient | None = None) -
         failure_message="",
         download_attempts=0,
         finished_at=None,
-        claimed_until=None,
+        taken_over_at=None,
+        **leases.RELEASED,
     )
     if not moved:
         raise PipelineError("This take has no saved output to fetch again.")
@@ -700,14 +714,19 @@ def cancel_take(take: Take, client: runway.RunwayClient) -> bool | None:
         )
         return True if moved else None
     if take.status in Take.IN_FLIGHT:
-        lease = now + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+        claim = leases.Claim(Take, take.pk, leases.new_token())
         moved = Take.objects.filter(pk=take.pk, status=take.status).update(
-            status=Status.CANCELLED, finished_at=now, failure_message="Cancelled.", claimed_until=lease
+            status=Status.CANCELLED,
+            finished_at=now,
+            failure_message="Cancelled.",
+            claimed_until=leases.lease_until(now),
+            claim_token=claim.token,
         )
         if not moved:
             return None
         take.refresh_from_db()
-        _stop_at_runway(take, client)
+        with leases.hold(claim):
+            _stop_at_runway(take, client, claim)
         return True
     return False
 
@@ -776,7 +795,7 @@ def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = N
         _ask_for_attention(sequence, stuck=stuck, takes_by_shot=takes_by_shot, shots=shots)
         return
     claimed = Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
-        status=SeqStatus.ASSEMBLING, claimed_until=None
+        status=SeqStatus.ASSEMBLING, taken_over_at=None, **leases.RELEASED
     )
     if claimed:
         _enqueue_now("assemble_sequence", sequence.pk)
@@ -889,9 +908,11 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
     Claims the take (QUEUED -> SUBMITTING) so that only one worker submits it. The Runway call
     happens after that commit; its outcome is saved right after. `create_sent_at` is written just
     before the create request leaves: a submission that died before it may be sent again, one that
-    died after it may have made a task and is never resent (see `recover`).
+    died after it may have made a task and is never resent (see `recover`). The lease is renewed
+    while the body is made (a master part is cut and uploaded) and the create call runs; a submitter
+    that was taken over writes nothing more.
     """
-    lease = timezone.now() + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    token = leases.new_token()
     client = client or runway.client_from_settings()
     origin = client.origin
     claimed = Take.objects.filter(
@@ -907,9 +928,21 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
         pk=take_pk,
         status=Status.QUEUED,
         runway_task_id__isnull=True,
-    ).update(status=Status.SUBMITTING, claimed_until=lease, create_sent_at=None, runway_origin=origin)
+    ).update(
+        status=Status.SUBMITTING,
+        claimed_until=leases.lease_until(),
+        claim_token=token,
+        create_sent_at=None,
+        runway_origin=origin,
+    )
     if not claimed:
         return
+    with leases.hold(leases.Claim(Take, take_pk, token)) as held:
+        _submit(take_pk, client, held.claim)
+
+
+def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> None:
+    """`submit_take` for a claimed take, under its held lease."""
     take = Take.objects.select_related("shot__sequence", "first_frame_image", "last_frame_image").get(
         pk=take_pk
     )
@@ -922,11 +955,13 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
         else:
             body = _video_request_body(client, take)
     except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
-        _not_created(take, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, claim, code="SUBMIT", message=_user_message(exc))
         return
-    if not Take.objects.filter(pk=take_pk, status=Status.SUBMITTING).update(create_sent_at=timezone.now()):
-        # Cancelled before the request left: nothing can have been charged.
-        _release_take(take, reason="Take cancelled before it was sent to Runway")
+    if not claim.rows(status=Status.SUBMITTING).update(create_sent_at=timezone.now()):
+        # Cancelled before the request left (nothing can have been charged), or taken over by
+        # recovery after our lease lapsed: then the take is queued again and is not ours to release.
+        if claim.rows(status=Status.CANCELLED).update(**leases.RELEASED):
+            _release_take(take, reason="Take cancelled before it was sent to Runway")
         return
     try:
         created = client.create_task(take.endpoint, body)
@@ -937,30 +972,32 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
             _mark_unconfirmed(
                 take,
                 from_statuses=(Status.SUBMITTING, Status.CANCELLED),
+                claim=claim,
                 message="Runway did not confirm the submission, so it was not sent again (that could "
                 "charge twice). Retake the shot to go on.",
             )
             return
         # 429, and 502/503 (Runway's load shedding: the request was not taken): send it again later.
-        _requeue_or_fail(take, exc)
+        _requeue_or_fail(take, claim, exc)
         return
     except runway.RunwayError as exc:
-        _not_created(take, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, claim, code="SUBMIT", message=_user_message(exc))
         return
     now = timezone.now()
+    # The task exists whoever holds the take now: its id is a fact, kept unconditionally.
     Take.objects.filter(pk=take_pk).update(runway_task_id=created.id)
-    moved = Take.objects.filter(pk=take_pk, status=Status.SUBMITTING).update(
+    moved = claim.rows(status=Status.SUBMITTING).update(
         status=Status.PENDING,
         submitted_at=now,
         next_poll_at=now + dt.timedelta(seconds=settings.RUNWAY_POLL_INTERVAL),
-        claimed_until=None,
+        **leases.RELEASED,
     )
     if not moved:
         # Cancelled while we were submitting: stop the task we just started, paying what Runway keeps.
         take.refresh_from_db()
-        if take.status == Status.CANCELLED:
+        if take.status == Status.CANCELLED and take.claim_token == claim.token:
             Take.objects.filter(pk=take_pk).update(submitted_at=now)
-            _stop_at_runway(take, client)
+            _stop_at_runway(take, client, claim)
 
 
 def _video_request_body(client: runway.RunwayClient, take: Take) -> dict:
@@ -997,11 +1034,14 @@ def _image_request_body(client: runway.RunwayClient, take: Take) -> dict:
     return built.with_images(uris)
 
 
-def _not_created(take: Take, *, code: str, message: str) -> None:
-    """Runway refused the request or it never left: nothing was charged."""
-    _fail_take(take, code=code, message=message)
+def _not_created(take: Take, claim: leases.Claim, *, code: str, message: str) -> None:
+    """Runway refused the request or it never left: nothing was charged. Nothing is written once
+    the take was taken over (recovery queued it again after this submitter's lease lapsed)."""
+    if _fail_take(take, code=code, message=message, claim=claim):
+        return
     # A take cancelled meanwhile is no longer active, so _fail_take left its hold alone.
-    _release_take(take, reason="Take cancelled; Runway did not create it")
+    if claim.release(status=Status.CANCELLED):
+        _release_take(take, reason="Take cancelled; Runway did not create it")
 
 
 def _keyframe_files(take: Take) -> tuple[object | None, object | None]:
@@ -1067,21 +1107,21 @@ def _image_uri(client: runway.RunwayClient, field_file, *, fit: str) -> str:
     return keyframes.image_uri(data, client=client)
 
 
-def _requeue_or_fail(take: Take, exc: Exception) -> None:
+def _requeue_or_fail(take: Take, claim: leases.Claim, exc: Exception) -> None:
     """Runway refused the create without taking it (429, load shedding): send it again later."""
     attempts = take.submit_attempts + 1
     if attempts >= MAX_SUBMIT_ATTEMPTS:
-        _not_created(take, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, claim, code="SUBMIT", message=_user_message(exc))
         return
     delay = min(300.0, settings.RUNWAY_POLL_INTERVAL * 2**attempts)
-    moved = Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
+    moved = claim.rows(status=Status.SUBMITTING).update(
         status=Status.QUEUED,
-        claimed_until=None,
         create_sent_at=None,
         next_poll_at=timezone.now() + dt.timedelta(seconds=delay),
         failure_message=f"Runway is busy; trying again in {delay:.0f} s.",
+        **leases.RELEASED,
     )
-    if not moved:
+    if not moved and claim.release(status=Status.CANCELLED):
         _release_take(take, reason="Take cancelled; Runway did not create it")
 
 
@@ -1266,18 +1306,26 @@ def _copy_for_retake(take: Take) -> Take:
 
 
 def _fail_take(
-    take: Take, *, code: str, message: str, status: str = Status.FAILED, charge: int | None = None
-) -> None:
-    """End an active take. `charge` is what Runway charged for its task (settled, the rest released);
-    None means Runway never made it or nothing was charged (the hold is released whole)."""
+    take: Take,
+    *,
+    code: str,
+    message: str,
+    status: str = Status.FAILED,
+    charge: int | None = None,
+    claim: leases.Claim | None = None,
+) -> bool:
+    """End an active take (only while `claim` is still ours, when given). `charge` is what Runway
+    charged for its task (settled, the rest released); None means Runway never made it or nothing
+    was charged (the hold is released whole). False when the take had moved on."""
+    rows = claim.rows() if claim is not None else Take.objects.filter(pk=take.pk)
     with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status__in=ACTIVE).update(
+        moved = rows.filter(status__in=ACTIVE).update(
             status=status,
             failure_code=code[:100],
             failure_message=message[:1000],
             finished_at=timezone.now(),
-            claimed_until=None,
             cost_credits=charge,
+            **leases.RELEASED,
         )
         if moved:
             what = f"Take {status}: {code}" if code else f"Take {status}"
@@ -1285,37 +1333,36 @@ def _fail_take(
                 what = f"Runway task {take.runway_task_id} {status} ({code})" if code else what
             _close_hold(take, charge=charge, reason=what)
             enqueue("advance_sequence", take.sequence_pk)
+    return bool(moved)
 
 
 # --- finishing a take ---------------------------------------------------------------------------
-
-
-def claim(model, pk: int, *conditions: Q, **filters) -> bool:
-    now = timezone.now()
-    until = now + dt.timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
-    return bool(
-        model.objects.filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), *conditions, pk=pk, **filters
-        ).update(claimed_until=until)
-    )
 
 
 def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> None:
     """Store a succeeded take: stream the output to storage, check it, grab its exact last frame,
     settle its hold at Runway's cost, choose it, and advance the sequence.
 
-    Idempotent: claimed with a lease; a lapsed lease (the worker died) is taken over. An expired
-    or broken output link is refreshed by getting the task again.
+    Idempotent: claimed with a lease, renewed while the download and checks run; a lapsed lease
+    (the worker died) is taken over, and a worker taken over records nothing. An expired or broken
+    output link is refreshed by getting the task again.
     """
     client = client or runway.client_from_settings()
-    if not claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING):
+    claim = leases.claim(Take, take_pk, _ours(client.origin), status=Status.DOWNLOADING)
+    if claim is None:
         return
+    with leases.hold(claim):
+        _finish(take_pk, client, claim)
+
+
+def _finish(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> None:
+    """`finish_take` for a claimed take, under its held lease."""
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
     if take.is_finishing:
-        finishing.finish(take, client)
+        finishing.finish(take, client, claim)
         return
     if take.keyframe_id is not None:
-        _finish_image(take, client)
+        _finish_image(take, client, claim)
         return
     expected = float(take.request.get("duration") or 0) or None
 
@@ -1327,7 +1374,7 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
 
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         clip = Path(tmp) / "clip.mp4"
-        downloaded = download_checked(take, client, clip, check)
+        downloaded = download_checked(take, claim, client, clip, check)
         if downloaded is None:
             return
         state, (probe, frame) = downloaded
@@ -1343,15 +1390,17 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
         choose_take(take)
         enqueue("advance_sequence", take.shot.sequence_id)
 
-    record_success(take, state, output=output_name, last_frame=frame_name, duration=probe.duration, then=then)
+    record_success(
+        take, claim, state, output=output_name, last_frame=frame_name, duration=probe.duration, then=then
+    )
 
 
-def _finish_image(take: Take, client: runway.RunwayClient) -> None:
+def _finish_image(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:
     """`finish_take` for a keyframe image (claimed by the caller): save the image, check that it
     decodes, settle at Runway's cost. The image is offered, not chosen: the user chooses."""
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
         path = Path(tmp) / "image"
-        downloaded = download_checked(take, client, path, _check_image)
+        downloaded = download_checked(take, claim, client, path, _check_image)
         if downloaded is None:
             return
         state, kind = downloaded
@@ -1359,7 +1408,7 @@ def _finish_image(take: Take, client: runway.RunwayClient) -> None:
             output_name = default_storage.save(
                 f"takes/{take.shot.sequence_id}/keyframe-take-{take.pk}.{kind}", File(fh)
             )
-    record_success(take, state, output=output_name)
+    record_success(take, claim, state, output=output_name)
 
 
 def _check_image(path: Path) -> str:
@@ -1378,38 +1427,47 @@ def _settled_cost(take: Take, state) -> int:
     return take.estimated_credits if cost is None else cost
 
 
-def download_checked(take: Take, client: runway.RunwayClient, dest: Path, check: Callable[[Path], T]):
+def download_checked(
+    take: Take, claim: leases.Claim, client: runway.RunwayClient, dest: Path, check: Callable[[Path], T]
+):
     """Download a succeeded take's output into `dest` and `check` it (which raises MediaError or
     OSError for an output that will not do); (Runway's task state, what `check` returned).
 
     A failure counts as one download attempt and is raised for the queue (or recovery) to try
     again; after MAX_DOWNLOAD_ATTEMPTS the take is settled as paid and left to be fetched again
-    (`_download_failed`), and None is returned."""
+    (`_download_failed`), and None is returned. None too, with nothing written, when the take was
+    taken over meanwhile (this worker's lease lapsed): the other worker records it."""
     try:
         state = _download_output(client, take, dest)
-        return state, check(dest)
+        checked = check(dest)
     except (runway.RunwayError, media.MediaError, OSError) as exc:
         attempts = take.download_attempts + 1
-        Take.objects.filter(pk=take.pk).update(download_attempts=attempts, claimed_until=None)
         if attempts >= MAX_DOWNLOAD_ATTEMPTS:
-            _download_failed(take, exc)
+            _download_failed(take, claim, exc)
+            return None
+        if not claim.rows().update(download_attempts=attempts, **leases.RELEASED):
             return None
         raise
+    if not claim.is_ours():
+        return None
+    return state, checked
 
 
-def record_success(take: Take, state, *, then: Callable[[], None] | None = None, **files_and_fields) -> bool:
+def record_success(
+    take: Take, claim: leases.Claim, state, *, then: Callable[[], None] | None = None, **files_and_fields
+) -> bool:
     """Record a downloading take as succeeded with its saved files and fields, settle its hold at
     Runway's cost and run `then` (what follows from it: choosing it, queueing the next step), all
-    in one transaction. False, and the files saved for it deleted, when another worker recorded
-    it first: every finish may run twice."""
+    in one transaction, while `claim` is still ours. False, and the files saved for it deleted,
+    when another worker took it over or recorded it first: every finish may run twice."""
     cost = _settled_cost(take, state)
     with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+        moved = claim.rows(status=Status.DOWNLOADING).update(
             status=Status.SUCCEEDED,
             cost_credits=cost,
             finished_at=timezone.now(),
-            claimed_until=None,
             failure_message="",
+            **leases.RELEASED,
             **files_and_fields,
         )
         if not moved:
@@ -1425,13 +1483,13 @@ def record_success(take: Take, state, *, then: Callable[[], None] | None = None,
     return True
 
 
-def _download_failed(take: Take, exc: Exception) -> None:
+def _download_failed(take: Take, claim: leases.Claim, exc: Exception) -> None:
     """Runway made the clip (so it was paid) but it could not be saved: settle at its cost and keep
     the take ready to be fetched again, by the user or by recovery, without paying again."""
     charge = take.cost_credits if take.cost_credits is not None else take.estimated_credits
     now = timezone.now()
     with transaction.atomic():
-        moved = Take.objects.filter(pk=take.pk, status=Status.DOWNLOADING).update(
+        moved = claim.rows(status=Status.DOWNLOADING).update(
             status=Status.FAILED,
             failure_code="DOWNLOAD",
             failure_message=f"Runway made this {_output_word(take)}, but it could not "
@@ -1439,8 +1497,8 @@ def _download_failed(take: Take, exc: Exception) -> None:
             "that is not charged twice."[:1000],
             cost_credits=charge,
             finished_at=now,
-            claimed_until=None,
             next_poll_at=now + REFETCH_DELAY,
+            **leases.RELEASED,
         )
         if moved:
             _close_hold(
@@ -1452,11 +1510,7 @@ def _download_failed(take: Take, exc: Exception) -> None:
 
 
 def _output_word(take: Take) -> str:
-    if take.is_narration:
-        return "narration"
-    if take.is_master_part:
-        return "master part"
-    return "image" if take.keyframe_id else "clip"
+    return take.output_word
 
 
 def _download_output(client: runway.RunwayClient, take: Take, dest: Path):
@@ -1480,9 +1534,18 @@ def _download_output(client: runway.RunwayClient, take: Take, dest: Path):
 
 
 def assemble_sequence(sequence_pk: int) -> None:
-    """Concatenate the chosen takes into the film and make a poster. Idempotent (claimed with a lease)."""
-    if not claim(Sequence, sequence_pk, status=SeqStatus.ASSEMBLING):
+    """Concatenate the chosen takes into the film and make a poster. Idempotent: claimed with a
+    lease, renewed while ffmpeg runs; a lapsed lease (the worker died) is taken over, and a worker
+    taken over records no film (one version per assembly)."""
+    claim = leases.claim(Sequence, sequence_pk, status=SeqStatus.ASSEMBLING)
+    if claim is None:
         return
+    with leases.hold(claim):
+        _assemble(sequence_pk, claim)
+
+
+def _assemble(sequence_pk: int, claim: leases.Claim) -> None:
+    """`assemble_sequence` for a claimed sequence, under its held lease."""
     sequence = Sequence.objects.get(pk=sequence_pk)
     shots = list(sequence.shots.order_by("position", "pk").select_related("chosen_take"))
     with tempfile.TemporaryDirectory(prefix="film-") as tmp:
@@ -1501,10 +1564,14 @@ def assemble_sequence(sequence_pk: int) -> None:
                 film = _mix_narration(film, narration)
             media.make_poster(film, poster)
         except media.MediaError as exc:
-            Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
-                status=SeqStatus.FAILED, status_message=f"The film could not be assembled: {exc}"[:500]
+            claim.rows(status=SeqStatus.ASSEMBLING).update(
+                status=SeqStatus.FAILED,
+                status_message=f"The film could not be assembled: {exc}"[:500],
+                **leases.RELEASED,
             )
             return
+        if not claim.is_ours():
+            return  # taken over: the other worker makes the film
         # New files every time: earlier versions keep theirs (storage picks a free name).
         with film.open("rb") as fh:
             film_name = default_storage.save(f"films/{sequence_pk}/film.mp4", File(fh))
@@ -1512,6 +1579,7 @@ def assemble_sequence(sequence_pk: int) -> None:
             poster_name = default_storage.save(f"films/{sequence_pk}/poster.jpg", File(fh))
     recorded = _record_film_version(
         sequence_pk,
+        token=claim.token,
         film=film_name,
         poster=poster_name,
         duration=result.duration,
@@ -1543,23 +1611,32 @@ def _mix_narration(film: Path, narration: Path) -> Path:
 
 
 def _record_film_version(
-    sequence_pk: int, *, film: str, poster: str, duration: float, narration_id: int | None = None
+    sequence_pk: int,
+    *,
+    film: str,
+    poster: str,
+    duration: float,
+    narration_id: int | None = None,
+    token: str = "",
 ) -> FilmVersion | None:
-    """Finish the assembly: the sequence moves from assembling to done (compare-and-set) and the
-    film becomes its next numbered version, in one transaction. The sequence's own film, poster and
-    duration point at this latest version. None when another worker finished first.
+    """Finish the assembly: the sequence moves from assembling to done (compare-and-set on the
+    assembler's claim `token`, "" for a sequence nobody claimed) and the film becomes its next
+    numbered version, in one transaction. The sequence's own film, poster and duration point at
+    this latest version. None when another worker finished first or took the assembly over.
 
     The UPDATE locks the sequence's row until commit, so two assemblies of one sequence take their
     numbers one after the other; the unique (sequence, number) constraint stands behind it."""
     with transaction.atomic():
-        moved = Sequence.objects.filter(pk=sequence_pk, status=SeqStatus.ASSEMBLING).update(
+        moved = Sequence.objects.filter(
+            pk=sequence_pk, status=SeqStatus.ASSEMBLING, claim_token=token
+        ).update(
             status=SeqStatus.DONE,
             film=film,
             poster=poster,
             film_duration=duration,
             finished_at=timezone.now(),
-            claimed_until=None,
             status_message="",
+            **leases.RELEASED,
         )
         if not moved:
             return None
@@ -1597,7 +1674,7 @@ def recover(*, client: runway.RunwayClient | None = None) -> int:
             # It died before the request left: sending it is safe.
             Take.objects.filter(
                 pk=take.pk, status=Status.SUBMITTING, claimed_until=take.claimed_until, create_sent_at=None
-            ).update(status=Status.QUEUED, claimed_until=None)
+            ).update(status=Status.QUEUED, taken_over_at=now, **leases.RELEASED)
         else:
             _mark_unconfirmed(
                 take,
@@ -1609,7 +1686,7 @@ def recover(*, client: runway.RunwayClient | None = None) -> int:
     # A take whose worker died after Runway answered and the id was stored.
     Take.objects.filter(
         ours, status=Status.SUBMITTING, claimed_until__lt=now, runway_task_id__isnull=False
-    ).update(status=Status.PENDING, next_poll_at=now, claimed_until=None)
+    ).update(status=Status.PENDING, next_poll_at=now, **leases.RELEASED)
     count += _finish_cancellations(now, ours, client=client)
     # Outputs Runway made (and was paid for) that could not be saved: try again now and then while
     # Runway keeps them (output URLs last 24-48 hours; a GET gives fresh ones).
@@ -1666,21 +1743,23 @@ def _finish_cancellations(now: dt.datetime, ours: Q, *, client: runway.RunwayCli
     )
     count = 0
     for take in pending:
-        if not claim(Take, take.pk, status=Status.CANCELLED):
+        claim = leases.claim(Take, take.pk, status=Status.CANCELLED)
+        if claim is None:
             continue
-        if take.runway_task_id:
-            client = client or runway.client_from_settings()
-            _stop_at_runway(take, client)
-        elif take.create_sent_at is not None:
-            _mark_unconfirmed(
-                take,
-                from_statuses=(Status.CANCELLED,),
-                message="Cancelled while it was sent to Runway, and Runway's answer was lost, so whether "
-                "Runway made (and charged) it is unknown.",
-            )
-        else:
-            _release_take(take, reason="Take cancelled before it was sent to Runway")
-            Take.objects.filter(pk=take.pk).update(claimed_until=None)
+        with leases.hold(claim):
+            if take.runway_task_id:
+                client = client or runway.client_from_settings()
+                _stop_at_runway(take, client, claim)
+            elif take.create_sent_at is not None:
+                _mark_unconfirmed(
+                    take,
+                    from_statuses=(Status.CANCELLED,),
+                    claim=claim,
+                    message="Cancelled while it was sent to Runway, and Runway's answer was lost, so "
+                    "whether Runway made (and charged) it is unknown.",
+                )
+            elif claim.release():
+                _release_take(take, reason="Take cancelled before it was sent to Runway")
         count += 1
     return count
 

@@ -244,12 +244,14 @@ RUNWAY_MAX_RETRIES = env.int("RUNWAY_MAX_RETRIES", default=4)
 # How many automatic new takes a shot gets after INTERNAL.* failures.
 RUNWAY_INTERNAL_RETAKES = env.int("RUNWAY_INTERNAL_RETAKES", default=2)
 FFMPEG_BINARY = env("FFMPEG_BINARY", default="")
-# How long a worker may hold a download or an assembly before another may take it over.
-PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=Q_CLUSTER["timeout"])
+# A worker's lease on what it claimed (a submission, a download, an assembly, a master join): it
+# renews the lease every third of its length while it works (generation/leases.py), so a dead
+# worker's work is taken over within one lease plus one recovery sweep.
+PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=60)
 # Run pipeline tasks in-process instead of through the queue (the image2video command does).
 PIPELINE_INLINE = env.bool("PIPELINE_INLINE", default=False)
 # How often the poller looks for work whose worker died.
-PIPELINE_RECOVER_INTERVAL = env.float("PIPELINE_RECOVER_INTERVAL", default=30.0)
+PIPELINE_RECOVER_INTERVAL = env.float("PIPELINE_RECOVER_INTERVAL", default=10.0)
 # Reconciliation with Runway's usage report (generation/reconcile.py): how many UTC days back each
 # run checks, and the difference in credits per day and model above which admins are mailed.
 RECONCILE_DAYS = env.int("RECONCILE_DAYS", default=7)
