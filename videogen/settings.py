@@ -271,10 +271,25 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Share-link tokens are cut to four characters and 4xx responses logged without a traceback
+# (videogen/log_filters.py). The filters sit on the loggers that name request paths, so that every
+# handler (the console, Django's admin mail, a test's capture) receives the record already rewritten.
+_REQUEST_LOG_FILTERS = ["redact_share_tokens", "one_line_client_errors"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "urllib3": {"level": "WARNING"},
+        "django.request": {"filters": _REQUEST_LOG_FILTERS},
+        "django.security.csrf": {"filters": _REQUEST_LOG_FILTERS},
+        # runserver's access log, as Django configures it, with the tokens cut.
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_share_tokens"],
+        },
+    },
 }
