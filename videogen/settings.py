@@ -278,7 +278,21 @@ _REQUEST_LOG_FILTERS = ["redact_share_tokens", "one_line_client_errors"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "redact_share_tokens": {"()": "videogen.log_filters.RedactShareTokens"},
+        "one_line_client_errors": {"()": "videogen.log_filters.OneLineClientErrors"},
+    },
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_share_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "urllib3": {"level": "WARNING"},
