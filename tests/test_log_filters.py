@@ -185,6 +185,9 @@ def gunicorn(settings, tmp_path):
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "videogen.wsgi",
+        # The studio's own configuration (threaded workers), as `manage.py studio --gunicorn` runs it.
+        "--config",
+        str(Path(django_settings.BASE_DIR) / "videogen" / "gunicorn.conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
