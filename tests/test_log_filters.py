@@ -8,6 +8,7 @@ failures) and gunicorn in its access log (path, Referer, Location), so both are 
 import datetime as dt
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -226,7 +227,7 @@ def gunicorn(settings, tmp_path):
         assert process.poll() is None, err.read_text()
         yield base, out, err
     finally:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, signal.SIGINT)  # quick shutdown; TERM waits for idle connections
         process.wait(timeout=30)
 
 
