@@ -44,7 +44,9 @@ FILM = bytes(range(256)) * 20
 
 @pytest.fixture
 def film_url(client, bob, project, alice):
-    sequence = Sequence.objects.create(project=project, title="Harbour House", created_by=alice, status="done")
+    sequence = Sequence.objects.create(
+        project=project, title="Harbour House", created_by=alice, status="done"
+    )
     sequence.film.save("film.mp4", ContentFile(FILM), save=True)
     client.force_login(bob)
     return reverse("sequence_film", args=[sequence.pk])
