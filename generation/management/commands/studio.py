@@ -53,20 +53,7 @@ class Command(BaseCommand):
             [*manage, "runway_poller"],
         ]
         if gunicorn:
-            commands.append(
-                [
-                    str(Path(sys.executable).with_name("gunicorn")),
-                    "videogen.wsgi",
-                    "--config",
-                    str(settings.BASE_DIR / "videogen" / "gunicorn.conf.py"),
-                    "--bind",
-                    addr,
-                    "--workers",
-                    str(web_workers),
-                    "--threads",
-                    str(web_threads),
-                ]
-            )
+            commands.append(gunicorn_command(addr, workers=web_workers, threads=web_threads))
         else:
             commands.append([*manage, "runserver", addr, "--noreload"])
         # A TERM (from systemd or `timeout`) stops the children like Ctrl-C does.
@@ -87,6 +74,22 @@ class Command(BaseCommand):
         failed = [_name(c) for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
         if failed:
             self.stderr.write(f"Stopped because {', '.join(failed)} exited.")
+
+
+def gunicorn_command(addr: str, *, workers: int, threads: int) -> list[str]:
+    """gunicorn with threaded workers (videogen/gunicorn.conf.py), so slow clients cannot starve it."""
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "videogen.wsgi",
+        "--config",
+        str(settings.BASE_DIR / "videogen" / "gunicorn.conf.py"),
+        "--bind",
+        addr,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
 
 
 def _name(child: subprocess.Popen) -> str:
