@@ -15,3 +15,5 @@ graceful_timeout = 10
 # Seconds an idle kept-alive connection stays open.
 keepalive = 5
 accesslog = "-"
+# Share-link tokens are redacted from the access and error logs.
+logger_class = "videogen.log_filters.GunicornLogger"
