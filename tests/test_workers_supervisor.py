@@ -8,13 +8,14 @@ from none."""
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from generation import pipeline
+from generation import media, pipeline
 from projects.models import Sequence
 from tests.helpers import (
     MANAGE,
@@ -26,7 +27,6 @@ from tests.helpers import (
     make_sequence,
     wait_for,
 )
-from tests.test_pipeline_cluster import slow_ffmpeg
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -74,6 +74,14 @@ class Supervised(Cluster):
 
     def kill_queue_reader(self) -> None:
         os.kill(wait_for(self.queue_reader, timeout=60, what="an idle worker on the queue"), signal.SIGKILL)
+
+
+def slow_ffmpeg(tmp_path: Path, seconds: float) -> str:
+    """An ffmpeg that waits before working, so that tasks running it keep their worker busy."""
+    script = tmp_path / "slow-ffmpeg"
+    script.write_text(f'#!/bin/sh\nsleep {seconds}\nexec "{media.ffmpeg_exe()}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
 
 
 def _children(pid: int) -> list[int]:
