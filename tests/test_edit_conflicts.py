@@ -2,6 +2,7 @@
 narration saved while the pipeline writes the film. Each form is read off the page as a browser
 would post it (hidden version included), so that a test posts exactly what a stale page holds."""
 
+import threading
 from contextlib import contextmanager
 from html.parser import HTMLParser
 
@@ -388,3 +389,41 @@ def test_a_keyframe_made_by_someone_else_meanwhile_is_not_overwritten(
     assert response.status_code == 409
     assert Keyframe.objects.get(shot=keyframe_shot).prompt == "@room0 by the editor"
     assert "@room0 by the owner" in response.text
+
+
+def _save_at_once(clients: dict[str, Client], forms: dict[str, dict], shot: Shot, prompts: dict) -> dict:
+    """Each client posts its form with its prompt, all released at once; the status of each."""
+    gate = threading.Barrier(len(clients))
+    statuses: dict[str, int] = {}
+
+    def save(name: str) -> None:
+        try:
+            gate.wait()
+            url = reverse("edit_shot", args=[shot.pk])
+            statuses[name] = clients[name].post(url, {**forms[name], "prompt": prompts[name]}).status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(name,)) for name in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_of_one_version_at_once_let_exactly_one_through(alice, carol_edits, shot):
+    """Both members press Save on forms of the same version at the same moment, many times: one
+    save lands, the other is refused, and the shot holds the words of the one that landed."""
+    for round_number in range(10):
+        clients = {"alice": logged_in(alice), "carol": logged_in(carol_edits)}
+        forms = {name: shot_form(client, shot) for name, client in clients.items()}
+        prompts = {name: f"{name} {round_number}" for name in clients}
+
+        statuses = _save_at_once(clients, forms, shot, prompts)
+
+        assert sorted(statuses.values()) == [302, 409], f"round {round_number}: {statuses}"
+        winner = next(name for name, status in statuses.items() if status == 302)
+        shot.refresh_from_db()
+        assert shot.prompt == prompts[winner]
