@@ -65,14 +65,11 @@ _SEEN_SALT = "projects.forms.seen"
 
 
 def version_field() -> forms.IntegerField:
-    return forms.IntegerField(
-        min_value=0,
-        widget=forms.HiddenInput,
-        error_messages={
-            "required": "This form is from an older page: your text is kept below, but reload the page "
-            "to see the latest version before saving."
-        },
-    )
+    return forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+
+
+# No row has this version: a form without one (from a page made before versions) is stale.
+UNKNOWN_VERSION = -1
 
 
 def seen_field() -> forms.CharField:
@@ -100,6 +97,10 @@ class VersionedForm:
             return
         self.initial.setdefault("edit_version", self.version_of(instance))
         self.initial.setdefault("seen", self.seen_token(instance))
+
+    def clean_edit_version(self) -> int:
+        version = self.cleaned_data.get("edit_version")
+        return UNKNOWN_VERSION if version is None else version
 
     def version_of(self, instance: models.Model | None) -> int:
         if instance is None or instance.pk is None:

@@ -154,6 +154,23 @@ def test_a_stale_shot_form_is_refused_and_keeps_what_was_typed(alice, carol_edit
     assert (shot.prompt, shot.duration, shot.seed) == ("Grand hall, at noon", 10, 77)
 
 
+def test_a_shot_form_without_a_version_is_treated_as_stale(alice, shot):
+    """A page made before edit versions existed: what is there now is shown, the text kept."""
+    client = logged_in(alice)
+    form = {k: v for k, v in shot_form(client, shot).items() if k not in ("edit_version", "seen")}
+
+    response = client.post(reverse("edit_shot", args=[shot.pk]), {**form, "prompt": "Grand hall"})
+
+    assert response.status_code == 409
+    shot.refresh_from_db()
+    assert shot.prompt == "Hall"
+    again = form_on(response.text, reverse("edit_shot", args=[shot.pk]))
+    assert again["prompt"] == "Grand hall"
+    assert client.post(reverse("edit_shot", args=[shot.pk]), again).status_code == 302
+    shot.refresh_from_db()
+    assert shot.prompt == "Grand hall"
+
+
 def test_a_shot_form_opened_before_its_keyframe_was_set_is_stale(alice, shot, references):
     Sequence.objects.filter(pk=shot.sequence_id).update(reference_set=references)
     client = logged_in(alice)
