@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from projects.images import RejectedImage, normalise_reference_image
+from projects.images import RejectedImage, add_reference_images, normalise_reference_image
 from projects.models import ReferenceImage, ReferenceSet
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_bad_files_are_each_rejected_with_a_reason_and_good_ones_kept(client, al
     assert response.status_code == 302
     kept = list(reference_set.images.values_list("original_name", flat=True))
     assert kept == ["good-1.jpg", "good-2.png", "good-3.webp"]
-    assert "Added 3 images." in messages
+    assert "Added 3 of 8 images." in messages
     rejected = {m.split("”")[0].lstrip("“"): m for m in messages if "was not added" in m}
     assert set(rejected) == {"notes.jpg", "cut.jpg", "bomb.png", "huge.png", "plan.svg"}
     assert "is not a JPEG, PNG or WebP image" in rejected["notes.jpg"]
@@ -183,3 +183,56 @@ def test_a_phone_jpeg_with_several_pictures_is_stored_as_its_first_picture(clien
         red, green, blue = img.convert("RGB").getpixel((30, 20))
     assert red > 200
     assert blue < 60
+
+
+# --- how much one upload may decode ----------------------------------------------------------------
+
+TOO_MUCH = "would make too much in one upload"
+
+
+def test_files_past_the_pixels_one_upload_may_decode_are_refused_by_name(
+    client, alice, reference_set, settings
+):
+    settings.REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST = 3 * 64 * 48
+    files = [
+        upload("1.jpg", jpeg()),
+        upload("notes.jpg", b"not a picture at all" * 10),  # decodes nothing, so it uses none of it
+        upload("2.jpg", jpeg()),
+        upload("3.png", png(), "image/png"),
+        upload("4.jpg", jpeg()),
+        upload("5.jpg", jpeg((8, 8))),  # small enough, but it comes after: the rest is sent again whole
+    ]
+    client.force_login(alice)
+    response, messages = post_files(client, reference_set, files)
+
+    assert response.status_code == 302
+    assert list(reference_set.images.values_list("original_name", flat=True)) == ["1.jpg", "2.jpg", "3.png"]
+    assert "Added 3 of 6 images." in messages
+    assert "The last 2 were more than one upload takes: choose them and upload them again." in messages
+    assert "“notes.jpg” was not added: it is not a JPEG, PNG or WebP image." in messages
+    refused = [m for m in messages if TOO_MUCH in m]
+    assert len(refused) == 2
+    for name, message in zip(("4.jpg", "5.jpg"), refused, strict=True):
+        assert message.startswith(f"“{name}” was not added: it {TOO_MUCH} (at most ")
+        assert message.endswith(" megapixels in all); send it and the rest again.")
+
+
+def test_a_file_past_the_limit_is_not_even_decoded(reference_set, settings):
+    settings.REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST = 64 * 48
+    full = jpeg((400, 300))
+    result = add_reference_images(
+        reference_set, files=[upload("1.jpg", jpeg()), upload("cut.jpg", full[: len(full) // 2])]
+    )
+    # A damaged file is found out only by decoding it; here it is refused before that.
+    assert [(name, TOO_MUCH in reason) for name, reason in result.rejected] == [("cut.jpg", True)]
+    assert result.deferred == ["cut.jpg"]
+
+
+def test_the_first_file_is_taken_even_when_it_alone_is_over_the_limit(client, alice, reference_set, settings):
+    settings.REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST = 100
+    client.force_login(alice)
+    _, messages = post_files(
+        client, reference_set, [upload("big.jpg", jpeg((400, 300))), upload("b.jpg", jpeg())]
+    )
+    assert list(reference_set.images.values_list("original_name", flat=True)) == ["big.jpg"]
+    assert "Added 1 of 2 images." in messages

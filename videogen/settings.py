@@ -158,11 +158,18 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Uploaded reference images are read into memory up to this size, then spooled to disk.
+# Uploaded files are kept in memory up to this size, then spooled to disk: 50 files of a few MB
+# each would otherwise all sit in the web worker's memory at once.
 DATA_UPLOAD_MAX_NUMBER_FILES = 50
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 REFERENCE_IMAGE_MAX_BYTES = env.int("REFERENCE_IMAGE_MAX_BYTES", default=40 * 1024 * 1024)
 REFERENCE_IMAGE_MAX_PIXELS = env.int("REFERENCE_IMAGE_MAX_PIXELS", default=40_000_000)
+# Pixels one upload may decode, counted from each file's header: the files past it are refused,
+# named, to be sent again, so that one request stays well within a web worker's timeout (about
+# 1 s per 40-megapixel photo on 2 cores: bench/upload_memory.py).
+REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST = env.int(
+    "REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST", default=10 * REFERENCE_IMAGE_MAX_PIXELS
+)
 # Any request body above this is refused with 413 before it is read (projects/request_size.py): room
 # for five full-size reference images in one upload, plus the form around them.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=5 * REFERENCE_IMAGE_MAX_BYTES + 1024 * 1024)
@@ -178,8 +185,16 @@ ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 # Background work: django-q2. The ORM broker needs nothing installed; REDIS_URL switches to Redis.
 # `retry` must exceed `timeout` (and the longest task: a download or an assembly), or a slow task
 # is handed to a second worker while the first still runs.
+# In a parallel test run each pytest-xdist worker (PYTEST_XDIST_WORKER: gw0, gw1, ...) has its own
+# test database (pytest-django adds the id to its name) and, here, its own queue and cache keys, so
+# that no worker's qcluster runs another's tasks against the wrong database. The id is added once:
+# the processes a test starts inherit the variable and may be given the name already suffixed.
+TEST_WORKER = env("PYTEST_XDIST_WORKER", default="")
+Q_NAME = env("Q_NAME", default="videogen")
+if TEST_WORKER and not Q_NAME.endswith(f"-{TEST_WORKER}"):
+    Q_NAME = f"{Q_NAME}-{TEST_WORKER}"
 Q_CLUSTER = {
-    "name": env("Q_NAME", default="videogen"),
+    "name": Q_NAME,
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=900),
     "retry": env.int("Q_RETRY", default=1200),
@@ -209,6 +224,7 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+CACHES["default"]["KEY_PREFIX"] = TEST_WORKER
 # How long the sequence page keeps its rendered shot list and takes (projects/page_cache.py); they
 # are kept under a digest of their rows, so this only bounds how long old markup outlives a deploy.
 # 0 renders them on every request.

@@ -67,9 +67,21 @@ def upload_reference_images(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose at least one image to upload.")
         return redirect("reference_set_detail", pk=reference_set.pk)
     result = reference_images.add_reference_images(reference_set, files=form.cleaned_data["images"])
-    if result.added:
-        count = len(result.added)
+    count = len(result.added)
+    if result.rejected:
+        total = result.total
+        summary = f"Added {count} of {total} image{'s' if total != 1 else ''}."
+        (messages.warning if count else messages.error)(request, summary)
+    else:
         messages.success(request, f"Added {count} image{'s' if count != 1 else ''}.")
+    if result.deferred:
+        later = len(result.deferred)
+        messages.warning(
+            request,
+            f"The last {later} were more than one upload takes: choose them and upload them again."
+            if later != 1
+            else "The last one was more than one upload takes: choose it and upload it again.",
+        )
     for name, reason in result.rejected:
         messages.error(request, f"“{name}” was not added: it {reason}")
     return redirect("reference_set_detail", pk=reference_set.pk)
