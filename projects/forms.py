@@ -61,7 +61,10 @@ class ProjectForm(forms.ModelForm):
 # were when it was made. The service saves only if the version is still the same; otherwise the
 # page shows, from these values, what someone else changed since, and the user's form again.
 
-_SEEN_SALT = "projects.forms.seen"
+
+def _seen_signer() -> signing.Signer:
+    # Not timestamped: the same values give the same token, so an unbound form renders the same.
+    return signing.Signer(salt="projects.forms.seen")
 
 
 def version_field() -> forms.IntegerField:
@@ -119,7 +122,7 @@ class VersionedForm:
         return values
 
     def seen_token(self, instance: models.Model | None) -> str:
-        return signing.dumps(self.seen_values(instance), salt=_SEEN_SALT, compress=True)
+        return _seen_signer().sign_object(self.seen_values(instance), compress=True)
 
     def edited_data(self) -> dict:
         """The cleaned values of the fields the form changes, for the service's keywords."""
@@ -149,7 +152,7 @@ class VersionedForm:
         and values, so that saving it again applies the user's text over what is there now; and
         `conflict` lists what changed since the user opened the form, field by field."""
         try:
-            seen = signing.loads(self.data.get(self.add_prefix("seen"), ""), salt=_SEEN_SALT)
+            seen = _seen_signer().unsign_object(self.data.get(self.add_prefix("seen"), ""))
         except signing.BadSignature:
             seen = None
         now = self.seen_values(current)
