@@ -504,6 +504,8 @@ class ProjectBrandingForm(forms.ModelForm):
     """What the project's share pages show clients: a name, a logo and an accent colour."""
 
     LOGO_MAX_BYTES = 2 * 1024 * 1024
+    # Shown a few hundred pixels wide; a bigger JPEG is decoded at a fraction of its size.
+    LOGO_MAX_SIDE = 1024
 
     class Meta:
         model = Project
@@ -528,9 +530,10 @@ class ProjectBrandingForm(forms.ModelForm):
         if logo.size is not None and logo.size > self.LOGO_MAX_BYTES:
             raise forms.ValidationError("The logo is larger than 2 MB; make it smaller and upload it again.")
         try:
-            normalised = images.normalise_reference_image(logo)
+            normalised = images.normalise_reference_image(logo, max_side=self.LOGO_MAX_SIDE)
         except images.RejectedImage as rejection:
             raise forms.ValidationError(f"The logo {rejection}") from None
+        normalised.thumbnail.close()
         return normalised.image
 
 

@@ -157,3 +157,13 @@ def test_outsiders_get_404_and_anonymous_users_log_in(client, carol, project):
 def test_it_refuses_get(client, alice, project):
     client.force_login(alice)
     assert client.get(url(project)).status_code == 405
+
+
+def test_a_big_logo_is_stored_at_most_1024_pixels_long(client, alice, project):
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 1200), (20, 40, 200)).save(buffer, "JPEG", quality=60)
+    client.force_login(alice)
+    assert brand(client, project, logo=SimpleUploadedFile("logo.jpg", buffer.getvalue())).status_code == 302
+    project.refresh_from_db()
+    with project.logo.open("rb") as fh, Image.open(fh) as logo:
+        assert logo.size == (1024, 410)
