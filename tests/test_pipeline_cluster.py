@@ -1,7 +1,8 @@
 """The pipeline under a real qcluster and poller (separate processes), killed with SIGKILL at the
 worst moments: after a submission, during a download, during assembly, and while keyframe images or
 a narration are made. After a restart the sequence finishes, Runway saw each task once, and the
-ledger is exact."""
+ledger is exact. A download or an assembly slower than its lease keeps it (the worker renews it
+while it works); a killed worker's is taken over within about one lease, and done once."""
 
 import stat
 import time
@@ -33,14 +34,6 @@ def cluster(settings, runway, tmp_path):
     c = Cluster(cluster_env(settings, runway), tmp_path)
     yield c
     c.stop_all()
-
-
-def slow_ffmpeg(tmp_path: Path, seconds: float) -> str:
-    """An ffmpeg that waits before working, so that a kill lands during assembly."""
-    script = tmp_path / "slow-ffmpeg"
-    script.write_text(f'#!/bin/sh\nsleep {seconds}\nexec "{media.ffmpeg_exe()}" "$@"\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return str(script)
 
 
 def test_a_sequence_finishes_under_a_real_cluster(cluster, project, alice, references, runway):
@@ -79,64 +72,139 @@ def test_killed_after_submit_the_sequence_resumes_without_resubmitting(
     assert_ledger_exact(alice, runway)
 
 
-def test_killed_during_a_download_the_take_is_taken_over(
-    cluster,
-    project,
-    alice,
-    references,
-    runway,
-):
-    runway.fail_next("stall_download", 1, fraction=0.3, hold_seconds=20)
+# A lease several heartbeats long, as in production (60 s, renewed every 20 s), but short enough for
+# a test; the slow work below outlasts it, so without the heartbeat a second worker would take it.
+LEASE = 6
+
+
+@pytest.fixture
+def leased(cluster):
+    cluster.env["PIPELINE_LEASE_SECONDS"] = str(LEASE)
+    return cluster
+
+
+def slow_concat(tmp_path: Path, seconds: float) -> tuple[str, Path]:
+    """An ffmpeg that waits before joining clips (and notes each join it starts), so that an
+    assembly outlasts a lease; other ffmpeg runs (checking downloaded clips) go at full speed."""
+    runs = tmp_path / "concat-runs"
+    script = tmp_path / "slow-concat-ffmpeg"
+    script.write_text(
+        f'#!/bin/sh\ncase "$*" in *concat*) echo run >> "{runs}"; sleep {seconds};; esac\n'
+        f'exec "{media.ffmpeg_exe()}" "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script), runs
+
+
+def stalled_download(sequence: Sequence) -> Take:
+    """The take whose download the simulator holds open (the others are saved at once)."""
+    downloading = Take.objects.filter(shot__sequence=sequence, status=Take.Status.DOWNLOADING).exclude(
+        claim_token=""
+    )
+    wait_for(downloading.exists, what="a download in progress")
+    time.sleep(1)  # the other take's download, if it started, is over by now
+    return wait_for(lambda: downloading.count() == 1 and downloading.get(), what="the stalled download")
+
+
+def downloads(runway, take: Take) -> int:
+    return next(t["downloads"] for t in runway.tasks() if t["id"] == take.runway_task_id)
+
+
+def test_a_live_download_slower_than_its_lease_is_not_taken_over(leased, project, alice, references, runway):
+    # The download stalls for one and a half leases, then is cut off, and its worker fetches it again.
+    runway.fail_next("stall_download", 1, fraction=0.3, hold_seconds=LEASE * 1.5)
     sequence = make_sequence(
         project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
     )
-    cluster.start("qcluster")
-    cluster.start("poller")
+    leased.start("qcluster")
+    leased.start("poller")
     pipeline.start_sequence(sequence, user=alice)
-
-    wait_for(
-        lambda: Take.objects.filter(status=Take.Status.DOWNLOADING).exclude(claimed_until=None).exists(),
-        what="a download in progress",
-    )
-    time.sleep(0.3)
-    cluster.kill("qcluster")
-    cluster.start("qcluster")
+    take = stalled_download(sequence)
 
     assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
+    take.refresh_from_db()
+    assert take.taken_over_at is None
+    assert downloads(runway, take) == 2  # the stalled one and its own retry: no second worker's
+    assert sequence.versions.count() == 1
     assert_no_duplicate_submissions(runway)
     assert_ledger_exact(alice, runway)
 
 
-def test_killed_during_assembly_the_film_is_still_made(
-    cluster,
-    project,
-    alice,
-    references,
-    runway,
-    tmp_path,
+def test_killed_during_a_download_the_take_is_taken_over_within_a_lease(
+    leased, project, alice, references, runway
 ):
-    cluster.env["FFMPEG_BINARY"] = slow_ffmpeg(tmp_path, 1.5)
+    runway.fail_next("stall_download", 1, fraction=0.3, hold_seconds=60)
     sequence = make_sequence(
         project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
     )
-    cluster.start("qcluster")
-    cluster.start("poller")
+    leased.start("qcluster")
+    leased.start("poller")
+    pipeline.start_sequence(sequence, user=alice)
+    take = stalled_download(sequence)
+    leased.kill("qcluster")
+    leased.start("qcluster")
+
+    # The dead worker's lease lapses within one lease of its last renewal; a recovery sweep later
+    # (every 0.5 s here) the new worker has it.
+    wait_for(
+        lambda: Take.objects.filter(pk=take.pk).exclude(taken_over_at=None).exists(),
+        timeout=LEASE + 5,
+        what="the take to be taken over",
+    )
+    take.refresh_from_db()
+    assert take.takeover_note.startswith("A worker stopped while saving this clip; another took it over at ")
+    assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
+    take.refresh_from_db()
+    assert take.status == Take.Status.SUCCEEDED
+    assert downloads(runway, take) == 2  # the killed worker's and the new one's
+    assert sequence.versions.count() == 1
+    assert_no_duplicate_submissions(runway)
+    assert_ledger_exact(alice, runway)
+
+
+def test_a_live_assembly_slower_than_its_lease_is_not_taken_over(
+    leased, project, alice, references, runway, tmp_path
+):
+    leased.env["FFMPEG_BINARY"], runs = slow_concat(tmp_path, LEASE * 1.5)
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
+    )
+    leased.start("qcluster")
+    leased.start("poller")
     pipeline.start_sequence(sequence, user=alice)
 
-    wait_for(
-        lambda: (
-            Sequence.objects.filter(pk=sequence.pk, status=Sequence.Status.ASSEMBLING)
-            .exclude(claimed_until=None)
-            .exists()
-        ),
-        what="assembly to start",
-    )
-    cluster.kill("qcluster")
-    cluster.env.pop("FFMPEG_BINARY")
-    cluster.start("qcluster")
+    assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
+    assert sequence.taken_over_at is None
+    assert runs.read_text().count("run") == 1  # one join: no second worker started another
+    assert list(sequence.versions.values_list("number", flat=True)) == [1]
+    assert_no_duplicate_submissions(runway)
+    assert_ledger_exact(alice, runway)
 
+
+def test_killed_during_assembly_the_film_is_taken_over_and_made_once(
+    leased, project, alice, references, runway, tmp_path
+):
+    leased.env["FFMPEG_BINARY"], runs = slow_concat(tmp_path, 60)
+    sequence = make_sequence(
+        project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=2
+    )
+    leased.start("qcluster")
+    leased.start("poller")
+    pipeline.start_sequence(sequence, user=alice)
+
+    wait_for(runs.exists, what="assembly to start")
+    leased.kill("qcluster")
+    leased.env.pop("FFMPEG_BINARY")
+    leased.start("qcluster")
+
+    wait_for(
+        lambda: Sequence.objects.filter(pk=sequence.pk).exclude(taken_over_at=None).exists(),
+        timeout=LEASE + 5,
+        what="the assembly to be taken over",
+    )
     assert final(sequence).status == Sequence.Status.DONE, sequence.status_message
     assert sequence.film
+    assert list(sequence.versions.values_list("number", flat=True)) == [1]
     assert_no_duplicate_submissions(runway)
     assert_ledger_exact(alice, runway)
 
