@@ -1,7 +1,7 @@
 """The shared cast: alice owns a project and has a budget, bob watches it, carol is an outsider."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.servers.basehttp import WSGIServer
 
@@ -9,7 +9,7 @@ from generation import credits
 from generation.models import CreditBudget
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet
-from tests.helpers import COLOURS, photo
+from tests.helpers import COLOURS, empty_cache, photo
 
 pytest_plugins = ["generation.simulator.testing"]
 
@@ -31,7 +31,7 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _empty_cache():
     # Throttling counters live in the cache; each test starts with none.
-    cache.clear()
+    empty_cache(caches["default"])
 
 
 @pytest.fixture

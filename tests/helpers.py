@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from django.conf import settings as django_settings
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.db.models import Sum
 from PIL import Image, ImageChops, ImageStat
@@ -142,7 +144,9 @@ def cluster_env(settings, simulator) -> dict[str, str]:
         "PIPELINE_LEASE_SECONDS": "3",
         "PIPELINE_RECOVER_INTERVAL": "0.5",
         # The same queue as this process, so the workers run what the test (or its live server)
-        # queues; tasks left by earlier tests are harmless, as every task checks its row first.
+        # queues; tasks left by earlier tests are harmless, as every task checks its row first. In
+        # a parallel run the name carries this worker's id (settings.TEST_WORKER): another worker's
+        # cluster never takes these tasks to run them against its own database.
         "Q_NAME": django_settings.Q_CLUSTER["name"],
         "Q_WORKERS": "2",
         "DJANGO_SETTINGS_MODULE": "videogen.settings",
@@ -175,3 +179,16 @@ def versioned(data: dict, row=None, *, attr: str = "edit_version") -> dict:
     row yet), as the form on the page would."""
     version = 0 if row is None else type(row).objects.values_list(attr, flat=True).get(pk=row.pk)
     return {**data, "edit_version": version}
+
+
+def empty_cache(backend: BaseCache) -> None:
+    """Delete what this test process keeps in `backend`. Parallel test workers share one Redis
+    database, where clear() would flush the others' throttling counters too: with a key prefix
+    (settings.TEST_WORKER), only the keys under it are deleted."""
+    if backend.key_prefix and isinstance(backend, RedisCache):
+        client = backend._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{backend.key_prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        backend.clear()

@@ -182,19 +182,19 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="videogen@localhost")
 # Extra addresses for admin mail (reconciliation alerts; with DEBUG off, also Django's error mail).
 ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 
-# Background work: django-q2. The ORM broker needs nothing installed; REDIS_URL switches to Redis.
-# `retry` must exceed `timeout` (and the longest task: a download or an assembly), or a slow task
-# is handed to a second worker while the first still runs.
 # In a parallel test run each pytest-xdist worker (PYTEST_XDIST_WORKER: gw0, gw1, ...) has its own
 # test database (pytest-django adds the id to its name) and, here, its own queue and cache keys, so
 # that no worker's qcluster runs another's tasks against the wrong database. The id is added once:
 # the processes a test starts inherit the variable and may be given the name already suffixed.
 TEST_WORKER = env("PYTEST_XDIST_WORKER", default="")
-Q_NAME = env("Q_NAME", default="videogen")
-if TEST_WORKER and not Q_NAME.endswith(f"-{TEST_WORKER}"):
-    Q_NAME = f"{Q_NAME}-{TEST_WORKER}"
+_q_name = env("Q_NAME", default="videogen")
+if TEST_WORKER and not _q_name.endswith(f"-{TEST_WORKER}"):
+    _q_name = f"{_q_name}-{TEST_WORKER}"
+# Background work: django-q2. The ORM broker needs nothing installed; REDIS_URL switches to Redis.
+# `retry` must exceed `timeout` (and the longest task: a download or an assembly), or a slow task
+# is handed to a second worker while the first still runs.
 Q_CLUSTER = {
-    "name": Q_NAME,
+    "name": _q_name,
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=900),
     "retry": env.int("Q_RETRY", default=1200),
