@@ -3,6 +3,8 @@
 
 from django.contrib import admin
 from django.db import models
+from django.db.models import F
+from django.forms import BaseInlineFormSet, ModelForm
 
 from projects.models import (
     FilmVersion,
@@ -35,20 +37,57 @@ def file_fields(model) -> list[str]:
     return [f.name for f in model._meta.fields if isinstance(f, models.FileField)]
 
 
+def save_changed_fields(obj: models.Model, form: ModelForm) -> None:
+    """Save only the fields the admin changed in `form`: the pipeline and other users write the same
+    rows (a sequence's status and film while it assembles), and a whole-row save would put back
+    what the page was loaded with. A change also bumps the row's edit version, so a user's form
+    opened before it is refused as stale instead of undoing the admin's change."""
+    names = {f.name for f in obj._meta.concrete_fields}
+    fields = [name for name in form.changed_data if name in names]
+    if not fields:
+        return
+    if "edit_version" in names:
+        obj.edit_version = F("edit_version") + 1
+        fields.append("edit_version")
+    obj.save(update_fields=fields)
+    if "edit_version" in fields:
+        obj.refresh_from_db(fields=["edit_version"])
+
+
+class ChangedFieldsModelAdmin(admin.ModelAdmin):
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            save_changed_fields(obj, form)
+        else:
+            super().save_model(request, obj, form, change)
+
+
+class ChangedFieldsFormSet(BaseInlineFormSet):
+    def save_existing(self, form, obj, commit=True):
+        if not commit:
+            return super().save_existing(form, obj, commit=commit)
+        obj = form.save(commit=False)
+        save_changed_fields(obj, form)
+        form.save_m2m()
+        return obj
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = ChangedFieldsFormSet
     extra = 0
     autocomplete_fields = ["user"]
 
 
 class ReferenceSetInline(admin.TabularInline):
     model = ReferenceSet
+    formset = ChangedFieldsFormSet
     extra = 0
     show_change_link = True
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ChangedFieldsModelAdmin):
     list_display = ["name", "created_by", "created_at"]
     search_fields = ["name", "description", "created_by__username"]
     date_hierarchy = "created_at"
@@ -62,7 +101,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ChangedFieldsModelAdmin):
     list_display = ["project", "user", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["project__name", "user__username"]
@@ -72,6 +111,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 class ReferenceImageInline(admin.TabularInline):
     model = ReferenceImage
+    formset = ChangedFieldsFormSet
     extra = 0
     image_file = stored_file("image")
     fields = ["position", "original_name", "image_file", "width", "height"]
@@ -83,7 +123,7 @@ class ReferenceImageInline(admin.TabularInline):
 
 
 @admin.register(ReferenceSet)
-class ReferenceSetAdmin(admin.ModelAdmin):
+class ReferenceSetAdmin(ChangedFieldsModelAdmin):
     list_display = ["name", "project", "created_at"]
     search_fields = ["name", "project__name"]
     list_select_related = ["project"]
@@ -93,6 +133,7 @@ class ReferenceSetAdmin(admin.ModelAdmin):
 
 class ShotInline(admin.StackedInline):
     model = Shot
+    formset = ChangedFieldsFormSet
     extra = 0
     fields = [
         "position",
@@ -110,6 +151,7 @@ class ShotInline(admin.StackedInline):
 
 class ShareLinkInline(admin.TabularInline):
     model = ShareLink
+    formset = ChangedFieldsFormSet
     extra = 0
     fields = [
         "created_by",
@@ -142,7 +184,7 @@ class FilmVersionInline(admin.TabularInline):
 
 
 @admin.register(Sequence)
-class SequenceAdmin(admin.ModelAdmin):
+class SequenceAdmin(ChangedFieldsModelAdmin):
     list_display = ["title", "project", "model", "status", "started_by", "created_at", "finished_at"]
     list_filter = ["status", "model", "is_stitched"]
     search_fields = ["title", "project__name", "created_by__username"]
@@ -166,7 +208,7 @@ class SequenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(admin.ModelAdmin):
+class ShareLinkAdmin(ChangedFieldsModelAdmin):
     list_display = [
         "sequence",
         "created_by",

@@ -52,3 +52,41 @@ def test_staff_without_superuser_rights_cannot_see_it(client, alice):
     client.force_login(alice)
     assert client.get(reverse("admin:projects_project_changelist")).status_code == 403
     assert Membership.objects.count() == 0
+
+
+def test_an_admin_saving_a_sequence_while_it_assembles_keeps_the_pipelines_fields(
+    admin_client_with_data,
+):
+    from tests.test_edit_conflicts import form_on, written_just_before_the_view_writes
+
+    sequence = Sequence.objects.get()
+    url = reverse("admin:projects_sequence_change", args=[sequence.pk])
+    form = form_on(admin_client_with_data.get(url).text, None)
+    form["title"] = "Tour, second cut"
+
+    with written_just_before_the_view_writes(Sequence, sequence.pk, status="assembling", edit_version=7):
+        response = admin_client_with_data.post(url, form)
+
+    assert response.status_code == 302, response.content
+    sequence.refresh_from_db()
+    assert sequence.title == "Tour, second cut"
+    assert sequence.status == Sequence.Status.ASSEMBLING
+    # The admin's change makes a user's form opened before it stale.
+    assert sequence.edit_version == 8
+
+
+def test_an_admin_saving_a_shot_inline_writes_only_what_changed(admin_client_with_data):
+    from tests.test_edit_conflicts import form_on, written_just_before_the_view_writes
+
+    sequence = Sequence.objects.get()
+    shot = sequence.shots.get()
+    url = reverse("admin:projects_sequence_change", args=[sequence.pk])
+    form = form_on(admin_client_with_data.get(url).text, None)
+    form["shots-0-duration"] = "7"
+
+    with written_just_before_the_view_writes(Shot, shot.pk, prompt="A prompt saved meanwhile"):
+        response = admin_client_with_data.post(url, form)
+
+    assert response.status_code == 302, response.content
+    shot.refresh_from_db()
+    assert (shot.duration, shot.prompt) == (7, "A prompt saved meanwhile")
