@@ -144,3 +144,15 @@ def test_viewers_get_403(client, bob, sequence):
 def test_it_refuses_get(client, alice, sequence):
     client.force_login(alice)
     assert client.get(url(sequence)).status_code == 405
+
+
+def test_a_shot_added_while_generating_is_refused_and_its_prompt_kept(client, alice, project):
+    sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="running")
+    client.force_login(alice)
+    response = client.post(
+        reverse("add_shot", args=[sequence.pk]),
+        {"prompt": "Up the stairs to the landing", "duration": 5, "first_frame": "none"},
+    )
+    assert response.status_code == 409
+    assert "Up the stairs to the landing" in response.text
+    assert not sequence.shots.exists()

@@ -165,6 +165,9 @@ def test_a_generating_sequence_is_not_changed(client, alice, shot, images):
     response = client.post(url(shot), form_data(images), follow=True)
     assert "This sequence is generating" in response.text
     assert not Keyframe.objects.exists()
+    # The typed prompt stays in the form to save again later.
+    assert response.status_code == 400
+    assert form_data(images)["prompt"] in response.text
 
 
 def test_removing_the_keyframe_goes_back_to_the_previous_shot(client, alice, shot, images):

@@ -49,7 +49,9 @@ def test_it_refuses_while_generating(client, alice, sequence):
     Sequence.objects.filter(pk=sequence.pk).update(status="running")
     client.force_login(alice)
     response = client.post(url(sequence), versioned(data(), sequence), follow=True)
+    assert response.status_code == 409
     assert "This sequence is generating" in response.text
+    assert "Tour v2" in response.text  # the typed title is kept to copy
     sequence.refresh_from_db()
     assert sequence.model == "gen4_turbo"
 

@@ -48,9 +48,15 @@ def test_invalid_input_reopens_the_form_and_changes_nothing(client, alice, shot)
 def test_it_refuses_while_generating(client, alice, shot):
     Sequence.objects.filter(pk=shot.sequence_id).update(status="assembling")
     client.force_login(alice)
-    client.post(url(shot), versioned({"prompt": "Grand hall", "duration": 5, "first_frame": "none"}, shot))
+    response = client.post(
+        url(shot), versioned({"prompt": "Grand hall", "duration": 5, "first_frame": "none"}, shot)
+    )
     shot.refresh_from_db()
     assert shot.prompt == "Hall"
+    # Nothing typed is lost: the page says why and keeps the new prompt to copy.
+    assert response.status_code == 409
+    assert "Not saved" in response.text
+    assert "Grand hall" in response.text
 
 
 def test_it_redirects_anonymous_users_to_login(client, shot):

@@ -141,3 +141,20 @@ def _catalog_script() -> str:
 
 def _film_filename(sequence: Sequence, suffix: str = "mp4") -> str:
     return f"{slugify(sequence.title) or 'film'}.{suffix}"
+
+
+# --- text a refused save must not lose --------------------------------------------------------------
+
+
+def typed_text(form, data) -> list[dict]:
+    """What the user typed in the text fields of `form` (label and value), for a page that could not
+    save it: refused edits never discard typed text."""
+    from django import forms
+
+    typed = []
+    for name, field in form.fields.items():
+        if isinstance(field.widget, forms.Textarea | forms.TextInput) and not field.widget.is_hidden:
+            value = (data.get(form.add_prefix(name)) or "").strip()
+            if value:
+                typed.append({"label": field.label or name.replace("_", " ").capitalize(), "value": value})
+    return typed

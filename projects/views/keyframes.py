@@ -244,7 +244,9 @@ def edit_keyframe(request: HttpRequest, pk: int, slot: str) -> HttpResponse:
     slot = _slot_of(shot, slot)
     sequence = shot.sequence
     back = _back(shot.pk, sequence.pk)
-    if sequence.is_generating:
+    # A POST goes on to the service, which refuses under the sequence's lock and keeps the typed
+    # prompt in the form; only opening the form is turned away here.
+    if sequence.is_generating and request.method != "POST":
         messages.error(request, str(services.SequenceIsGenerating()))
         return redirect(back)
     keyframe = shot.keyframes.filter(slot=slot).prefetch_related("references").first()

@@ -40,6 +40,7 @@ from projects.views.common import (
     _get_shot_for_user,
     _get_take_for_user,
     _pk_url,
+    typed_text,
 )
 from projects.views.finishing import finishing_section
 from projects.views.keyframes import keyframe_panels
@@ -395,13 +396,25 @@ def _refuse_while_generating(request: HttpRequest, sequence: Sequence) -> HttpRe
     return None
 
 
+def _kept_while_generating(request: HttpRequest, sequence: Sequence, form) -> HttpResponse:
+    """A form refused because the sequence is generating: the page (409) with what was typed, so
+    that nothing typed is lost; it can be saved again once generation has finished."""
+    stored = _get_sequence_for_user(request, sequence.pk, EDIT)
+    context = _sequence_context(request, stored)
+    context["unsaved"] = {
+        "reason": str(services.SequenceIsGenerating()),
+        "fields": typed_text(form, request.POST),
+    }
+    return render(request, "projects/sequence_detail.html", context, status=409)
+
+
 @require_POST
 @login_required
 def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
-    if refusal := _refuse_while_generating(request, sequence):
-        return refusal
     form = SequenceForm(request.POST, instance=sequence, project=sequence.project)
+    if sequence.is_generating:
+        return _kept_while_generating(request, sequence, form)
     if not form.is_valid():
         # The instance has taken the invalid values; show the page for the stored sequence.
         stored = _get_sequence_for_user(request, pk, EDIT)
@@ -409,9 +422,8 @@ def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "projects/sequence_detail.html", context)
     try:
         services.save_sequence(sequence, seen_version=form.cleaned_data["edit_version"], **form.edited_data())
-    except services.SequenceIsGenerating as refusal:
-        messages.error(request, str(refusal))
-        return redirect("sequence_detail", pk=sequence.pk)
+    except services.SequenceIsGenerating:
+        return _kept_while_generating(request, sequence, form)
     except services.EditConflict as conflict:
         stored = _get_sequence_for_user(request, pk, EDIT)
         form.reopen(conflict.current)
@@ -425,18 +437,17 @@ def edit_sequence(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def add_shot(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
-    if refusal := _refuse_while_generating(request, sequence):
-        return refusal
     images = estimates.references_of(sequence)
     form = ShotForm(request.POST, sequence=sequence, images=images, auto_id="new_%s")
+    if sequence.is_generating:
+        return _kept_while_generating(request, sequence, form)
     if not form.is_valid():
         context = _sequence_context(request, sequence, add_shot_form=form)
         return render(request, "projects/sequence_detail.html", context)
     try:
         shot = services.add_shot(sequence, **form.edited_data())
-    except services.SequenceIsGenerating as refusal:
-        messages.error(request, str(refusal))
-        return redirect("sequence_detail", pk=sequence.pk)
+    except services.SequenceIsGenerating:
+        return _kept_while_generating(request, sequence, form)
     messages.success(request, f"Shot {sequence.shots.count()} added.")
     return redirect(reverse("sequence_detail", args=[sequence.pk]) + f"#shot-{shot.pk}")
 
@@ -447,20 +458,19 @@ def edit_shot(request: HttpRequest, pk: int) -> HttpResponse:
     shot = _get_shot_for_user(request, pk, EDIT)
     sequence = shot.sequence
     sequence.my_role = shot.my_role
-    if refusal := _refuse_while_generating(request, sequence):
-        return refusal
     images = estimates.references_of(sequence)
     form = ShotForm(
         request.POST, instance=shot, sequence=sequence, images=images, auto_id=f"shot{shot.pk}_%s"
     )
+    if sequence.is_generating:
+        return _kept_while_generating(request, sequence, form)
     if not form.is_valid():
         context = _sequence_context(request, sequence, shot_form=(shot.pk, form))
         return render(request, "projects/sequence_detail.html", context)
     try:
         services.save_shot(shot, seen_version=form.cleaned_data["edit_version"], **form.edited_data())
-    except services.SequenceIsGenerating as refusal:
-        messages.error(request, str(refusal))
-        return redirect("sequence_detail", pk=sequence.pk)
+    except services.SequenceIsGenerating:
+        return _kept_while_generating(request, sequence, form)
     except services.EditConflict as conflict:
         if conflict.current is None:
             messages.error(request, "Someone deleted this shot while you were editing it.")
