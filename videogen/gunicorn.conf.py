@@ -15,5 +15,7 @@ graceful_timeout = 10
 # Seconds an idle kept-alive connection stays open.
 keepalive = 5
 accesslog = "-"
+# Share-link tokens are shortened in the access log, as in Django's.
+logger_class = "videogen.log_filters.GunicornLogger"
 # Share-link tokens are redacted from the access and error logs.
 logger_class = "videogen.log_filters.GunicornLogger"
