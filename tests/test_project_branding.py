@@ -79,6 +79,15 @@ def test_an_unbranded_share_page_keeps_the_plain_header(client, link):
     assert client.get(reverse("shared_film_logo", args=[link.token])).status_code == 404
 
 
+def test_the_logo_is_revalidated_on_every_use(client, alice, project, link):
+    client.force_login(alice)
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    client.logout()
+    response = client.get(reverse("shared_film_logo", args=[link.token]))
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
+
+
 def test_a_revoked_links_logo_is_gone_too(client, alice, project, link):
     client.force_login(alice)
     brand(client, project, logo=SimpleUploadedFile("logo.png", png()))

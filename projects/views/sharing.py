@@ -305,8 +305,13 @@ def _logo_response(request: HttpRequest, project: Project) -> HttpResponse:
     if not project.logo:
         raise Http404("No logo.")
     extension = project.logo.name.rsplit(".", 1)[-1]
+    # Revalidated on every use, so a revoked link or a removed member stops seeing it at once.
     response = ranged_file_response(
-        request, project.logo, filename=f"logo.{extension}", as_attachment=False, cache_control="private"
+        request,
+        project.logo,
+        filename=f"logo.{extension}",
+        as_attachment=False,
+        cache_control="private, no-cache",
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
