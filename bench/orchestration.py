@@ -28,6 +28,7 @@ import datetime as dt
 import os
 import random
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -373,6 +374,8 @@ def main() -> None:
                 "RUNWAY_POLL_INTERVAL": str(args.interval),
                 "Q_NAME": f"bench-{uuid.uuid4().hex[:8]}",
                 "Q_WORKERS": "2",
+                # The bench arms the simulator's faults through its control endpoints.
+                "RUNWAY_SIMULATOR_CONTROL_TOKEN": secrets.token_urlsafe(32),
             }
             simulator, base_url = start_simulator(folder, env)
             try:
@@ -382,7 +385,9 @@ def main() -> None:
                 migrate()
                 from generation.simulator import SimulatorControl
 
-                control = SimulatorControl(base_url, SIMULATED_KEY)
+                control = SimulatorControl(
+                    base_url, SIMULATED_KEY, control_token=env["RUNWAY_SIMULATOR_CONTROL_TOKEN"]
+                )
                 user, project, references = make_project(username="bench", credits=10_000_000)
                 ctx = {
                     "folder": folder,
