@@ -518,11 +518,6 @@ class ProjectBrandingForm(forms.ModelForm):
         }
         widgets = {"accent_color": forms.TextInput(attrs={"placeholder": "#1a73e8", "size": 8})}
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # Validation puts the new logo on the instance; the old file is deleted once it is replaced.
-        self.old_logo = self.instance.logo.name if self.instance.pk else ""
-
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")
         if not isinstance(logo, UploadedFile):

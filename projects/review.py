@@ -267,11 +267,22 @@ def branding(project: Project) -> dict:
     return {"name": project.client_name, "has_logo": bool(project.logo), "accent": accent}
 
 
-def save_branding(form) -> Project:
-    """Save a ProjectBrandingForm; a logo replaced or cleared is deleted after the row is saved (a
-    file left behind is harmless, a row without its file is not)."""
-    project = form.save()
-    old = form.old_logo
-    if old and old != project.logo.name:
+def save_branding(project: Project, *, client_name: str, accent_color: str, logo=None) -> Project:
+    """Set what the share pages show: `logo` is a new (checked, re-encoded) file, False to clear it,
+    or None to keep it. Writes only these fields, so nothing else written meanwhile is put back. A
+    logo replaced or cleared is deleted after the row is saved (a file left behind is harmless, a
+    row without its file is not)."""
+    old = Project.objects.filter(pk=project.pk).values_list("logo", flat=True).first() or ""
+    project.client_name = client_name
+    project.accent_color = accent_color
+    fields = ["client_name", "accent_color"]
+    if logo is False:
+        project.logo = None
+        fields.append("logo")
+    elif logo is not None:
+        project.logo = logo
+        fields.append("logo")
+    project.save(update_fields=fields)
+    if "logo" in fields and old and old != project.logo.name:
         project.logo.storage.delete(old)
     return project

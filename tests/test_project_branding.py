@@ -176,3 +176,24 @@ def test_a_big_logo_is_stored_at_most_1024_pixels_long(client, alice, project):
     project.refresh_from_db()
     with project.logo.open("rb") as fh, Image.open(fh) as logo:
         assert logo.size == (1024, 410)
+
+
+def test_saving_the_branding_writes_only_the_branding(client, alice, project):
+    from tests.test_edit_conflicts import written_just_before_the_view_writes
+
+    client.force_login(alice)
+    with written_just_before_the_view_writes(Project, project.pk, description="Written meanwhile"):
+        assert brand(client, project).status_code == 302
+    project.refresh_from_db()
+    assert (project.client_name, project.description) == ("Northwind Estates", "Written meanwhile")
+
+
+def test_a_logo_kept_when_only_the_name_changes(client, alice, project):
+    client.force_login(alice)
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    project.refresh_from_db()
+    logo = project.logo.name
+    brand(client, project, client_name="Northwind")
+    project.refresh_from_db()
+    assert (project.client_name, project.logo.name) == ("Northwind", logo)
+    assert default_storage.exists(logo)

@@ -502,7 +502,14 @@ def set_project_branding(request: HttpRequest, pk: int) -> HttpResponse:
         stored = _get_project_for_user(request, pk, OWN)
         context = _project_context(request, stored, branding_form=form)
         return render(request, "projects/project_detail.html", context)
-    review.save_branding(form)
+    data = form.cleaned_data
+    review.save_branding(
+        project,
+        client_name=data["client_name"],
+        accent_color=data["accent_color"],
+        # A new upload, False when cleared; unchanged otherwise.
+        logo=data["logo"] if "logo" in form.changed_data else None,
+    )
     messages.success(request, "Branding saved: the share pages show it from now on.")
     return redirect(reverse("project_detail", args=[project.pk]) + "#branding")
 
