@@ -77,8 +77,15 @@ def send_ping(token: str, seq: int) -> None:
     """Queue ping `seq` for `token` through the broker, as any other task is queued."""
     from django_q.tasks import async_task
 
-    # Not saved as a result: pings would push real task results out of django-q's history.
-    async_task("generation.tasks.ping", token, seq, save=False, timeout=30)
+    # Not saved as a result: pings would push real task results out of django-q's history. Its
+    # "Enqueued" line does not name the task, so it is left out here (see log_filters.QuietPings).
+    queue_log = logging.getLogger("django-q")
+    level = queue_log.level
+    queue_log.setLevel(logging.WARNING)
+    try:
+        async_task("generation.tasks.ping", token, seq, save=False, timeout=30)
+    finally:
+        queue_log.setLevel(level)
 
 
 def answer_ping(token: str, seq: int) -> None:

@@ -277,3 +277,17 @@ def test_gunicorns_access_log_shows_four_characters_of_a_token(gunicorn, project
     assert GUESS not in access
     assert token not in err.read_text()
     assert "Not Found: /s/Zq9x.../" in err.read_text()
+
+
+def test_the_health_pings_routine_lines_are_left_out_and_their_failures_kept(caplog):
+    queue_log = logging.getLogger("django-q")
+    with caplog.at_level(logging.INFO, logger="django-q"):
+        queue_log.info("Worker-1 processing apple-bravo 'generation.tasks.ping'")
+        queue_log.info("Processed 'generation.tasks.ping' (apple-bravo)")
+        queue_log.info("Processed 'generation.tasks.finish_take' (delta-echo)")
+        queue_log.error("Failed 'generation.tasks.ping' (apple-bravo) - boom")
+    messages = [r.getMessage() for r in caplog.records if r.name == "django-q"]
+    assert messages == [
+        "Processed 'generation.tasks.finish_take' (delta-echo)",
+        "Failed 'generation.tasks.ping' (apple-bravo) - boom",
+    ]

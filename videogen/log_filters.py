@@ -57,6 +57,14 @@ class OneLineClientErrors(logging.Filter):
         return True
 
 
+class QuietPings(logging.Filter):
+    """Drops django-q's routine lines about the supervisor's health pings (queued, processing,
+    processed), which would otherwise fill the log every few seconds; their failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "generation.tasks.ping" not in record.getMessage()
+
+
 class GunicornLogger(_GunicornBaseLogger):
     """gunicorn's logger, with share-link tokens shortened in every access log atom and error message."""
 

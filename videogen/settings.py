@@ -297,6 +297,7 @@ LOGGING = {
     "filters": {
         "redact_share_tokens": {"()": "videogen.log_filters.RedactShareTokens"},
         "one_line_client_errors": {"()": "videogen.log_filters.OneLineClientErrors"},
+        "quiet_pings": {"()": "videogen.log_filters.QuietPings"},
     },
     "formatters": {
         "django.server": {
@@ -312,6 +313,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "urllib3": {"level": "WARNING"},
+        "django-q": {"filters": ["quiet_pings"]},
         "django.request": {"filters": _REQUEST_LOG_FILTERS},
         "django.security.csrf": {"filters": _REQUEST_LOG_FILTERS},
         # runserver's access log, as Django configures it, with the tokens cut.
