@@ -23,6 +23,7 @@ import functools
 import itertools
 import logging
 import math
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -47,6 +48,12 @@ PART_MARGIN_SECONDS = 0.5
 MASTER_RESOLUTION = "4k"
 # A master part may differ from its cut by this much (Runway's frame timing, AAC padding).
 PART_DURATION_TOLERANCE = 0.25
+# Runway has not published its 4K geometry (runway-api.md section 11: only 1k and 2k were captured),
+# so the guessed size may be a few pixels off: a part is accepted when its long side is within this
+# many pixels of the guess and its shape matches the film's (within the 16-pixel rounding Runway
+# applies to the short side). A part paid for is never thrown away over a rounding guess.
+PART_LONG_SIDE_TOLERANCE = 16
+PART_ASPECT_TOLERANCE = 0.01
 
 
 # --- narration -----------------------------------------------------------------------------------
@@ -461,19 +468,29 @@ def _join_parts(version: FilmVersion, estimate: MasterEstimate) -> str:
             paths.append(path)
         out = Path(tmp) / "master.mp4"
         try:
+            # The parts' real size, not the guessed one: assemble keeps the first part's frame.
+            first = media.probe(paths[0])
             media.assemble(paths, out)
             info = media.probe(out)
         except media.MediaError:
             log.exception("Could not join the master parts of film version %s", version_pk)
             return ""
-        if (info.width, info.height) != (estimate.width, estimate.height):
-            log.error("The master of film version %s is %sx%s, not %sx%s", version_pk, info.width,
-                      info.height, estimate.width, estimate.height)  # fmt: skip
+        if (info.width, info.height) != (first.width, first.height):
+            log.error("The master of film version %s is %sx%s, not its parts' %sx%s", version_pk,
+                      info.width, info.height, first.width, first.height)  # fmt: skip
             return ""
         with out.open("rb") as fh:
+            # The name says the master's real size: the download shows what Runway delivered.
             return default_storage.save(
-                f"films/{version.sequence_id}/v{version.number}-master-4k.mp4", File(fh)
+                f"films/{version.sequence_id}/v{version.number}-master-4k-{info.width}x{info.height}.mp4",
+                File(fh),
             )
+
+
+def master_size(version: FilmVersion) -> tuple[int, int] | None:
+    """The real width and height of a version's joined master (from its name), or None."""
+    match = re.search(r"-(\d+)x(\d+)(?:_[A-Za-z0-9]+)?\.mp4$", version.master.name or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def versions_to_join() -> list[int]:
@@ -651,7 +668,8 @@ def _check_narration(path: Path) -> float:
 
 
 def _check_part(take: Take, path: Path) -> float:
-    """A master part's length, after checking it has the master's size and its stretch's length."""
+    """A master part's length, after checking it against its stretch of the film: the same shape,
+    a long side within PART_LONG_SIDE_TOLERANCE of the guessed one, the same number of frames."""
     info = media.probe(path)
     version = FilmVersion.objects.get(pk=take.version_id)
     facts = film_facts(version)
@@ -659,12 +677,35 @@ def _check_part(take: Take, path: Path) -> float:
     width, height = model.output_size(
         facts.width, facts.height, take.request.get("resolution", MASTER_RESOLUTION)
     )
-    if (info.width, info.height) != (width, height):
-        raise media.MediaError(f"Runway's master part is {info.width}x{info.height}, not {width}x{height}")
-    expected = (take.part_end_frame - take.part_start_frame) / facts.fps
+    check_part_size((info.width, info.height), film=(facts.width, facts.height), guessed=(width, height))
+    frames = take.part_end_frame - take.part_start_frame
+    counted = media.count_video_frames(path)
+    if counted != frames:
+        raise media.MediaError(f"Runway's master part has {counted} frames, not {frames}")
+    expected = frames / facts.fps
     if abs(info.duration - expected) > PART_DURATION_TOLERANCE:
         raise media.MediaError(f"Runway's master part lasts {info.duration:.2f} s, not {expected:.2f} s")
     return info.duration
+
+
+def check_part_size(size: tuple[int, int], *, film: tuple[int, int], guessed: tuple[int, int]) -> None:
+    """Raise media.MediaError unless a master part of `size` has the film's shape and a long side
+    within PART_LONG_SIDE_TOLERANCE pixels of the `guessed` one."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise media.MediaError(f"Runway's master part has no picture ({width}x{height})")
+    shape, film_shape = width / height, film[0] / film[1]
+    # The short side is rounded to 16 pixels, so the shape may differ by that much over it.
+    slack = max(PART_ASPECT_TOLERANCE, 16 / min(width, height))
+    if abs(shape / film_shape - 1) > slack or (width >= height) != (film[0] >= film[1]):
+        raise media.MediaError(
+            f"Runway's master part is {width}x{height}, not the film's shape ({film[0]}x{film[1]})"
+        )
+    if abs(max(width, height) - max(guessed)) > PART_LONG_SIDE_TOLERANCE:
+        raise media.MediaError(
+            f"Runway's master part is {width}x{height}, more than {PART_LONG_SIDE_TOLERANCE} pixels "
+            f"from the expected {guessed[0]}x{guessed[1]}"
+        )
 
 
 def _copy_to(field_file, path: Path) -> None:

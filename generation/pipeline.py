@@ -49,6 +49,7 @@ from generation.estimates import (
     estimate_keyframes,
     estimate_retake,
     estimate_shots,
+    estimate_stale,
 )
 from generation.models import Take
 from projects.models import FilmVersion, Keyframe, Sequence, Shot
@@ -204,28 +205,37 @@ def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Tak
         reason = f"Retake shot {shot.position + 1}"
         if len(estimate.shots) > 1:
             reason += " and the shots after it"
-        take, *_ = _hold_takes(sequence, estimate, user=user, reason=reason)
-        _reopen(sequence, user=user)
+        take, *later = _hold_takes(sequence, estimate, user=user, reason=reason)
+        _reopen(sequence, user=user, takes=[take, *later])
         enqueue("advance_sequence", sequence.pk)
     return take
 
 
-def regenerate_stale_shots(sequence: Sequence, *, user) -> list[Take]:
-    """Queue new takes for every stale shot (they started on a frame that is no longer chosen)."""
+def regenerate_stale_shots(sequence: Sequence, *, user, expected_credits: int | None = None) -> list[Take]:
+    """Queue new takes for every stale shot and, in a stitched sequence, the shots made from its last
+    frame (`estimate_stale`), holding all of them at once: one priced action, so that the film is
+    assembled only once the whole chain is made again.
+
+    Raises PipelineError (nothing stale, an estimate other than `expected_credits`, the amount the
+    user confirmed) or credits.InsufficientCredits, writing nothing.
+    """
     with transaction.atomic():
         sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
-        stale = list(sequence.shots.filter(is_stale=True))
-        if not stale:
+        if sequence.status == SeqStatus.ASSEMBLING:
+            raise PipelineError("The film is being assembled; regenerate when it is done.")
+        estimate = estimate_stale(sequence)
+        if not estimate.shots:
+            if sequence.shots.filter(is_stale=True).exists():
+                raise PipelineError("Some of these shots are already generating.")
             raise PipelineError("No shot is stale.")
-        if Take.objects.filter(shot__in=stale, keyframe__isnull=True, status__in=ACTIVE).exists():
-            raise PipelineError("Some of these shots are already generating.")
-        takes = _create_takes(sequence, stale, user=user, reason="Regenerate stale shots")
-        _reopen(sequence, user=user)
+        check_expected(estimate.total_credits, expected_credits)
+        takes = _hold_takes(sequence, estimate, user=user, reason="Regenerate stale shots")
+        _reopen(sequence, user=user, takes=takes)
         enqueue("advance_sequence", sequence.pk)
     return takes
 
 
-def _reopen(sequence: Sequence, *, user) -> None:
+def _reopen(sequence: Sequence, *, user, takes: list[Take]) -> None:
     # The process that queues new takes submits them, on its own Runway.
     if sequence.status != SeqStatus.RUNNING:
         Sequence.objects.filter(pk=sequence.pk).update(
@@ -233,6 +243,8 @@ def _reopen(sequence: Sequence, *, user) -> None:
             runway_origin=current_origin(),
             status_message="",
             started_by=user,
+            # A new run: what a cancel reports counts its takes only, not every earlier run's.
+            started_at=min(take.created_at for take in takes),
             finished_at=None,
             claimed_until=None,
         )
@@ -254,20 +266,30 @@ def choose_take(take: Take) -> None:
         shot.chosen_take = take
         shot.is_stale = False
         shot.save(update_fields=["chosen_take", "is_stale"])
-        _mark_followers_stale(shot)
+        made_stale = _mark_followers_stale(shot)
         sequence = shot.sequence
-        if sequence.status == SeqStatus.DONE:
-            # The film no longer matches the chosen takes; assemble it again.
+        # A film with the later shots of the chain stale would not say so: the page offers to make
+        # them again (`regenerate_stale_shots`, one priced action), and that run assembles the film.
+        if sequence.status == SeqStatus.DONE and not made_stale:
+            # The film no longer matches the chosen takes; assemble it again. Nothing is to be
+            # generated, so the run is an assembly from the start (the page says so, and a cancel
+            # counts no earlier take); `recover` restarts it if the queued task is lost.
             Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.DONE).update(
-                status=SeqStatus.RUNNING, claimed_until=None, runway_origin=current_origin()
+                status=SeqStatus.ASSEMBLING,
+                started_at=timezone.now(),
+                finished_at=None,
+                taken_over_at=None,
+                runway_origin=current_origin(),
+                **leases.RELEASED,
             )
-            enqueue("advance_sequence", sequence.pk)
+            enqueue("assemble_sequence", sequence.pk)
 
 
-def _mark_followers_stale(shot: Shot) -> None:
+def _mark_followers_stale(shot: Shot) -> int:
+    """Mark stale the finished shots after `shot` that start on its last frame; how many were."""
     sequence = shot.sequence
     if not sequence.is_stitched:
-        return
+        return 0
     followers = list(sequence.shots.filter(position__gt=shot.position).order_by("position", "pk"))
     stale_ids = []
     for follower in followers:
@@ -275,7 +297,7 @@ def _mark_followers_stale(shot: Shot) -> None:
             break
         if follower.chosen_take_id is not None:
             stale_ids.append(follower.pk)
-    Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
+    return Shot.objects.filter(pk__in=stale_ids).update(is_stale=True)
 
 
 # --- keyframe images ----------------------------------------------------------------------------
@@ -408,12 +430,13 @@ def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = 
     A take being submitted is left to its submitter, which stops it as soon as Runway answers.
     Idempotent; a take whose state moves while we look is looked at again.
     """
+    was = Sequence.objects.filter(pk=sequence.pk).values_list("status", flat=True).first()
     Sequence.objects.filter(pk=sequence.pk, status__in=Sequence.UNFINISHED).update(
         status=SeqStatus.CANCELLED, status_message="Cancelled.", finished_at=timezone.now()
     )
     started = Sequence.objects.filter(pk=sequence.pk).values_list("started_at", flat=True).first()
     client = client or runway.client_from_settings()
-    result = CancelResult()
+    result = CancelResult(what="Assembly" if was == SeqStatus.ASSEMBLING else "Generation")
     for take in Take.objects.filter(takes_of(sequence), status__in=ACTIVE):
         for _ in range(5):
             done = cancel_take(take, client)
@@ -454,6 +477,7 @@ def charges_of(sequence: Sequence, *, since: dt.datetime | None = None) -> Charg
 
 @dataclass
 class CancelResult:
+    what: str = "Generation"  # what was stopped: "Assembly" when only the film was being made
     cancelled: int = 0
     charged: int = 0  # what Runway kept for work it had started
     released: int = 0
@@ -461,7 +485,7 @@ class CancelResult:
     still_held: int = 0
 
     def __str__(self) -> str:
-        parts = ["Generation cancelled."]
+        parts = [f"{self.what} cancelled."]
         if self.charged:
             parts.append(f"Runway charged {self.charged} credits for work it had already started.")
         if self.released:
@@ -1231,19 +1255,20 @@ def apply_task_state(take: Take, state) -> None:
 
 
 def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> None:
-    """A FAILED task: settle at what Runway charged, and start a new take automatically after a
-    Runway-side (INTERNAL) failure while attempts remain. The new take inherits the hold when the
-    failure was refunded; otherwise it needs a new hold, and without room for it the shot stops."""
-    retryable = code.startswith("INTERNAL") or code in (
-        "INPUT_PREPROCESSING.INTERNAL",
-        "THIRD_PARTY.UNAVAILABLE",
-    )
-    if retryable and take.attempt < settings.RUNWAY_INTERNAL_RETAKES:
+    """A FAILED task: settle at what Runway charged, and start a new take of the same request
+    automatically where the failure table says so (`failures.lookup`: at once after an INTERNAL
+    failure, after a delay when a provider or preprocessing was unavailable, never when the input
+    has to change, as after INTERNAL.BAD_OUTPUT) while attempts remain. The new take inherits the
+    hold when the failure was refunded; otherwise it needs a new hold, and without room for it the
+    shot stops. A delayed take waits in the queue (`next_poll_at`) for recovery or its sequence."""
+    row = failures.lookup(code)
+    if row.retry is not failures.Retry.NEVER and take.attempt < settings.RUNWAY_INTERNAL_RETAKES:
+        delayed = row.retry is failures.Retry.AFTER_DELAY
         with transaction.atomic():
             moved = Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
                 status=Status.FAILED,
                 failure_code=code,
-                failure_message="Runway had an internal problem; a new take was started automatically.",
+                failure_message=failures.retry_message(code),
                 finished_at=timezone.now(),
                 cost_credits=charge,
             )
@@ -1273,9 +1298,14 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                 retake = _copy_for_retake(take)
                 if hold is not None:
                     credits.transfer_hold(hold, take=retake, reason=reason)
-            if take.keyframe_id is not None or take.is_finishing:
+            if delayed:
+                Take.objects.filter(pk=retake.pk).update(
+                    next_poll_at=timezone.now() + failures.RETRY_DELAY,
+                    failure_message=failures.retry_message(code)[:1000],
+                )
+            elif take.keyframe_id is not None or take.is_finishing:
                 enqueue("submit_take", retake.pk)
-            else:
+            if take.keyframe_id is None and not take.is_finishing:
                 enqueue("advance_sequence", take.sequence_pk)
         return
     _fail_take(take, code=code, message=failures.user_message(code), charge=charge)

@@ -80,12 +80,18 @@ def mean_difference(a: Image.Image, b: Image.Image) -> float:
 
 
 def assert_ledger_exact(user, simulator) -> None:
-    """Settled = the sum of Runway's task costs; no hold is left open."""
+    """Settled = the sum of Runway's task costs (of finished clips, and of failures Runway charged,
+    as it does SAFETY.INPUT.*); no hold is left open."""
     runway_costs = {t["id"]: t.get("cost") for t in simulator.tasks()}
     takes = Take.objects.filter(user=user, status=Take.Status.SUCCEEDED)
     assert sorted(t.cost_credits for t in takes) == sorted(runway_costs[t.runway_task_id] for t in takes)
+    failed = Take.objects.filter(
+        user=user, status=Take.Status.FAILED, runway_task_id__in=list(runway_costs)
+    ).exclude(failure_code="DOWNLOAD")
+    for take in failed:
+        assert (take.cost_credits or 0) == (runway_costs[take.runway_task_id] or 0), take.failure_code
     settled = LedgerEntry.objects.filter(user=user, kind="settle").aggregate(s=Sum("credits"))["s"] or 0
-    assert settled == sum(t.cost_credits for t in takes)
+    assert settled == sum(t.cost_credits for t in takes) + sum(t.cost_credits or 0 for t in failed)
     assert not credits.open_holds().filter(user=user).exists()
 
 
