@@ -164,8 +164,9 @@ def test_an_estimate_that_changed_is_refused(project, alice, references, runway)
 
 
 def test_a_second_narration_while_one_is_on_its_way_is_refused(project, alice, references, runway):
-    runway.configure(pending_seconds=30)
     sequence = with_script(finished_film(project, alice, references, model="gen4_turbo", duration=3))
+    # Only the narration waits at Runway: the film's clips, made first, need not.
+    runway.configure(pending_seconds=30)
     finishing.make_narration(sequence, user=alice)
     with pytest.raises(pipeline.PipelineError, match="already being made"):
         finishing.make_narration(sequence, user=alice)
