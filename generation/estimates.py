@@ -201,22 +201,69 @@ def estimate_generation(sequence: Sequence) -> SequenceEstimate:
 
 
 def estimate_retake(shot: Shot) -> SequenceEstimate:
-    """What a retake of `shot` holds: the shot, and in a stitched sequence every later shot that
-    has no valid take and none on its way, so that they are made from the retake's new last
-    frame (after a failure had stopped them). Reads only; the retake confirmation shows this."""
-    sequence = shot.sequence
-    active = set(
+    """What a retake of `shot` holds (`retake_from`): the shot and, in a stitched sequence, the shots
+    made from it. Reads only; the retake confirmation and the price on its button show this."""
+    return retake_from(estimate_sequence(shot.sequence), shot.pk, active=active_shots(shot.sequence))
+
+
+def active_shots(sequence: Sequence) -> set[int]:
+    """The pks of the sequence's shots with a clip on its way."""
+    return set(
         Take.objects.filter(
             shot__sequence=sequence, status__in=Take.ACTIVE, keyframe__isnull=True
         ).values_list("shot_id", flat=True)
     )
-    estimate = estimate_sequence(sequence)
+
+
+def chain_after(estimate: SequenceEstimate, index: int) -> list[ShotEstimate]:
+    """The shots after the one at `index` that start, one from the other, on its last frame: a new
+    take of it leaves each of them starting on a frame that is no longer chosen."""
+    chain = []
+    for item in estimate.shots[index + 1 :]:
+        if item.plan is None or item.plan.first != "previous":
+            break
+        chain.append(item)
+    return chain
+
+
+def retake_from(estimate: SequenceEstimate, shot_pk: int, *, active: set[int]) -> SequenceEstimate:
+    """A retake of one shot out of the whole sequence's `estimate`: the shot, and in a stitched
+    sequence the shots made from its last frame (`chain_after`, which would go stale) and every later
+    shot that has no valid take, so that they are made from the retake's new last frame (after a
+    failure had stopped them); none already on its way (`active`)."""
     order = [e.shot.pk for e in estimate.shots]
-    index = order.index(shot.pk)
+    index = order.index(shot_pk)
     wanted = [estimate.shots[index]]
-    if sequence.is_stitched:
-        wanted += [e for e in estimate.shots[index + 1 :] if needs_take(e.shot) and e.shot.pk not in active]
+    chain = {e.shot.pk for e in chain_after(estimate, index)}
+    if estimate.shots[index].shot.sequence.is_stitched:
+        wanted += [
+            e
+            for e in estimate.shots[index + 1 :]
+            if (e.shot.pk in chain or needs_take(e.shot)) and e.shot.pk not in active
+        ]
     return SequenceEstimate(shots=wanted)
+
+
+def estimate_stale(sequence: Sequence) -> SequenceEstimate:
+    """What "Regenerate stale shots" holds: every stale shot and, in a stitched sequence, the shots
+    made from its last frame (`chain_after`), which a new take of it would leave stale in turn; none
+    already on its way. One action, so that no film is assembled between the links of a chain.
+    Reads only; the confirmation and `pipeline.regenerate_stale_shots` both use it."""
+    return stale_from(estimate_sequence(sequence), active=active_shots(sequence))
+
+
+def stale_from(estimate: SequenceEstimate, *, active: set[int]) -> SequenceEstimate:
+    """`estimate_stale` out of the whole sequence's `estimate` (the page has it already)."""
+    wanted: dict[int, ShotEstimate] = {}
+    for index, item in enumerate(estimate.shots):
+        if not item.shot.is_stale:
+            continue
+        wanted[item.shot.pk] = item
+        for follower in chain_after(estimate, index):
+            wanted[follower.shot.pk] = follower
+    return SequenceEstimate(
+        shots=[e for e in estimate.shots if e.shot.pk in wanted and e.shot.pk not in active]
+    )
 
 
 def estimate_shots(sequence: Sequence, shots: list[Shot]) -> SequenceEstimate:

@@ -337,6 +337,49 @@ def move_shot(shot: Shot, *, direction: str) -> bool:
         return moved
 
 
+class OrderChanged(Exception):
+    """The shots are no longer in the order the user saw when they moved one: someone else moved,
+    added or deleted a shot meanwhile. Nothing was moved."""
+
+    def __init__(self, *, seen: list[int], current: list[int]) -> None:
+        super().__init__("Someone else changed the order of the shots while you were moving one.")
+        self.seen = seen
+        self.current = current
+
+
+def place_shot(shot: Shot, *, position: int, seen_order: list[int] | None = None) -> bool:
+    """Move a shot to `position` (0 is first; past the end is last), the others keeping their order;
+    False when it is there already. Under the sequence's lock, like every change of its shots.
+
+    `seen_order` is the order of shot pks the user moved it in (the page they dragged on): when the
+    shots are no longer in that order, raises OrderChanged, moving nothing, so that a drop never
+    lands somewhere the user did not see. Raises SequenceIsGenerating, moving nothing. Finished
+    shots whose keyframes now come from elsewhere become stale, as with `move_shot`. Running it
+    twice changes nothing the second time."""
+    with _editable(shot.sequence_id) as sequence:
+        items = list(
+            Shot.objects.filter(sequence_id=shot.sequence_id).order_by("position", "pk").select_for_update()
+        )
+        current = [item.pk for item in items]
+        if seen_order is not None and seen_order != current:
+            raise OrderChanged(seen=seen_order, current=current)
+        if shot.pk not in current:
+            raise OrderChanged(seen=seen_order or [], current=current)
+        index = current.index(shot.pk)
+        target = max(0, min(position, len(items) - 1))
+        if target == index and all(item.position == n for n, item in enumerate(items)):
+            return False
+        before = _frame_origins(sequence)
+        items.insert(target, items.pop(index))
+        for number, item in enumerate(items):
+            item.position = number
+        Shot.objects.bulk_update(items, ["position"])
+        after = _frame_origins(sequence)
+        changed = [pk for pk, origin in after.items() if origin != before[pk]]
+        Shot.objects.filter(pk__in=changed).exclude(chosen_take=None).update(is_stale=True)
+        return target != index
+
+
 def _frame_origins(sequence: Sequence) -> dict[int, tuple]:
     """Where each shot's first and last frames come from, by shot: the keyframe plan, with the
     shot it follows when it starts on the previous shot's last frame."""

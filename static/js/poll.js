@@ -1,7 +1,8 @@
-// Keeps the generation panel of a sequence page up to date without a page reload.
-// The server renders the panel (projects/_sequence_progress.html); this asks for it every few
-// seconds and swaps in the parts that changed, leaving a playing video alone. It stops once the
-// sequence is final, then reloads the page once so the rest of it (film, sharing) is current.
+// Keeps the generation status and the takes in the storyboard's cards up to date without a reload.
+// The server renders the progress fragment (projects/_sequence_progress.html); this asks for it
+// every few seconds and swaps in each part (by its data-poll-key) that changed, leaving a playing
+// video alone. When parts come or go it reloads the page instead. It stops once the sequence is
+// final, then reloads the page once so the rest of it (film, sharing) is current.
 (function () {
   "use strict";
   var root = document.querySelector("[data-poll-url]");
@@ -27,14 +28,16 @@
   function keys(el) {
     return Array.prototype.map.call(el.querySelectorAll("[data-poll-key]"), function (k) {
       return k.dataset.pollKey;
-    }).join(",");
+    }).sort().join(",");
   }
 
   function swap(fresh) {
     if (keys(fresh) !== keys(root)) {
+      // The page's parts sit where the page put them (the takes in their shot cards): a part that
+      // comes or goes needs the whole page.
       if (isPlaying(root)) return false;
-      root.innerHTML = fresh.innerHTML;
-      return true;
+      window.location.reload();
+      return "reload";
     }
     fresh.querySelectorAll("[data-poll-key]").forEach(function (el) {
       var current = root.querySelector('[data-poll-key="' + el.dataset.pollKey + '"]');
@@ -63,6 +66,7 @@
         var fresh = doc.getElementById(root.id);
         if (!fresh) return schedule();
         var swapped = swap(fresh);
+        if (swapped === "reload") return;
         if (fresh.dataset.final === "true" && swapped) {
           root.dataset.final = "true";
           window.location.reload();
