@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core import signing
+from django.core import signing, validators
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 
@@ -15,6 +17,19 @@ def _join_or(words: list[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
     return f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def counted(field: forms.Field, limit: int, *, limits: dict[str, int] | None = None, by: str = "") -> None:
+    """Show a live character count under `field` (static/js/counter.js) in place of the browser's
+    `maxlength`, which cuts pasted text silently: a text over the limit is kept and refused by the
+    form with its length. `limits` per value of the field named `by` (a speech model's own)."""
+    field.widget.attrs.pop("maxlength", None)
+    field.widget.attrs["data-count-limit"] = limit
+    # The form's own check says how long the text is, counted as Runway counts (UTF-16 units).
+    field.validators = [v for v in field.validators if not isinstance(v, validators.MaxLengthValidator)]
+    if limits:
+        field.widget.attrs["data-count-limits"] = json.dumps(limits)
+        field.widget.attrs["data-count-by"] = by
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -340,6 +355,7 @@ class ShotForm(VersionedForm, forms.ModelForm):
         image_choices = [("", "None")] + [
             (str(image.pk), f"R{number}: {image}") for number, image in enumerate(images, start=1)
         ]
+        counted(self.fields["prompt"], catalog.PROMPT_MAX_LENGTH)
         self.fields["duration"].choices = [(d, f"{d} s") for d in self.video_model.durations]
         self.fields["duration"].error_messages["invalid_choice"] = self._durations_message()
         self.fields["first_frame_image"].choices = image_choices
@@ -348,12 +364,32 @@ class ShotForm(VersionedForm, forms.ModelForm):
         self.fields["last_frame_image"].coerce = self.images_by_pk.get
         if not self.video_model.has_last_frame:
             del self.fields["last_frame_image"]
+        self._name_the_previous_frame(len(images))
         if not self.is_bound and self.instance.pk is None:
             self.initial.setdefault("duration", catalog.default_duration(self.video_model))
         if self.instance.pk is None:
             del self.fields["edit_version"], self.fields["seen"]
         else:
             self.start_version(self.instance)
+
+    def _name_the_previous_frame(self, references: int) -> None:
+        """Say what "last frame of the previous shot" means where there is none to start on: the
+        first shot, or any shot of an unstitched sequence, starts on the reference image at its
+        place (S1 on R1), or on none (`estimates.plan_shot`)."""
+        shots = self.sequence.shots
+        if self.instance.pk is None:
+            index = shots.count()
+        else:
+            index = shots.filter(position__lt=self.instance.position).count()
+        if self.sequence.is_stitched and index > 0:
+            return
+        reason = "the first shot has no shot before it" if index == 0 else "the shots are not stitched"
+        if index < references:
+            label = f"R{index + 1}, the reference image at this shot's place ({reason})"
+        else:
+            label = f"None: text only ({reason}, and there is no R{index + 1})"
+        field = self.fields["first_frame"]
+        field.choices = [(v, label if v == Shot.FirstFrame.PREVIOUS else text) for v, text in field.choices]
 
     def _durations_message(self) -> str:
         allowed = _join_or([str(d) for d in self.video_model.durations])
@@ -690,3 +726,5 @@ class NarrationForm(VersionedForm, forms.ModelForm):
             )
             self.add_error(field, str(exc))
         return cleaned
+        limits = {m.id: m.max_characters for m in catalog.SPEECH_MODELS.values()}
+        counted(self.fields["narration_script"], max(limits.values()), limits=limits, by="narration_model")
