@@ -478,10 +478,11 @@ def test_it_caps_data_uris_at_5_mib_of_characters(runway):
         ("data:image/png," + "a" * 20, "Invalid data URI."),
         (data_uri(b"not an image at all"), "could not be decoded"),
         (data_uri(picture(fmt="GIF"), "image/png"), "Unsupported asset type"),
-        (data_uri(picture(fmt="JPEG"), "image/jpg"), "Unsupported asset type"),
+        (data_uri(picture(fmt="JPEG"), "image/bmp"), "Unsupported asset type"),
         (data_uri(picture(fmt="JPEG"), "image/png"), "labelled png but holds jpg"),
+        (data_uri(picture(fmt="PNG"), "image/jpg"), "labelled jpeg but holds png"),
         (data_uri(picture(300, 650)), "must be at least 0.5. Got 0.462."),
-        (data_uri(picture(1000, 480)), "must be at most 2.0. Got 2.083."),
+        (data_uri(picture(1000, 420)), "must be at most 2.358. Got 2.381."),
         ("runway://uploads/00000000-0000-4000-8000-000000000000/x.png", "Invalid runway:// URI"),
     ],
 )
@@ -491,6 +492,29 @@ def test_it_refuses_images_runway_could_not_use_naming_the_field(runway, uri, re
     assert error.startswith("promptImage: ")
     assert reason in error
     assert runway.tasks() == []
+
+
+@pytest.mark.parametrize("media_type", ["image/jpeg", "image/jpg"])
+def test_it_takes_a_jpeg_labelled_jpeg_or_jpg_as_runways_own_docs_do(runway, media_type):
+    uri = data_uri(picture(fmt="JPEG"), media_type)
+
+    assert post(runway, "/v1/image_to_video", i2v(promptImage=uri)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("model", "width", "height", "accepted"),
+    [
+        ("gen4_turbo", 1000, 425, True),  # 2.353: within gen4_turbo's 2.358
+        ("gen4_turbo", 1000, 420, False),  # 2.381
+        ("gen4.5", 1000, 480, False),  # 2.083: beyond 2.0
+        ("gen4.5", 1000, 500, True),
+        ("veo3.1", 1000, 480, False),
+    ],
+)
+def test_each_model_takes_input_images_within_its_own_aspect_range(runway, model, width, height, accepted):
+    response = post(runway, "/v1/image_to_video", i2v(model, promptImage=data_uri(picture(width, height))))
+
+    assert (response.status_code == 200) == accepted, response.text
 
 
 def test_it_names_the_array_element_of_an_unusable_image(runway):
@@ -637,18 +661,21 @@ def test_it_shows_a_task_cancelled_from_the_dashboard_as_cancelled(runway):
     assert body["cost"] == {"credits": 0}
 
 
-def test_it_throttles_tasks_beyond_the_models_concurrency_and_runs_them_in_order(runway):
-    runway.configure(limits={"gen4_turbo": {"max_concurrent_generations": 1}})
+def test_it_throttles_tasks_beyond_the_kinds_concurrency_and_runs_them_in_order(runway):
+    runway.configure(limits={"video": {"max_concurrent_generations": 1}})
     blocker = create(runway, i2v(promptText="[sim:slow=60]"))
-    second = create(runway, i2v())
+    second = create(runway, i2v("veo3.1_fast"))
     third = create(runway, i2v())
-    other_model = create(runway, i2v("veo3.1_fast"))
+    image = create(
+        runway, {"model": "gen4_image", "promptText": "a chair", "ratio": "1280:720"}, "text_to_image"
+    )
 
     for task_id in (second, third):
         body = runway.get_task(task_id).json()
         assert body["status"] == "THROTTLED"
         assert set(body) == TASK_KEYS_BY_STATUS["THROTTLED"]
-    assert runway.get_task(other_model).json()["status"] != "THROTTLED"
+    # Another kind of model has slots of its own.
+    assert runway.get_task(image).json()["status"] != "THROTTLED"
 
     requests.delete(f"{runway.base_url}/v1/tasks/{blocker}", headers=runway.api_headers, timeout=10)
     runway.wait_for_status(third, "SUCCEEDED")
@@ -660,18 +687,21 @@ def test_it_throttles_tasks_beyond_the_models_concurrency_and_runs_them_in_order
     assert third_events["PENDING"] >= second_events["SUCCEEDED"]
 
 
-def test_it_refuses_creates_beyond_the_daily_cap_with_429(runway):
-    runway.configure(limits={"gen4_turbo": {"max_daily_generations": 2}})
+def test_it_refuses_creates_beyond_the_kinds_daily_cap_with_429(runway):
+    runway.configure(limits={"gen4_turbo": {"max_daily_generations": 2}})  # a model id: its kind
     create(runway, i2v())
-    create(runway, i2v())
-    refused = post(runway, "/v1/image_to_video", i2v())
+    create(runway, i2v("veo3.1_fast"))
+    refused = post(runway, "/v1/image_to_video", i2v("gen4.5"))
 
     assert refused.status_code == 429
     assert set(refused.json()) == {"error"}
-    assert post(runway, "/v1/image_to_video", i2v("veo3.1_fast")).status_code == 200
+    assert "daily generation limit" in refused.json()["error"]
+    image = {"model": "gen4_image", "promptText": "a chair", "ratio": "1280:720"}
+    assert post(runway, "/v1/text_to_image", image).status_code == 200
     org = organization(runway)
-    assert org["usage"]["models"]["gen4_turbo"] == {"dailyGenerations": 2}
-    assert org["tier"]["models"]["gen4_turbo"]["maxDailyGenerations"] == 2
+    assert org["usage"]["models"]["gen4_turbo"] == {"dailyGenerations": 1}
+    assert org["usage"]["models"]["veo3.1_fast"] == {"dailyGenerations": 1}
+    assert org["tier"]["models"]["gen4.5"]["maxDailyGenerations"] == 2
     assert len(runway.tasks()) == 3
 
 
@@ -695,15 +725,22 @@ def test_it_describes_the_organisation_like_runway(runway):
     assert org["usage"] == {"models": {}}
 
 
-def test_reset_forgets_tasks_faults_and_limits(runway):
+def test_reset_forgets_tasks_faults_limits_tier_prices_and_clock(runway):
     runway.configure(credit_balance=5, limits={"gen4_turbo": {"max_concurrent_generations": 1}})
+    runway.set_tier(3)
+    runway.set_price("gen4_turbo", credits_per_second=9)
+    runway.advance_day()
     runway.fail_next("http_error", 5)
     runway.reset()
 
     assert runway.tasks() == []
     assert runway.faults() == []
-    assert organization(runway)["creditBalance"] == 100_000
-    assert organization(runway)["tier"]["models"]["gen4_turbo"]["maxConcurrentGenerations"] == 2
+    org = organization(runway)
+    assert org["creditBalance"] == 100_000
+    assert org["tier"]["models"]["gen4_turbo"]["maxConcurrentGenerations"] == 2
+    assert org["tier"]["maxMonthlyCreditSpend"] == 100_000
+    config = runway.config()
+    assert (config["tier"], config["prices"], config["clock_offset"]) == (None, {}, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -784,6 +821,25 @@ def test_an_uploaded_image_is_usable_by_its_runway_uri(runway):
     assert runway.wait_for_status(task_id)["status"] == "SUCCEEDED"
 
 
+def test_the_upload_target_refuses_a_file_under_512_bytes_and_leaves_the_slot_unfilled(runway):
+    slot, sent = _upload(runway, b"\x89PNG" + b"\0" * 507, "tiny.png")  # 511 bytes
+
+    assert sent.status_code == 400
+    assert "EntityTooSmall" in sent.json()["error"]
+    assert "Invalid runway:// URI" in asset_error(
+        post(runway, "/v1/image_to_video", i2v(promptImage=slot["runwayUri"]))
+    )
+
+
+def test_an_uploaded_image_must_carry_the_extension_of_its_content(runway):
+    slot, sent = _upload(runway, picture(fmt="PNG"), "frame.jpg")
+
+    assert sent.status_code == 204
+    error = asset_error(post(runway, "/v1/image_to_video", i2v(promptImage=slot["runwayUri"])))
+    assert error.startswith("promptImage: ")
+    assert "named .jpg but holds png" in error
+
+
 def test_an_upload_uri_is_refused_until_the_file_arrives(runway):
     slot = post(runway, "/v1/uploads", {"filename": "frame.png", "type": "ephemeral"}).json()
 
@@ -816,20 +872,35 @@ def test_it_validates_the_upload_slot_request(runway):
     assert only_issue(post(runway, "/v1/uploads", {"type": "ephemeral"}))["path"] == ["filename"]
 
 
+@pytest.mark.parametrize("filename", ["image", "image.", ".png"])
+def test_it_refuses_an_upload_slot_for_a_name_without_an_extension(runway, filename):
+    issue = only_issue(post(runway, "/v1/uploads", {"filename": filename, "type": "ephemeral"}))
+
+    assert (issue["code"], issue["path"]) == ("custom", ["filename"])
+    assert "extension" in issue["message"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Faults
 
 
 @pytest.mark.parametrize(
-    ("kind", "params", "code"),
+    ("kind", "params", "code", "charged"),
     [
-        ("moderation", {}, "SAFETY.INPUT.TEXT"),
-        ("moderation", {"code": "SAFETY.INPUT.IMAGE"}, "SAFETY.INPUT.IMAGE"),
-        ("bad_output", {}, "INTERNAL.BAD_OUTPUT.CODE01"),
-        ("fail", {"code": "ASSET.INVALID", "failure": "Unusable input."}, "ASSET.INVALID"),
+        ("moderation", {}, "SAFETY.INPUT.TEXT", 10),
+        ("moderation", {"code": "SAFETY.INPUT.IMAGE"}, "SAFETY.INPUT.IMAGE", 10),
+        ("fail", {"code": "SAFETY.INPUT.THIRD_PARTY"}, "SAFETY.INPUT.THIRD_PARTY", 10),
+        ("moderation", {"code": "SAFETY.OUTPUT.THIRD_PARTY"}, "SAFETY.OUTPUT.THIRD_PARTY", 0),
+        ("bad_output", {}, "INTERNAL.BAD_OUTPUT.CODE01", 0),
+        ("fail", {}, "INTERNAL", 0),
+        ("fail", {"code": "THIRD_PARTY.UNAVAILABLE"}, "THIRD_PARTY.UNAVAILABLE", 0),
+        ("fail", {"code": "INPUT_PREPROCESSING.INTERNAL"}, "INPUT_PREPROCESSING.INTERNAL", 0),
+        ("fail", {"code": "ASSET.INVALID", "failure": "Unusable input."}, "ASSET.INVALID", 0),
     ],
 )
-def test_an_armed_failure_fails_the_next_task_and_refunds_it(runway, kind, params, code):
+def test_an_armed_failure_fails_the_next_task_charged_only_for_safety_input(
+    runway, kind, params, code, charged
+):
     before = organization(runway)["creditBalance"]
     runway.fail_next(kind, **params)
     failing = create(runway, i2v())
@@ -840,9 +911,31 @@ def test_an_armed_failure_fails_the_next_task_and_refunds_it(runway, kind, param
     assert set(body) == TASK_KEYS_BY_STATUS["FAILED"]
     assert body["failureCode"] == code
     assert body["failure"]
-    assert body["cost"] == {"credits": 0}
+    # Runway keeps the charge of SAFETY.INPUT.* failures and refunds every other (runway-api.md §6.3).
+    assert body["cost"] == {"credits": charged}
     assert runway.wait_for_status(healthy)["status"] == "SUCCEEDED"
-    assert organization(runway)["creditBalance"] == before - 10
+    assert organization(runway)["creditBalance"] == before - 10 - charged
+
+
+@pytest.mark.parametrize(("charge", "cost"), [(True, 10), (False, 0)])
+def test_a_faults_charge_parameter_overrides_runways_rule(runway, charge, cost):
+    runway.fail_next("moderation", charge=charge)
+    first = runway.wait_for_status(create(runway, i2v()))
+    runway.fail_next("bad_output", charge=charge)
+    second = runway.wait_for_status(create(runway, i2v()))
+
+    assert (first["failureCode"], first["cost"]["credits"]) == ("SAFETY.INPUT.TEXT", cost)
+    assert (second["failureCode"], second["cost"]["credits"]) == ("INTERNAL.BAD_OUTPUT.CODE01", cost)
+
+
+def test_a_safety_input_marker_is_charged_unless_it_asks_for_a_refund(runway):
+    charged = runway.wait_for_status(create(runway, i2v(promptText="[sim:fail=SAFETY.INPUT.TEXT] a room")))
+    refunded = runway.wait_for_status(
+        create(runway, i2v(promptText="[sim:fail=SAFETY.INPUT.TEXT][sim:refund] a"))
+    )
+
+    assert charged["cost"] == {"credits": 10}
+    assert refunded["cost"] == {"credits": 0}
 
 
 @pytest.mark.parametrize("code", ["SAFETY.INPUT.TEXT", "SAFETY.INPUT.IMAGE", "INTERNAL.BAD_OUTPUT.CODE01"])
@@ -868,7 +961,8 @@ def test_a_rate_limit_fault_refuses_the_next_create_without_creating_a_task(runw
     refused = post(runway, "/v1/image_to_video", i2v())
 
     assert refused.status_code == 429
-    assert "error" in refused.json()
+    assert set(refused.json()) == {"error"}
+    assert "daily" not in refused.json()["error"]  # told apart from the daily cap
     assert runway.tasks() == []
     assert post(runway, "/v1/image_to_video", i2v()).status_code == 200
 

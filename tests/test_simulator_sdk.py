@@ -13,7 +13,7 @@ import httpx
 import pytest
 import requests
 from PIL import Image
-from runwayml import BadRequestError, NotFoundError, RateLimitError, RunwayML
+from runwayml import APIStatusError, BadRequestError, NotFoundError, RateLimitError, RunwayML
 from runwayml.lib.polling import TaskFailedError
 
 from generation import media
@@ -82,7 +82,12 @@ def test_sdk_wait_raises_task_failed_for_a_moderated_task(client):
         created.wait_for_task_output(timeout=60)
 
     details = failed.value.task_details
-    assert (details.status, details.failure_code, details.cost.credits) == ("FAILED", "SAFETY.INPUT.IMAGE", 0)
+    # Runway keeps the charge of a SAFETY.INPUT failure: gen4_turbo's default 10 s at 5 credits.
+    assert (details.status, details.failure_code, details.cost.credits) == (
+        "FAILED",
+        "SAFETY.INPUT.IMAGE",
+        50,
+    )
     assert details.failure
 
 
@@ -151,15 +156,103 @@ def test_sdk_delete_then_retrieve_raises_not_found(client):
 
 
 def test_sdk_reads_the_organization(client, runway):
-    runway.configure(credit_balance=777, limits={"veo3.1": {"max_concurrent_generations": None}})
+    runway.configure(credit_balance=777, limits={"image": {"max_concurrent_generations": None}})
     client.text_to_video.create(model="gen4.5", prompt_text="a lighthouse", ratio="720:1280", duration=5)
 
     org = client.organization.retrieve()
 
     assert org.credit_balance == 777 - 60
     assert org.tier.models["gen4_turbo"].max_concurrent_generations == 2
-    assert org.tier.models["veo3.1"].max_concurrent_generations is None
+    # null is "no limit" in the SDK's types, and the limit is the whole kind's.
+    assert org.tier.models["gen4_image"].max_concurrent_generations is None
+    assert org.tier.models["gen4_image_turbo"].max_concurrent_generations is None
     assert org.usage.models["gen4.5"].daily_generations == 1
+
+
+def test_sdk_reads_a_tier_1_organization_with_limits_for_every_model(client, runway):
+    runway.set_tier(1)
+    client.image_to_video.create(
+        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720", duration=2
+    )
+    client.text_to_video.create(model="veo3.1_fast", prompt_text="a harbour", ratio="1280:720", duration=4)
+
+    org = client.organization.retrieve()
+
+    assert org.tier.max_monthly_credit_spend == 10_000  # $100 at $0.01 a credit
+    for model in ("gen4_turbo", "gen4.5", "veo3.1", "veo3.1_fast", "magnific_video_upscaler_creative"):
+        limits = org.tier.models[model]
+        assert (limits.max_concurrent_generations, limits.max_daily_generations) == (1, 50)
+    assert org.tier.models["gen4_image"].max_daily_generations == 200
+    assert org.tier.models["eleven_v3"].max_daily_generations == 200
+    assert {m: u.daily_generations for m, u in org.usage.models.items()} == {
+        "gen4_turbo": 1,
+        "veo3.1_fast": 1,
+    }
+
+
+def test_sdk_raises_rate_limit_for_the_daily_cap_with_a_body_that_names_it(client, runway):
+    runway.set_tier(1)
+    runway.configure(limits={"video": {"max_daily_generations": 1}})
+    client.image_to_video.create(
+        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720", duration=2
+    )
+
+    with pytest.raises(RateLimitError) as capped:
+        client.text_to_video.create(model="gen4.5", prompt_text="a lighthouse", ratio="720:1280", duration=2)
+
+    assert capped.value.status_code == 429
+    assert set(capped.value.body) == {"error"}
+    assert "daily generation limit" in capped.value.body["error"]
+    runway.advance_day()
+    created = client.text_to_video.create(
+        model="gen4.5", prompt_text="a lighthouse", ratio="720:1280", duration=2
+    )
+    assert created.estimated_cost.credits == 24
+
+
+def test_sdk_raises_rate_limit_for_a_throttle_without_naming_the_daily_cap(client, runway):
+    runway.fail_next("rate_limit")
+
+    with pytest.raises(RateLimitError) as limited:
+        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720")
+
+    assert "daily" not in limited.value.body["error"]
+
+
+def test_sdk_takes_a_data_image_jpg_uri_as_runways_docs_write_it(client):
+    out = io.BytesIO()
+    Image.new("RGB", (640, 360), (40, 120, 200)).save(out, "JPEG")
+    uri = "data:image/jpg;base64," + base64.b64encode(out.getvalue()).decode()
+
+    created = client.image_to_video.create(model="gen4_turbo", prompt_image=uri, ratio="1280:720", duration=2)
+
+    assert _poll(client, created.id).status == "SUCCEEDED"
+
+
+def test_sdk_upload_of_a_file_under_512_bytes_is_refused(client):
+    with pytest.raises(APIStatusError) as refused:
+        client.uploads.create_ephemeral(file=("tiny.png", b"\x89PNG" + b"\0" * 100))
+
+    assert refused.value.status_code == 400
+    assert "EntityTooSmall" in refused.value.body
+
+
+def test_sdk_upload_of_a_name_without_an_extension_is_a_bad_request(client, runway):
+    with pytest.raises(BadRequestError) as refused:
+        client.uploads.create_ephemeral(file=("frame", _png()))
+
+    assert refused.value.body["issues"][0]["path"] == ["filename"]
+
+
+def test_sdk_estimate_and_cost_follow_a_raised_price(client, runway):
+    runway.set_price("gen4_turbo", credits_per_second=8)
+
+    created = client.image_to_video.create(
+        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720", duration=2
+    )
+
+    assert created.estimated_cost.credits == 16
+    assert _poll(client, created.id).cost.credits == 16
 
 
 def test_sdk_ephemeral_upload_gives_a_usable_runway_uri(client):

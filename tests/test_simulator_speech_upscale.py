@@ -149,18 +149,20 @@ def test_eleven_v3_takes_a_longer_script_than_multilingual_v2(runway):
     )
 
 
-@pytest.mark.parametrize("code", ["SAFETY.INPUT.TEXT", "INTERNAL"])
-def test_a_failed_speech_task_is_refunded_like_a_clip(runway, code):
+@pytest.mark.parametrize(("code", "charged"), [("SAFETY.INPUT.TEXT", True), ("INTERNAL", False)])
+def test_a_failed_speech_task_is_charged_or_refunded_like_a_clip(runway, code, charged):
     before = balance(runway)
     runway.fail_next("moderation" if code.startswith("SAFETY") else "fail", code=code)
 
-    task = runway.wait_for_status(post(runway, "text_to_speech", speech_body()).json()["id"])
+    created = post(runway, "text_to_speech", speech_body()).json()
+    task = runway.wait_for_status(created["id"])
 
     assert task["status"] == "FAILED"
     assert task["failureCode"] == code
-    assert task["cost"] == {"credits": 0}
+    cost = created["estimatedCost"]["credits"] if charged else 0
+    assert task["cost"] == {"credits": cost}
     assert "output" not in task
-    assert balance(runway) == before
+    assert balance(runway) == before - cost
 
 
 def test_a_prompt_marker_fails_one_speech_task_and_can_keep_its_charge(runway):
@@ -382,18 +384,19 @@ def test_an_unknown_upload_is_an_asset_error(runway):
 
 
 @pytest.mark.parametrize(
-    ("kind", "code"), [("moderation", "SAFETY.INPUT.TEXT"), ("bad_output", "INTERNAL.BAD_OUTPUT.CODE01")]
+    ("kind", "code", "charged"),
+    [("moderation", "SAFETY.INPUT.TEXT", True), ("bad_output", "INTERNAL.BAD_OUTPUT.CODE01", False)],
 )
-def test_a_failed_upscale_is_refunded_like_a_clip(runway, small_film, kind, code):
+def test_a_failed_upscale_is_charged_or_refunded_like_a_clip(runway, small_film, kind, code, charged):
     before = balance(runway)
     runway.fail_next(kind)
 
-    task = runway.wait_for_status(
-        post(runway, "video_upscale", upscale_body(video_data_uri(small_film))).json()["id"]
-    )
+    created = post(runway, "video_upscale", upscale_body(video_data_uri(small_film))).json()
+    task = runway.wait_for_status(created["id"])
 
-    assert (task["status"], task["failureCode"], task["cost"]) == ("FAILED", code, {"credits": 0})
-    assert balance(runway) == before
+    cost = created["estimatedCost"]["credits"] if charged else 0
+    assert (task["status"], task["failureCode"], task["cost"]) == ("FAILED", code, {"credits": cost})
+    assert balance(runway) == before - cost
 
 
 def test_cancelling_a_running_upscale_keeps_its_charge_and_a_pending_one_is_refunded(runway, small_film):

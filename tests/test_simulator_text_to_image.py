@@ -266,15 +266,26 @@ def test_it_charges_per_image_and_books_usage_by_model_and_day(runway, model, ra
     ]
 
 
-def test_a_moderated_image_fails_and_is_refunded(runway):
+def test_a_moderated_image_fails_and_keeps_its_charge(runway):
     before = runway.configure()["credit_balance"]
 
     response = create(runway, body(promptText="[sim:fail=SAFETY.INPUT.TEXT] @house"))
     task = runway.wait_for_status(response.json()["id"])
 
+    cost = response.json()["estimatedCost"]["credits"]
     assert task["status"] == "FAILED"
     assert task["failureCode"] == "SAFETY.INPUT.TEXT"
-    assert task["cost"] == {"credits": 0}
+    assert task["cost"] == {"credits": cost} != {"credits": 0}
+    assert runway.configure()["credit_balance"] == before - cost
+
+
+def test_an_image_that_fails_for_another_reason_is_refunded(runway):
+    before = runway.configure()["credit_balance"]
+
+    response = create(runway, body(promptText="[sim:fail=THIRD_PARTY.UNAVAILABLE] @house"))
+    task = runway.wait_for_status(response.json()["id"])
+
+    assert (task["failureCode"], task["cost"]) == ("THIRD_PARTY.UNAVAILABLE", {"credits": 0})
     assert runway.configure()["credit_balance"] == before
 
 
@@ -371,4 +382,4 @@ def test_sdk_wait_raises_task_failed_for_a_moderated_image(sdk):
         created.wait_for_task_output(timeout=60)
 
     assert raised.value.task_details.failure_code == "SAFETY.INPUT.TEXT"
-    assert raised.value.task_details.cost.credits == 0
+    assert raised.value.task_details.cost.credits == 2  # charged, as Runway charges SAFETY.INPUT

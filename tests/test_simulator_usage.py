@@ -96,7 +96,7 @@ def test_models_and_days_are_reported_separately_in_date_and_model_order(runway)
 
 
 def test_a_failed_task_is_refunded_so_the_day_nets_to_zero(runway):
-    runway.fail_next("moderation")
+    runway.fail_next("bad_output")
     task_id = create(runway)
     runway.wait_for_status(task_id, "FAILED")
 
@@ -119,9 +119,19 @@ def test_a_cancel_before_running_is_refunded_and_a_cancel_while_running_is_not(r
     assert this_week(runway)["results"][0]["usedCredits"] == [{"model": "gen4.5", "amount": GEN45_2S_COST}]
 
 
+def test_a_safety_input_failure_stays_booked_as_runway_keeps_its_charge(runway):
+    runway.fail_next("moderation")
+    task_id = create(runway)
+    runway.wait_for_status(task_id, "FAILED")
+
+    assert this_week(runway)["results"] == [
+        {"date": today().isoformat(), "usedCredits": [{"model": "gen4.5", "amount": GEN45_2S_COST}]}
+    ]
+
+
 def test_the_book_follows_the_balance(runway):
     before = requests.get(f"{runway.base_url}/v1/organization", headers=runway.api_headers, timeout=10)
-    runway.fail_next("moderation")
+    runway.fail_next("bad_output")
     failed = create(runway)
     kept = create(runway)
     runway.wait_for_status(failed, "FAILED")

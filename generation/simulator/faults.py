@@ -2,8 +2,20 @@
 
 A fault is armed through `POST /_simulator/faults` (or `SimulatorControl.fail_next`) and is used up
 by the next `count` events of its scope. A prompt may also carry markers such as
-`[sim:fail=SAFETY.INPUT.TEXT]`, `[sim:charge]` (a failure keeps its charge), `[sim:slow=10]`,
-`[sim:stall]` or `[sim:truncate]`, which act on that task alone; they are how end-to-end tests make one particular clip misbehave.
+`[sim:fail=SAFETY.INPUT.TEXT]`, `[sim:charge]` / `[sim:refund]` (a failure keeps / returns its
+charge whatever its code), `[sim:slow=10]`, `[sim:stall]` or `[sim:truncate]`, which act on that
+task alone; they are how end-to-end tests make one particular clip misbehave.
+
+Failing a task: `fail_next("fail", code=CODE)` fails the next created task with any Runway failure
+code (`moderation` and `bad_output` are the same with other default codes), e.g.
+`fail_next("fail", code="THIRD_PARTY.UNAVAILABLE")` or `code="INPUT_PREPROCESSING.INTERNAL"`.
+Whether it is refunded follows Runway (runway_tables.is_charged_failure: SAFETY.INPUT.* keeps its
+charge, every other code is refunded); `charge=True` / `charge=False` overrides that for one fault.
+A failed task fails when it would have finished (after pending_seconds and running_seconds).
+
+Output size: `fail_next("upscale_size_offset", pixels=8, short_pixels=0)` makes the next
+video_upscale task deliver its master `pixels` wider on the long side (negative: narrower) and
+`short_pixels` on the short side than runway_tables' guessed size; both must be even.
 """
 
 from __future__ import annotations
@@ -13,22 +25,23 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-FAILURE_TEXTS = {
-    "SAFETY.INPUT.TEXT": "The provided prompt was flagged by content moderation.",
-    "SAFETY.INPUT.IMAGE": "The provided image was flagged by content moderation.",
-    "INTERNAL.BAD_OUTPUT.CODE01": "The generated output did not pass quality checks. Please try again.",
-}
+from .runway_tables import FAILURE_TEXTS
+
+__all__ = ["FAILURE_TEXTS", "KINDS", "Fault", "FaultQueue", "TaskPlan", "failure_text", "strip_markers"]
 
 # kind -> (scope, default parameters). Scopes: "task" (next created tasks), "api" (next /v1
 # requests), "create" (next create requests), "download" (next output downloads), "task_get" (next
-# task GETs that carry output URLs), "delete" (next DELETEs of a task not yet RUNNING).
+# task GETs that carry output URLs), "delete" (next DELETEs of a task not yet RUNNING), "upscale"
+# (next created video_upscale tasks).
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
-    # `charge`: the failed task keeps its charge instead of being refunded (cost = estimate).
-    "moderation": ("task", {"code": "SAFETY.INPUT.TEXT", "charge": False}),
-    "bad_output": ("task", {"code": "INTERNAL.BAD_OUTPUT.CODE01", "charge": False}),
-    "fail": ("task", {"code": "INTERNAL", "charge": False}),
+    # `charge`: None follows Runway's rule for the code (SAFETY.INPUT.* charged, others refunded);
+    # True keeps the charge (cost = estimate), False refunds it (cost 0), whatever the code.
+    "moderation": ("task", {"code": "SAFETY.INPUT.TEXT", "charge": None}),
+    "bad_output": ("task", {"code": "INTERNAL.BAD_OUTPUT.CODE01", "charge": None}),
+    "fail": ("task", {"code": "INTERNAL", "charge": None}),
     "slow": ("task", {"seconds": 10.0}),
     "http_error": ("api", {"status": 500}),
+    # A 429 that is not the daily cap: {"error": RATE_LIMIT_TEXT}, no task created.
     "rate_limit": ("create", {}),
     # The task is created but the client sees an error: the case that tempts clients to resubmit.
     # 500 or 504 (or a dropped connection): Runway documents 502 and 503 as load shedding, which
@@ -44,6 +57,9 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     # The task a DELETE cancels stays readable as CANCELLED with its cost, as Runway's schema allows;
     # Runway itself has been observed to answer 404 after a DELETE, which is what happens without it.
     "readable_after_delete": ("delete", {}),
+    # The next video_upscale tasks deliver a master off the guessed size (runway_tables, "Output
+    # sizes"): `pixels` on the long side, `short_pixels` on the short one, each even, may be negative.
+    "upscale_size_offset": ("upscale", {"pixels": 8, "short_pixels": 0}),
 }
 
 MARKER_RE = re.compile(r"\[sim:([a-z_]+)(?:=([^\]]*))?\]")
@@ -83,6 +99,13 @@ class FaultQueue:
         unknown = set(params) - set(defaults) - {"failure"}
         if unknown:
             raise ValueError(f"Unknown parameters for {kind}: {', '.join(sorted(unknown))}")
+        if kind == "upscale_size_offset":
+            for name in ("pixels", "short_pixels"):
+                value = params.get(name, defaults[name])
+                if not isinstance(value, int) or isinstance(value, bool) or value % 2:
+                    raise ValueError(
+                        f"{name} must be an even whole number of pixels (H.264 needs even sides)"
+                    )
         if kind == "lost_response" and int(params.get("status", defaults["status"])) in (502, 503):
             raise ValueError(
                 "Runway documents 502 and 503 as load shedding (the task is not created); "
@@ -134,17 +157,23 @@ class TaskPlan:
 
     failure_code: str | None = None
     failure: str | None = None
-    charge_on_failure: bool = False
+    # None: Runway's rule for the code (runway_tables.is_charged_failure); True / False: override.
+    charge_on_failure: bool | None = None
     extra_seconds: float = 0.0
     download_fault: Fault | None = None
+    # (long side, short side) pixels added to a video_upscale output's guessed size.
+    size_offset: tuple[int, int] = (0, 0)
 
     def apply(self, fault: Fault) -> None:
         if fault.kind in ("moderation", "bad_output", "fail"):
             self.failure_code = str(fault.params["code"])
             self.failure = str(fault.params.get("failure") or failure_text(self.failure_code))
-            self.charge_on_failure = bool(fault.params.get("charge"))
+            charge = fault.params.get("charge")
+            self.charge_on_failure = None if charge is None else bool(charge)
         elif fault.kind == "slow":
             self.extra_seconds += float(fault.params["seconds"])
+        elif fault.kind == "upscale_size_offset":
+            self.size_offset = (int(fault.params["pixels"]), int(fault.params["short_pixels"]))
 
     @classmethod
     def from_prompt(cls, prompt: str | None) -> TaskPlan:
@@ -157,6 +186,8 @@ class TaskPlan:
                 plan.failure = failure_text(value)
             elif name == "charge":
                 plan.charge_on_failure = True
+            elif name == "refund":
+                plan.charge_on_failure = False
             elif name == "slow":
                 plan.extra_seconds += float(value or 10)
             elif name == "stall":

@@ -1,8 +1,12 @@
-"""Runway's published facts about the video models the simulator serves: the simulator's own copy.
+"""Runway's published facts about the models the simulator serves: the simulator's own copy.
 
 Written from shared/runway-api.md, never imported from generation.catalog: the simulator is the
 oracle the catalog is tested against (tests/test_catalog_matches_simulator.py), so a wrong price or
 ratio has to be written twice, once here and once in the catalog, before a test can pass with it.
+
+Besides the models: the organisation's tiers (TIERS, KINDS), failure codes and their refunds
+(FAILURE_TEXTS, is_charged_failure), input limits (data URIs, uploads, image aspect). Every figure
+names its source; a guess says that it is one, and why it was made the way it was.
 """
 
 from __future__ import annotations
@@ -31,6 +35,21 @@ VEO_FIELDS = frozenset({"seed", "audio", "negativePrompt"})
 # §3.4: a data URI is at most 5,242,880 characters, the whole string counted.
 DATA_URI_MAX_CHARS = 5_242_880
 
+# §7: input image aspect (width / height) is 0.5-2 for every model but gen4_turbo, which takes up
+# to 2.358 ([mirror of DOC-inputs]). Reference images of text_to_image are not listed there: the
+# simulator applies the common 0.5-2 to them (a guess).
+IMAGE_ASPECT_RANGE = (0.5, 2.0)
+GEN4_TURBO_ASPECT_RANGE = (0.5, 2.358)
+
+# ---------------------------------------------------------------------------------------------
+# Kinds of model and the tiers that limit them (runway-api.md §9)
+
+# §9: concurrency and daily generations are shared by all models of one modality, per organisation.
+VIDEO = "video"
+IMAGE = "image"
+AUDIO = "audio"
+KINDS = (VIDEO, IMAGE, AUDIO)
+
 
 @dataclass(frozen=True)
 class RunwayModel:
@@ -49,10 +68,9 @@ class RunwayModel:
     # §10: credits per output second; only Veo has sound, and is cheaper without it.
     credits_per_second: int
     credits_per_second_silent: int
-    # §9 tier 1 gives concurrency 1-2 and 50-200 daily generations per model; the simulator starts
-    # every model at the top of both ranges (the §8 example's gen4_turbo figures).
-    max_concurrent_generations: int = 2
-    max_daily_generations: int = 200
+    # §7: the width / height range of its input images.
+    input_aspect: tuple[float, float] = IMAGE_ASPECT_RANGE
+    kind: str = VIDEO
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -88,6 +106,7 @@ MODELS: dict[str, RunwayModel] = {
             optional_fields=GEN4T_FIELDS,
             credits_per_second=5,
             credits_per_second_silent=5,
+            input_aspect=GEN4_TURBO_ASPECT_RANGE,
         ),
         RunwayModel(
             id="gen4.5",
@@ -151,8 +170,7 @@ class RunwayImageModel:
     # §10: credits per image at 720p and at 1080p.
     credits_720p: int
     credits_1080p: int
-    max_concurrent_generations: int = 2
-    max_daily_generations: int = 200
+    kind: str = IMAGE
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -234,8 +252,7 @@ class RunwaySpeechModel:
     # eleven models; eleven_v4 is not on any price list we could read and is billed like eleven_v3.
     characters_per_credit: int = 50
     min_credits: int = 1
-    max_concurrent_generations: int = 2
-    max_daily_generations: int = 200
+    kind: str = AUDIO
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -298,10 +315,11 @@ SPEECH_MODELS: dict[str, RunwaySpeechModel] = {
 
 VIDEO_UPSCALE = "video_upscale"
 
-# §3.4: a 2026-08 capture of the video_upscale schema allowed data:video/ URIs up to 16,777,216
-# characters (Runway's inputs page: 16 MB), where the SDK's field doc says "up to 5MB". The
-# simulator takes the larger, Runway's own schema; SimulatorConfig can lower it.
-VIDEO_DATA_URI_MAX_CHARS = 16_777_216
+# §7: SDK 5.24's field docs say data:video/ URIs are "up to 5MB" (its changelog of 2026-08-31: "cap
+# media data URIs at 5MB"), though a 2026-08 capture of the video_upscale schema allowed 16,777,216
+# characters and one docs table still says 16 MB. The simulator follows the SDK, the newer word;
+# SimulatorConfig.video_data_uri_max_chars can change it.
+VIDEO_DATA_URI_MAX_CHARS = 5_242_880
 # §6.2: "Asset duration must be at most 30 seconds" (a live 400 on a 31 s video).
 UPSCALE_MAX_SECONDS = 30
 
@@ -320,8 +338,9 @@ class RunwayUpscaleModel:
     # at 4k; credits = ceil(dollars / 0.01); at least 1 credit. Here in tenths of a credit per frame.
     tenth_credits_per_frame: dict[str, int]
     min_credits: int = 1
-    max_concurrent_generations: int = 2
-    max_daily_generations: int = 200
+    # Its output is a video; which modality's limits Runway counts an upscale under is unpublished.
+    # The simulator counts it as video (a guess: the limits follow what a task makes).
+    kind: str = VIDEO
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -365,3 +384,154 @@ def speech_seconds(script: str, *, speed: float = 1.0) -> float:
     `speed`; at least SPEECH_MIN_SECONDS."""
     words = len(_TAG_RE.sub(" ", script).split())
     return round(max(SPEECH_MIN_SECONDS, words * 60 / WORDS_PER_MINUTE / speed), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every model the simulator serves, its kind, and the fields that set its price
+
+
+AnyModel = RunwayModel | RunwayImageModel | RunwaySpeechModel | RunwayUpscaleModel
+ALL_MODELS: dict[str, AnyModel] = {**MODELS, **IMAGE_MODELS, **SPEECH_MODELS, **UPSCALE_MODELS}
+
+
+def all_models() -> dict[str, AnyModel]:
+    return ALL_MODELS
+
+
+def model_kind(model_id: str) -> str:
+    """The modality whose limits a model shares: video, image or audio."""
+    return ALL_MODELS[model_id].kind
+
+
+# The numbers a price change (`SimulatorControl.set_price`) may set, per table. A video model
+# without sound has one price: `credits_per_second` sets both fields there.
+PRICE_FIELDS: dict[type, frozenset[str]] = {
+    RunwayModel: frozenset({"credits_per_second", "credits_per_second_silent"}),
+    RunwayImageModel: frozenset({"credits_720p", "credits_1080p"}),
+    RunwaySpeechModel: frozenset({"characters_per_credit", "min_credits"}),
+    RunwayUpscaleModel: frozenset({"tenth_credits_per_frame", "min_credits"}),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiers (runway-api.md §9: [SKILLS] rw-api-reference, 2026-04; [DOC-tiers])
+
+
+@dataclass(frozen=True)
+class KindLimits:
+    """One modality's limits, as GET /v1/organization reports them for each of its models
+    (None = no limit: the SDK's `Optional[int]`, "null means no limit")."""
+
+    max_concurrent_generations: int | None
+    max_daily_generations: int | None
+
+
+@dataclass(frozen=True)
+class Tier:
+    number: int
+    limits: dict[str, KindLimits]
+    # `tier.maxMonthlyCreditSpend`, in credits (1 credit = $0.01, §10): Tier 1's $100 is 10,000.
+    max_monthly_credit_spend: int
+
+
+def _tier(number: int, concurrency: int, video_daily: int, other_daily: int, dollars: int) -> Tier:
+    return Tier(
+        number=number,
+        limits={
+            VIDEO: KindLimits(concurrency, video_daily),
+            IMAGE: KindLimits(concurrency, other_daily),
+            AUDIO: KindLimits(concurrency, other_daily),
+        },
+        max_monthly_credit_spend=dollars * 100,
+    )
+
+
+# §9 gives ranges ("Tier 1: concurrency 1-2, 50-200 daily generations") and says values vary per
+# model. Guess: video, the dearest modality, gets the bottom of each range (Tier 1: 1 at a time, 50
+# a day); image and audio get the top of the daily range and the same concurrency as video.
+TIERS: dict[int, Tier] = {
+    tier.number: tier
+    for tier in (
+        _tier(1, concurrency=1, video_daily=50, other_daily=200, dollars=100),
+        _tier(2, concurrency=3, video_daily=500, other_daily=1_000, dollars=500),
+        _tier(3, concurrency=5, video_daily=1_000, other_daily=2_000, dollars=2_000),
+        _tier(4, concurrency=10, video_daily=5_000, other_daily=10_000, dollars=20_000),
+        _tier(5, concurrency=20, video_daily=25_000, other_daily=30_000, dollars=100_000),
+    )
+}
+
+# Without a tier (SimulatorConfig.tier None, the test default) every modality gets the §8 example's
+# figures, 2 at a time and 200 a day, and the organisation 100,000 credits a month: generous, so
+# that tests which do not ask about limits never meet them.
+UNTIERED_LIMITS = KindLimits(max_concurrent_generations=2, max_daily_generations=200)
+UNTIERED_MONTHLY_CREDIT_SPEND = 100_000
+
+# [DOC-tiers]: "the maximum number of generations you can create in a 24-hour window"; §9: a rolling
+# 24 h window. Every create counts, whatever the task's outcome (a guess: Runway counts "created").
+DAILY_WINDOW_SECONDS = 24 * 3600
+
+# [DOC-tiers]: beyond the daily cap, "you'll receive a 429 Too Many Requests response to the task
+# creation request"; §6.2: a 429's body is {"error": string}. Runway's wording is unpublished: this
+# text is the simulator's, and it names the daily limit so that a client (and a person reading a
+# log) can tell it from a rate limit. A client should rather trust GET /v1/organization: the cap is
+# reached when the dailyGenerations of a modality's models add up to its maxDailyGenerations.
+DAILY_LIMIT_TEXT = (
+    "You have exceeded your daily generation limit: {limit} {kind} generations in 24 hours at your "
+    "organization's tier ({model}). Try again later or contact support to increase your limits."
+)
+# The `rate_limit` fault's body: a throttle that clears within seconds.
+RATE_LIMIT_TEXT = "Too many requests. Please slow down."
+
+
+# ---------------------------------------------------------------------------------------------
+# Failure codes (runway-api.md §6.3)
+
+# The `failure` text of each code the simulator is asked to produce; Runway's own words where a
+# capture exists (§5's example for SAFETY.INPUT.IMAGE), otherwise the simulator's.
+FAILURE_TEXTS = {
+    "SAFETY.INPUT.TEXT": "The provided prompt was flagged by content moderation.",
+    "SAFETY.INPUT.IMAGE": "The provided image was flagged by content moderation.",
+    "SAFETY.OUTPUT.THIRD_PARTY": "The generated output was flagged by content moderation.",
+    "INTERNAL.BAD_OUTPUT.CODE01": "The generated output did not pass quality checks. Please try again.",
+    "INTERNAL": "An unexpected error occurred.",
+    "THIRD_PARTY.UNAVAILABLE": "The model provider is temporarily unavailable. Please try again later.",
+    "INPUT_PREPROCESSING.INTERNAL": "An error occurred while processing the inputs. Please try again later.",
+    "INPUT_PREPROCESSING.SAFETY.TEXT": "The provided prompt was flagged by content moderation.",
+    "ASSET.INVALID": "An input asset could not be used.",
+}
+
+# §6.3 (audit of 2026-12-04: a mirror of Runway's task-failure page, runwayml/skills
+# rw-api-reference): SAFETY.INPUT.* failures are not refunded, every other failure code is. A
+# charged failure costs its estimate (a guess: Runway says only "not refunded").
+CHARGED_FAILURE_PREFIX = "SAFETY.INPUT."
+
+
+def is_charged_failure(code: str) -> bool:
+    """Whether Runway keeps the charge of a task that failed with `code`."""
+    return code.startswith(CHARGED_FAILURE_PREFIX)
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads (runway-api.md §7)
+
+# [mirror of DOC-uploads]: "minimum file size 512 bytes"; the simulator's upload target refuses a
+# smaller file as S3 refuses one outside a presigned POST's content-length-range (400 EntityTooSmall).
+UPLOAD_MIN_BYTES = 512
+# §7: "the filename must carry an extension matching the content". POST /v1/uploads refuses a name
+# without one (a Zod-style 400; the wording is the simulator's). Whether Runway compares it with the
+# content, and where, is unpublished: the simulator does when the runway:// URI is used as an image
+# (a 400 naming the field, like any unusable asset). Videos are only checked for a video extension.
+UPLOAD_IMAGE_EXTENSIONS = {"jpg": "jpg", "jpeg": "jpg", "png": "png", "webp": "webp"}
+UPLOAD_VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "webm", "mkv", "avi"})
+UPLOAD_AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "aac", "wav", "flac", "ogg"})
+# §7: data:image/jpg is accepted (Runway's own example uses it), besides the registered types.
+DATA_URI_IMAGE_TYPES = {"image/jpeg": "JPEG", "image/jpg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Output sizes (runway-api.md §11 end)
+
+# Runway has not published video_upscale's 4k geometry (captures exist for 1k and 2k only), and
+# RunwayUpscaleModel.output_size is a guess. A size offset (SimulatorConfig.upscale_size_offsets, or
+# the `upscale_size_offset` fault) delivers a master that many pixels off it, so that a client's
+# tolerance can be tested. Offsets must be even: H.264 in yuv420p needs even sides.

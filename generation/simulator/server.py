@@ -11,8 +11,17 @@ Routes (runway-api.md §2):
     POST   /v1/uploads                               start an ephemeral upload
     POST   /_uploads/{id}                            the presigned upload target (no auth header)
     GET    /_outputs/{task}.mp4|.png|.mp3?_jwt=..     signed, expiring output URL (a clip, still or speech)
-    *      /_simulator/...                           control endpoints (control token required),
-                                                     e.g. POST /_simulator/usage_adjust books a usage mismatch
+    *      /_simulator/...                           control endpoints (control token required):
+           GET|POST /_simulator/config                 tier, limits, prices, balance, timings, size offsets
+           GET|POST|DELETE /_simulator/faults          armed faults (faults.KINDS)
+           POST /_simulator/advance_clock {"seconds"}  move the daily window's "now" (cross the reset)
+           POST /_simulator/usage_adjust               book a usage mismatch
+           POST /_simulator/reset, GET /_simulator/tasks, GET /_simulator/requests,
+           POST /_simulator/tasks/{id}/cancel
+
+A create beyond the daily cap of its kind answers 429 {"error": runway_tables.DAILY_LIMIT_TEXT};
+the `rate_limit` fault answers 429 {"error": runway_tables.RATE_LIMIT_TEXT}; Runway's 429 body is
+only documented as {"error": string} (runway-api.md §6.2).
 """
 
 from __future__ import annotations
@@ -37,7 +46,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import validation
 from .config import SimulatorConfig
-from .runway_tables import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_SPEECH, TEXT_TO_VIDEO, VIDEO_UPSCALE
+from .runway_tables import (
+    IMAGE_TO_VIDEO,
+    RATE_LIMIT_TEXT,
+    TEXT_TO_IMAGE,
+    TEXT_TO_SPEECH,
+    TEXT_TO_VIDEO,
+    VIDEO_UPSCALE,
+)
 from .state import (
     SUCCEEDED,
     DailyLimitReached,
@@ -345,7 +361,7 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
     def _create(self, endpoint: str) -> None:
         fault = self.sim.faults.take("create")
         if fault and fault.kind == "rate_limit":
-            self.send_json(429, {"error": "Too many requests. Please slow down."})
+            self.send_json(429, {"error": RATE_LIMIT_TEXT})
             return
         try:
             task = self.sim.create_task(endpoint, self.json_body())
@@ -478,6 +494,17 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
             return
         if len(file_data) > self.sim.config.upload_max_bytes:
             self.send_json(400, {"error": "EntityTooLarge"})
+            return
+        if len(file_data) < self.sim.config.upload_min_bytes:
+            # runway-api.md §7: at least 512 bytes. S3 refuses a file outside the presigned POST's
+            # content-length-range with 400 EntityTooSmall, and the slot stays unfilled.
+            self.send_json(
+                400,
+                {
+                    "error": f"EntityTooSmall: the file must be at least {self.sim.config.upload_min_bytes} bytes "
+                    f"(got {len(file_data)})"
+                },
+            )
             return
         self.sim.complete_upload(upload.id, file_data)
         self.send_empty(204)
@@ -637,6 +664,14 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
         total = self.sim.adjust_usage(day, body["model"], amount)
         self.send_json(200, {"date": day.isoformat(), "model": body["model"], "amount": total})
 
+    def control_advance_clock(self, match: re.Match[str]) -> None:
+        body = self._control_body()
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            self.send_json(400, {"error": 'Expected {"seconds": N}, N >= 0'})
+            return
+        self.send_json(200, {"clock_offset": self.sim.advance_clock(seconds)})
+
     def control_requests(self, match: re.Match[str]) -> None:
         with self.sim.lock:
             self.send_json(200, {"requests": list(self.sim.requests)})
@@ -696,4 +731,5 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], str]] = [
     (re.compile(r"^/_simulator/config$"), {"GET": H.control_config, "POST": H.control_config}, "control"),
     (re.compile(r"^/_simulator/requests$"), {"GET": H.control_requests}, "control"),
     (re.compile(r"^/_simulator/usage_adjust$"), {"POST": H.control_usage_adjust}, "control"),
+    (re.compile(r"^/_simulator/advance_clock$"), {"POST": H.control_advance_clock}, "control"),
 ]

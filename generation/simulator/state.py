@@ -1,19 +1,34 @@
-"""The simulated organisation and its tasks: credits, limits, lifecycle, rendering, uploads.
+"""The simulated organisation and its tasks: credits, tier limits, lifecycle, rendering, uploads.
 
 Lifecycle of a task (runway-api.md §5, §9):
 
-    THROTTLED (no free concurrency slot for its model; promoted in submission order)
+    THROTTLED (no free concurrency slot for its kind of model; promoted in submission order)
       -> PENDING (pending_seconds) -> RUNNING (running_seconds, and until its clip is rendered)
       -> SUCCEEDED | FAILED;  DELETE cancels (PENDING/THROTTLED/RUNNING) or deletes (finished),
       and the task is gone afterwards (GET answers 404). The `start_on_delete` fault makes a DELETE
       find a PENDING/THROTTLED task just started (the race between a client's GET and its DELETE).
 
+Limits (runway-api.md §9): concurrency and daily generations belong to a kind of model (video,
+image, audio: runway_tables.model_kind) and are shared by all its models. `config.tier` picks
+Runway's published limits (runway_tables.TIERS), None the simulator's generous untiered ones;
+`configure(limits=...)` changes a kind's. A create beyond the kind's daily cap answers 429 with
+runway_tables.DAILY_LIMIT_TEXT; one beyond its concurrency is THROTTLED. The daily window is a
+rolling 24 hours of creates; `advance_clock(seconds)` moves the simulator's "now" for that window
+alone (tasks keep their own timings), so a test can cross the daily reset without waiting.
+GET /v1/organization reports every served model under `tier.models` with its kind's limits, and
+under `usage.models` each model used in the window with its own `dailyGenerations` (the SDK: "for
+this model"); the cap applies to their sum over the kind (a guess: Runway does not say how shared
+limits are reported).
+
 Credits: the estimated cost is taken from the balance when the task is created (a create without
 enough credits is refused), kept on success, and given back on failure and on cancelling a task that
 had not started RUNNING (runway-api.md section 5: no refund once Runway saw the task RUNNING, none
-for deleting a finished task). Guesses where Runway is silent: the final cost always equals the
-estimate (Runway says the final may be lower); a failure is refunded unless a `[sim:charge]` marker
-or a fault's `charge` parameter says it keeps its charge, which the API allows (`cost` on FAILED). Time is read from a monotonic clock; `tick()` advances every task and runs
+for deleting a finished task). A failure is refunded unless its code is SAFETY.INPUT.* (runway-api.md
+§6.3: those are charged their estimate), or a fault's `charge` or a `[sim:charge]` / `[sim:refund]`
+marker says otherwise. Every terminal task reports its `cost`. Guess where Runway is silent: the
+final cost always equals the estimate (Runway says the final may be lower). Prices are the tables'
+unless `config.prices` (`set_price`) overrides a model's: the estimate and the final cost follow it.
+Time is read from a monotonic clock; `tick()` advances every task and runs
 both from a background clock thread and before every read, so what a client sees never lags.
 
 Usage (`POST /v1/organization/usage`): the simulator keeps its own book of credits used per UTC
@@ -28,6 +43,7 @@ booked are left out. `adjust_usage` books an amount by hand, to give tests a mis
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -38,6 +54,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,7 +62,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import runway_tables
-from .config import ModelLimits, SimulatorConfig
+from .config import ModelLimits, SimulatorConfig, kind_key, limits_for_tier, monthly_spend_for_tier
 from .faults import FaultQueue, TaskPlan, strip_markers
 from .validation import TaskRequest, VideoFacts, validate_task_body
 
@@ -67,11 +84,10 @@ class InsufficientCredits(Exception):
 
 
 class DailyLimitReached(Exception):
-    def __init__(self, model: str, limit: int) -> None:
-        super().__init__(
-            f"You have reached the maximum number of daily generations ({limit}) for {model}. "
-            "Try again later or contact support to increase your limits."
-        )
+    """A create beyond its kind's daily cap: a 429 whose text says so (runway_tables.DAILY_LIMIT_TEXT)."""
+
+    def __init__(self, model: str, kind: str, limit: int) -> None:
+        super().__init__(runway_tables.DAILY_LIMIT_TEXT.format(limit=limit, kind=kind, model=model))
 
 
 @dataclass
@@ -102,6 +118,10 @@ class Task:
     @property
     def model(self) -> str:
         return self.request.model
+
+    @property
+    def kind(self) -> str:
+        return runway_tables.model_kind(self.request.model)
 
     @property
     def output_extension(self) -> str:
@@ -166,6 +186,8 @@ class Simulator:
         self.usage: dict[tuple[date, str], int] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
         self._ticked_at = float("-inf")
+        # Seconds added to "now" for the daily window only (advance_clock).
+        self.clock_offset = 0.0
 
     # -- clock ----------------------------------------------------------------------------------
 
@@ -193,33 +215,86 @@ class Simulator:
     # -- organisation -----------------------------------------------------------------------------
 
     def limits_for(self, model: str) -> ModelLimits:
-        return self.config.limits.get(model) or ModelLimits(None, None)
+        """The limits of `model`'s kind, shared by every model of that kind."""
+        assert self.config.limits is not None
+        return self.config.limits.get(runway_tables.model_kind(model)) or ModelLimits(None, None)
+
+    def _window(self, now: float) -> list[tuple[float, str]]:
+        """Creates within the rolling daily window ending at `now` (+ the clock offset)."""
+        start = now + self.clock_offset - runway_tables.DAILY_WINDOW_SECONDS
+        while self.created_log and self.created_log[0][0] <= start:
+            self.created_log.popleft()
+        return list(self.created_log)
 
     def daily_generations(self, model: str, now: float) -> int:
-        while self.created_log and self.created_log[0][0] <= now - DAY:
-            self.created_log.popleft()
-        return sum(1 for _, m in self.created_log if m == model)
+        """Creates for `model` in the window (what `usage.models[model].dailyGenerations` says)."""
+        return sum(1 for _, m in self._window(now) if m == model)
+
+    def daily_generations_of_kind(self, kind: str, now: float) -> int:
+        """Creates for every model of `kind` in the window: what its daily cap counts."""
+        return sum(1 for _, m in self._window(now) if runway_tables.model_kind(m) == kind)
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move "now" forward by `seconds` for the daily window (a control for tests: a day's
+        creates age out at once); returns the total offset."""
+        with self.lock:
+            self.clock_offset += float(seconds)
+            self._tick(time.monotonic())
+            return self.clock_offset
 
     def organization(self) -> dict[str, Any]:
         now = time.monotonic()
         with self.lock:
             self._tick(now)
-            usage = {m: self.daily_generations(m, now) for m in self.config.limits}
+            used: dict[str, int] = {}
+            for _, model in self._window(now):
+                used[model] = used.get(model, 0) + 1
+            models: dict[str, Any] = {}
+            for model in runway_tables.all_models():
+                lim = self.limits_for(model)
+                models[model] = {
+                    "maxConcurrentGenerations": lim.max_concurrent_generations,
+                    "maxDailyGenerations": lim.max_daily_generations,
+                }
             return {
                 "creditBalance": self.balance,
-                "tier": {
-                    "maxMonthlyCreditSpend": self.config.max_monthly_credit_spend,
-                    "models": {
-                        model: {
-                            "maxConcurrentGenerations": lim.max_concurrent_generations,
-                            "maxDailyGenerations": lim.max_daily_generations,
-                        }
-                        for model, lim in self.config.limits.items()
-                    },
-                },
+                "tier": {"maxMonthlyCreditSpend": self.config.max_monthly_credit_spend, "models": models},
                 # Runway lists only the models used in the last day.
-                "usage": {"models": {m: {"dailyGenerations": n} for m, n in usage.items() if n}},
+                "usage": {"models": {m: {"dailyGenerations": n} for m, n in used.items()}},
             }
+
+    # -- prices -----------------------------------------------------------------------------------
+
+    def priced(self, model: str) -> Any:
+        """`model`'s table row with any price override (config.prices) applied."""
+        table = runway_tables.all_models()[model]
+        overrides = self.config.prices.get(model)
+        return dataclasses.replace(table, **overrides) if overrides else table
+
+    def _set_prices(self, prices: dict[str, Any]) -> None:
+        for model, fields in prices.items():
+            table = runway_tables.all_models().get(model)
+            if table is None:
+                raise ValueError(f"Unknown model {model!r}")
+            if not isinstance(fields, dict) or not fields:
+                raise ValueError(f"Expected price fields for {model}, e.g. credits_per_second")
+            allowed = runway_tables.PRICE_FIELDS[type(table)]
+            unknown = set(fields) - allowed
+            if unknown:
+                raise ValueError(
+                    f"{model} has no price field {', '.join(sorted(unknown))}; it has {', '.join(sorted(allowed))}"
+                )
+            values: dict[str, Any] = {}
+            for name, value in fields.items():
+                if name == "tenth_credits_per_frame":
+                    values[name] = {**table.tenth_credits_per_frame, **{k: int(v) for k, v in value.items()}}
+                else:
+                    values[name] = int(value)
+            # A video model without sound has one price: credits_per_second sets it.
+            if isinstance(table, runway_tables.RunwayModel) and not table.has_audio:
+                if "credits_per_second" in values:
+                    values["credits_per_second_silent"] = values["credits_per_second"]
+            self.config.prices[model] = {**self.config.prices.get(model, {}), **values}
 
     def _book_usage(self, model: str, credits: int, day: date | None = None) -> None:
         key = (day or datetime.now(UTC).date(), model)
@@ -247,8 +322,10 @@ class Simulator:
             return self.usage[(day, model)]
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Change limits, balance or timings of the running simulator (control endpoint)."""
-        simple = {
+        """Change the tier, limits, prices, balance or timings of the running simulator (control
+        endpoint). `tier` comes first: it resets every kind's limits and the monthly spend cap to
+        the tier's, and the other changes of the same call apply on top."""
+        simple: dict[str, Callable[[Any], Any]] = {
             "credit_balance": int,
             "max_monthly_credit_spend": int,
             "pending_seconds": float,
@@ -258,18 +335,31 @@ class Simulator:
             "video_data_uri_max_chars": int,
         }
         with self.lock:
+            if "tier" in changes:
+                tier = changes["tier"]
+                tier = None if tier is None else int(tier)
+                self.config.limits = limits_for_tier(tier)  # raises ValueError for an unknown tier
+                self.config.tier = tier
+                self.config.max_monthly_credit_spend = monthly_spend_for_tier(tier)
             for key, value in changes.items():
+                if key == "tier":
+                    continue
                 if key in simple:
                     setattr(self.config, key, simple[key](value))
                     if key == "credit_balance":
                         self.balance = int(value)
                 elif key == "limits":
-                    for model, lim in value.items():
-                        current = self.config.limits.setdefault(model, ModelLimits())
-                        for name, number in lim.items():
-                            if name not in ("max_concurrent_generations", "max_daily_generations"):
-                                raise ValueError(f"Unknown limit {name!r}")
-                            setattr(current, name, None if number is None else int(number))
+                    assert self.config.limits is not None
+                    for name, lim in value.items():
+                        current = self.config.limits.setdefault(kind_key(name), ModelLimits())
+                        for field_name, number in lim.items():
+                            if field_name not in ("max_concurrent_generations", "max_daily_generations"):
+                                raise ValueError(f"Unknown limit {field_name!r}")
+                            setattr(current, field_name, None if number is None else int(number))
+                elif key == "prices":
+                    self._set_prices(value)
+                elif key == "upscale_size_offsets":
+                    self.config.upscale_size_offsets = _size_offsets(value)
                 else:
                     raise ValueError(f"Unknown setting {key!r}")
             self._tick(time.monotonic())
@@ -277,7 +367,9 @@ class Simulator:
 
     def describe_config(self) -> dict[str, Any]:
         c = self.config
+        assert c.limits is not None
         return {
+            "tier": c.tier,
             "credit_balance": self.balance,
             "max_monthly_credit_spend": c.max_monthly_credit_spend,
             "pending_seconds": c.pending_seconds,
@@ -286,10 +378,13 @@ class Simulator:
             "render_scale": c.render_scale,
             "video_data_uri_max_chars": c.video_data_uri_max_chars,
             "limits": {
-                m: {"max_concurrent_generations": lim.max_concurrent_generations,
-                    "max_daily_generations": lim.max_daily_generations}
-                for m, lim in c.limits.items()
+                kind: {"max_concurrent_generations": lim.max_concurrent_generations,
+                       "max_daily_generations": lim.max_daily_generations}
+                for kind, lim in c.limits.items()
             },
+            "prices": {model: dict(fields) for model, fields in c.prices.items()},
+            "upscale_size_offsets": {res: list(offset) for res, offset in c.upscale_size_offsets.items()},
+            "clock_offset": self.clock_offset,
         }  # fmt: skip
 
     def reset(self) -> None:
@@ -320,26 +415,15 @@ class Simulator:
             video_data_uri_max_chars=self.config.video_data_uri_max_chars,
             inspect_video=_inspect_video,
         )
-        if request.is_image:
-            cost = runway_tables.IMAGE_MODELS[request.model].cost(ratio=request.ratio)
-        elif request.speech is not None:
-            cost = runway_tables.SPEECH_MODELS[request.model].cost(units=request.speech.units)
-        elif request.upscale is not None:
-            upscale = request.upscale
-            model = runway_tables.UPSCALE_MODELS[request.model]
-            fps = model.output_fps(upscale.facts.fps, fps_boost=upscale.fps_boost)
-            # Billed per output frame: the source's frames, times the boost's rate change.
-            frames = round(upscale.facts.frames * fps / upscale.facts.fps) if upscale.facts.fps else 0
-            cost = model.cost(frames=frames, resolution=upscale.resolution)
-        else:
-            cost = runway_tables.MODELS[request.model].cost(duration=request.duration, audio=request.audio)
         summary = summarize_body(body)
         now = time.monotonic()
         with self.lock:
             self._tick(now)
+            cost = self._cost(request)
+            kind = runway_tables.model_kind(request.model)
             limit = self.limits_for(request.model).max_daily_generations
-            if limit is not None and self.daily_generations(request.model, now) >= limit:
-                raise DailyLimitReached(request.model, limit)
+            if limit is not None and self.daily_generations_of_kind(kind, now) >= limit:
+                raise DailyLimitReached(request.model, kind, limit)
             if self.balance < cost:
                 raise InsufficientCredits(InsufficientCredits.message)
             self.balance -= cost
@@ -348,6 +432,9 @@ class Simulator:
             plan = TaskPlan.from_prompt(request.prompt_text)
             for fault in self.faults.take_all("task"):
                 plan.apply(fault)
+            if request.upscale is not None:
+                for fault in self.faults.take_all("upscale"):
+                    plan.apply(fault)
             task = Task(
                 id=str(uuid.uuid4()),
                 request=request,
@@ -367,6 +454,21 @@ class Simulator:
             self.tasks[task.id] = task
             self._tick(now)
             return task
+
+    def _cost(self, request: TaskRequest) -> int:
+        """What `request` costs at the simulator's current prices (the tables', or set_price's)."""
+        model = self.priced(request.model)
+        if request.is_image:
+            return model.cost(ratio=request.ratio)
+        if request.speech is not None:
+            return model.cost(units=request.speech.units)
+        if request.upscale is not None:
+            upscale = request.upscale
+            fps = model.output_fps(upscale.facts.fps, fps_boost=upscale.fps_boost)
+            # Billed per output frame: the source's frames, times the boost's rate change.
+            frames = round(upscale.facts.frames * fps / upscale.facts.fps) if upscale.facts.fps else 0
+            return model.cost(frames=frames, resolution=upscale.resolution)
+        return model.cost(duration=request.duration, audio=request.audio)
 
     def get_task(self, task_id: str) -> Task | None:
         """The task as a client may see it, or None when unknown or deleted."""
@@ -420,12 +522,14 @@ class Simulator:
             return task
 
     def _has_free_slot(self, model: str) -> bool:
-        """True when a new task for `model` may start PENDING rather than THROTTLED."""
-        same_model = [t for t in self.tasks.values() if t.model == model and t.deleted_at is None]
-        if any(t.status == THROTTLED for t in same_model):
+        """True when a new task for `model` may start PENDING rather than THROTTLED: its kind has a
+        free slot (the models of a kind share them)."""
+        kind = runway_tables.model_kind(model)
+        same_kind = [t for t in self.tasks.values() if t.kind == kind and t.deleted_at is None]
+        if any(t.status == THROTTLED for t in same_kind):
             return False  # earlier tasks queue first
         limit = self.limits_for(model).max_concurrent_generations
-        return limit is None or sum(1 for t in same_model if t.holds_slot) < limit
+        return limit is None or sum(1 for t in same_kind if t.holds_slot) < limit
 
     def _cancel(self, task: Task, now: float) -> None:
         # Runway refunds a cancel unless it had seen the task RUNNING (runway-api.md §5).
@@ -460,15 +564,15 @@ class Simulator:
         active: dict[str, int] = {}
         for task in self.tasks.values():
             if task.holds_slot:
-                active[task.model] = active.get(task.model, 0) + 1
+                active[task.kind] = active.get(task.kind, 0) + 1
         # Dicts keep insertion order, so this walks tasks in submission order.
         for task in self.tasks.values():
             if task.deleted_at is not None or task.status != THROTTLED:
                 continue
             limit = self.limits_for(task.model).max_concurrent_generations
-            if limit is not None and active.get(task.model, 0) >= limit:
+            if limit is not None and active.get(task.kind, 0) >= limit:
                 continue
-            active[task.model] = active.get(task.model, 0) + 1
+            active[task.kind] = active.get(task.kind, 0) + 1
             task.status = PENDING
             task.slot_at = now
             task.events.append((PENDING, now))
@@ -505,9 +609,12 @@ class Simulator:
     def _fail(self, task: Task, code: str, failure: str, now: float) -> None:
         task.failure_code = code
         task.failure = failure
-        # Runway refunds failed tasks as a rule (cost 0). The API still reports a `cost` on FAILED
-        # tasks, so a failure that keeps its charge is possible; `charge_on_failure` makes one.
-        if task.plan.charge_on_failure:
+        # Runway keeps the charge of SAFETY.INPUT.* failures and refunds every other (runway-api.md
+        # §6.3); a fault's `charge` or a [sim:charge] / [sim:refund] marker overrides the rule.
+        charged = task.plan.charge_on_failure
+        if charged is None:
+            charged = runway_tables.is_charged_failure(code)
+        if charged:
             task.cost = task.estimated_cost
         else:
             task.cost = 0
@@ -517,15 +624,25 @@ class Simulator:
 
     # -- rendering --------------------------------------------------------------------------------
 
-    def output_size(self, request: TaskRequest) -> tuple[int, int]:
+    def output_size(self, task: Task) -> tuple[int, int]:
+        request = task.request
         if request.speech is not None:
             return 0, 0
         if request.upscale is not None:
             # A master is delivered at the tier's true size whatever render_scale says: its size is
-            # what a caller pays for and checks.
+            # what a caller pays for and checks. A size offset (fault or config) moves it off the
+            # guess, as Runway's unpublished 4k geometry might (runway_tables, "Output sizes").
             facts = request.upscale.facts
             model = runway_tables.UPSCALE_MODELS[request.model]
-            return model.output_size(facts.width, facts.height, request.upscale.resolution)
+            width, height = model.output_size(facts.width, facts.height, request.upscale.resolution)
+            long_extra, short_extra = task.plan.size_offset
+            if task.plan.size_offset == (0, 0):
+                long_extra, short_extra = self.config.upscale_size_offsets.get(
+                    request.upscale.resolution, (0, 0)
+                )
+            if width >= height:
+                return width + long_extra, height + short_extra
+            return width + short_extra, height + long_extra
         if request.is_image:
             # A still costs milliseconds at full size, and a keyframe must have its ratio's size.
             return request.width, request.height
@@ -538,7 +655,7 @@ class Simulator:
 
     def _start_render(self, task: Task) -> None:
         task.render_state = "rendering"
-        width, height = self.output_size(task.request)
+        width, height = self.output_size(task)
         thread = threading.Thread(
             target=self._render,
             args=(task, width, height, self._generation),
@@ -724,7 +841,7 @@ class Simulator:
             "cost": task.cost,
             "failureCode": task.failure_code,
             "renderError": task.render_error,
-            "outputSize": list(self.output_size(task.request)),
+            "outputSize": list(self.output_size(task)),
             "downloads": task.downloads,
         }
 
@@ -758,3 +875,20 @@ def summarize_body(body: object) -> Any:
         digest = hashlib.sha256(body.encode()).hexdigest()[:16]
         return f"{body[: body.find(',') + 1]}... ({len(body)} chars, sha256 {digest})"
     return body
+
+
+def _size_offsets(value: object) -> dict[str, tuple[int, int]]:
+    """{resolution: [long side, short side]} pixels, each even (H.264 in yuv420p needs even sides)."""
+    if not isinstance(value, dict):
+        raise ValueError('Expected {"4k": [long_pixels, short_pixels], ...}')
+    resolutions = {r for m in runway_tables.UPSCALE_MODELS.values() for r in m.resolutions}
+    offsets: dict[str, tuple[int, int]] = {}
+    for resolution, pair in value.items():
+        if resolution not in resolutions:
+            raise ValueError(f"Unknown resolution {resolution!r}")
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"Expected [long_pixels, short_pixels] for {resolution}")
+        if any(not isinstance(n, int) or isinstance(n, bool) or n % 2 for n in pair):
+            raise ValueError("Size offsets must be even whole numbers of pixels")
+        offsets[resolution] = (int(pair[0]), int(pair[1]))
+    return offsets

@@ -3,9 +3,13 @@
 - `runway_simulator` (session): one simulator for the whole run, on a free loopback port, with fast
   timings, clips at a quarter of their real size and output URLs that expire after two minutes.
   It yields a `SimulatorControl` (base_url, api_key, control_token, fail_next, tasks, reset, configure, cancel,
-  wait_for_status). It is not reset between tests: use `runway` for that.
-- `runway` (function): resets the simulator (tasks, uploads, faults, balance, limits, timings) and
-  points Django settings at it (RUNWAY_API_BASE, RUNWAY_API_KEY); yields the same control object.
+  wait_for_status, set_tier, set_price, advance_clock, advance_day). It is not reset between tests:
+  use `runway` for that.
+- `runway` (function): resets the simulator (tasks, uploads, faults, balance, tier, limits, prices,
+  clock, timings) and points Django settings at it (RUNWAY_API_BASE, RUNWAY_API_KEY); yields the
+  same control object. Its organisation is untiered (2 at a time and 200 a day per kind of model,
+  100,000 credits) unless the test asks: `runway.set_tier(1)` gives Runway's Tier 1 (one video at a
+  time, 50 a day), `runway.advance_day()` then crosses the daily reset.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ def runway_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simul
     api_key = "key_" + secrets.token_hex(64)
     config = SimulatorConfig(
         api_key=api_key,
+        tier=None,
+        credit_balance=100_000,
         control_token=secrets.token_urlsafe(32),
         render_scale=0.25,
         url_ttl=120,

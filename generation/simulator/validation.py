@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from PIL import Image
 
@@ -49,10 +49,10 @@ PROMPT_MAX_UNITS = 1000
 SEED_MAX = 4294967295
 HTTPS_URL_LENGTH = (13, 2048)
 RUNWAY_URI_LENGTH = (13, 5000)
-IMAGE_ASPECT_RANGE = (0.5, 2.0)
+IMAGE_ASPECT_RANGE = runway_tables.IMAGE_ASPECT_RANGE
 IMAGE_MAX_SIDE = 8000
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-DATA_URI_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+DATA_URI_TYPES = runway_tables.DATA_URI_IMAGE_TYPES
 
 OUTPUT_FORMATS = (
     "mp4", "prores", "png_sequence", "hdr10", "hlg", "sdr_rec709_10bit", "hdr_pq_12bit_master", "hdr_prores",
@@ -78,6 +78,8 @@ class Variant:
     image_positions: tuple[str, ...] | None
     optional_fields: frozenset[str]
     has_audio: bool
+    # width / height range of its input images (runway_tables, §7).
+    input_aspect: tuple[float, float] = IMAGE_ASPECT_RANGE
 
     @property
     def fields(self) -> frozenset[str]:
@@ -100,6 +102,7 @@ def _variant(endpoint: str, model: RunwayModel) -> Variant:
         image_positions=model.keyframe_positions if is_image else None,
         optional_fields=model.optional_fields,
         has_audio=model.has_audio,
+        input_aspect=model.input_aspect,
     )
 
 
@@ -457,7 +460,8 @@ def validate_task_body(
         raise ValidationFailed(issues)
 
     keyframes = tuple(
-        _resolve_image(uri, position, _field_name(path), resolve_upload) for uri, position, path in image_uris
+        _resolve_image(uri, position, _field_name(path), resolve_upload, aspect=variant.input_aspect)
+        for uri, position, path in image_uris
     )
     return TaskRequest(
         endpoint=endpoint,
@@ -930,6 +934,12 @@ def _validate_upscale_body(
             raise AssetRejected(
                 "videoUri", "Invalid runway:// URI: no completed upload with this URI (or it expired)."
             )
+        named = upload_extension(uri)
+        if named not in runway_tables.UPLOAD_VIDEO_EXTENSIONS:
+            raise AssetRejected(
+                "videoUri",
+                f"Invalid upload: a video's file name must end in a video extension, not .{named}.",
+            )
         video, source = found, "upload"
     else:
         _check_https_url(uri, "videoUri")
@@ -977,9 +987,15 @@ def _validate_upscale_body(
 
 
 def _resolve_image(
-    uri: str, position: str, field: str, resolve_upload: Callable[[str], bytes | None]
+    uri: str,
+    position: str,
+    field: str,
+    resolve_upload: Callable[[str], bytes | None],
+    *,
+    aspect: tuple[float, float] = IMAGE_ASPECT_RANGE,
 ) -> Keyframe:
     declared = None
+    named = None
     if uri.startswith("data:"):
         data, declared = _decode_data_uri(uri, field)
         source = "data"
@@ -991,6 +1007,7 @@ def _resolve_image(
             )
         data = found
         source = "upload"
+        named = upload_extension(uri)
     else:
         _check_https_url(uri, field)
         # Runway fetches the URL; the simulator works offline and fetches nothing.
@@ -999,7 +1016,14 @@ def _resolve_image(
             "Failed to fetch asset. The URL may be incorrect or the server hosting the asset may be down. "
             "(The simulator does not fetch external URLs: send a data URI or an ephemeral upload.)",
         )
-    extension = check_image(data, field)
+    extension = check_image(data, field, aspect=aspect)
+    if named is not None and runway_tables.UPLOAD_IMAGE_EXTENSIONS.get(named) != extension:
+        # runway-api.md §7: an upload's extension must match its content (where Runway checks it
+        # is unpublished; the simulator does here, when the upload is used).
+        raise AssetRejected(
+            field,
+            f"Invalid upload: the file is named .{named} but holds {extension} (the extension must match).",
+        )
     if declared and IMAGE_FORMATS[declared] != extension:
         # Runway's handling of a mislabelled data URI is undocumented; a client should never send one.
         raise AssetRejected(
@@ -1039,8 +1063,16 @@ def _check_https_url(uri: str, field: str) -> None:
     raise AssetRejected(field, "URLs must be hosted on a domain.")
 
 
-def check_image(data: bytes, field: str) -> str:
-    """Check that `data` is a JPEG/PNG/WebP image Runway would take; return its file extension."""
+def upload_extension(uri: str) -> str:
+    """The lower-case file extension of the name a runway:// upload URI was made for ("" if none)."""
+    name = unquote(uri.rstrip("/").rsplit("/", 1)[-1])
+    stem, dot, extension = name.rpartition(".")
+    return extension.lower() if dot and stem else ""
+
+
+def check_image(data: bytes, field: str, *, aspect: tuple[float, float] = IMAGE_ASPECT_RANGE) -> str:
+    """Check that `data` is a JPEG/PNG/WebP image Runway would take, its width / height within
+    `aspect` (the model's, runway_tables); return its file extension."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             image_format = image.format or ""
@@ -1055,7 +1087,7 @@ def check_image(data: bytes, field: str) -> str:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise AssetRejected(field, "Invalid asset: the image could not be decoded.") from None
     ratio = width / height
-    low, high = IMAGE_ASPECT_RANGE
+    low, high = aspect
     if ratio < low:
         raise AssetRejected(
             field,
@@ -1086,11 +1118,19 @@ def validate_upload_body(body: object) -> str:
         issues.append(invalid_type(["filename"], "string", filename))
     elif not 1 <= len(filename) <= 255 or "/" in filename:
         issues.append(custom(["filename"], "Expected a file name of 1-255 characters without '/'"))
+    elif not _has_extension(filename):
+        # runway-api.md §7: the filename must carry an extension (the wording is the simulator's).
+        issues.append(custom(["filename"], "The file name must have an extension, such as image.jpg"))
     if body.get("type", _MISSING) != "ephemeral":
         issues.append(invalid_value(["type"], ("ephemeral",)))
     if issues:
         raise ValidationFailed(issues)
     return filename  # type: ignore[return-value]
+
+
+def _has_extension(filename: str) -> bool:
+    stem, dot, extension = filename.rpartition(".")
+    return bool(dot and stem and extension)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Run the Runway simulator in the foreground: `manage.py runway_simulator --port 8001 [--fast]`."""
+"""Run the Runway simulator in the foreground: `manage.py runway_simulator --port 8001 [--fast] [--tier N]`.
+
+The organisation starts as a new Runway account does: Tier 1 (one video at a time, 50 videos a
+day; generation.simulator.runway_tables.TIERS) with a month's worth of credits at that tier
+(10,000 = $100). `--tier 2`..`5` gives a higher tier, `--tier none` the simulator's generous
+untiered limits (2 at a time and 200 a day per kind of model), `--credits N` another balance.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,16 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from generation import startup
 from generation.simulator import SimulatorConfig, SimulatorServer
+from generation.simulator.config import monthly_spend_for_tier
+from generation.simulator.runway_tables import TIERS
+
+
+def _tier(text: str) -> int | None:
+    if text.lower() in ("none", "untiered"):
+        return None
+    if not text.isdigit() or int(text) not in TIERS:
+        raise ValueError(text)
+    return int(text)
 
 
 class Command(BaseCommand):
@@ -27,7 +43,18 @@ class Command(BaseCommand):
             help="Finish every task within a few seconds (also RUNWAY_SIMULATOR_FAST).",
         )
         parser.add_argument("--render-scale", type=float, default=1.0, help="Clip size x this (default 1).")
-        parser.add_argument("--credits", type=int, default=None, help="Starting credit balance.")
+        parser.add_argument(
+            "--tier",
+            type=_tier,
+            default=1,
+            help="Runway usage tier 1-5, or 'none' for generous untiered limits (default 1).",
+        )
+        parser.add_argument(
+            "--credits",
+            type=int,
+            default=None,
+            help="Starting credit balance (default: the tier's monthly spend cap; Tier 1: 10,000).",
+        )
         parser.add_argument(
             "--control-token",
             default=settings.RUNWAY_SIMULATOR_CONTROL_TOKEN,
@@ -49,14 +76,21 @@ class Command(BaseCommand):
             "render_scale": options["render_scale"],
             "output_dir": options["output_dir"],
             "control_token": options["control_token"] or None,
+            "tier": options["tier"],
         }
         if options["credits"] is not None:
             values["credit_balance"] = options["credits"]
+        else:
+            values["credit_balance"] = monthly_spend_for_tier(options["tier"])
         config = SimulatorConfig.fast(**values) if options["fast"] else SimulatorConfig(**values)
         server = SimulatorServer(config)
         base_url = server.start()
         mode = "fast" if options["fast"] else "realistic"
-        self.stdout.write(f"Runway simulator ({mode} timings) listening on {base_url}", ending="\n")
+        tier = "untiered" if config.tier is None else f"Tier {config.tier}"
+        self.stdout.write(
+            f"Runway simulator ({mode} timings, {tier}, {config.credit_balance} credits) listening on {base_url}",
+            ending="\n",
+        )
         if not options["control_token"]:
             # Like a notebook server's token: whoever started it can drive the control endpoints.
             self.stdout.write(f"Control token (for /_simulator/*): {config.control_token}")
