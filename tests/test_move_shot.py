@@ -83,3 +83,58 @@ def test_finished_shots_whose_keyframes_change_become_stale(client, alice, proje
     assert order(shots) == "acbd"
     stale = set(Shot.objects.filter(is_stale=True).values_list("prompt", flat=True))
     assert stale == {"b", "c", "d"}  # each now follows another shot; a is still first
+
+
+def seen(shots) -> str:
+    return ",".join(
+        str(pk) for pk in shots[0].sequence.shots.order_by("position", "pk").values_list("pk", flat=True)
+    )
+
+
+def test_a_drop_places_a_shot_and_the_others_keep_their_order(client, alice, shots):
+    client.force_login(alice)
+    response = client.post(url(shots[0]), {"position": "3", "order": seen(shots)})
+    assert response.status_code == 302
+    assert order(shots) == "bca"
+    client.post(url(shots[0]), {"position": "1", "order": seen(shots)})
+    assert order(shots) == "abc"
+
+
+def test_the_same_drop_twice_changes_nothing_the_second_time(client, alice, shots):
+    client.force_login(alice)
+    client.post(url(shots[2]), {"position": "1", "order": seen(shots)})
+    client.post(url(shots[2]), {"position": "1", "order": seen(shots)})
+    assert order(shots) == "cab"
+
+
+def test_a_drop_made_on_an_older_order_is_refused_with_both_orders(client, alice, shots):
+    client.force_login(alice)
+    before = seen(shots)
+    client.post(url(shots[2]), {"direction": "up"})  # someone else moves c meanwhile
+    response = client.post(url(shots[0]), {"position": "3", "order": before})
+    assert response.status_code == 409
+    assert "Order of the shots" in response.text
+    assert "data-edit-conflict" in response.text
+    assert order(shots) == "acb"
+
+
+def test_a_malformed_drop_changes_nothing(client, alice, shots):
+    client.force_login(alice)
+    client.post(url(shots[0]), {"position": "x", "order": seen(shots)})
+    client.post(url(shots[0]), {"position": "2", "order": "1;2"})
+    assert order(shots) == "abc"
+
+
+def test_a_drop_refuses_while_generating(client, alice, shots):
+    Sequence.objects.filter(pk=shots[0].sequence_id).update(status="running")
+    client.force_login(alice)
+    response = client.post(url(shots[0]), {"position": "3", "order": seen(shots)}, follow=True)
+    assert "generating" in response.text
+    assert order(shots) == "abc"
+
+
+def test_the_storyboard_carries_the_order_for_drops(client, alice, shots):
+    client.force_login(alice)
+    text = client.get(reverse("sequence_detail", args=[shots[0].sequence_id])).text
+    assert f'name="order" value="{seen(shots)}"' in text
+    assert f'data-move-url="{url(shots[1])}"' in text

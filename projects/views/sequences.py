@@ -466,6 +466,7 @@ def _shot_parts(
     latest = versions["latest"]
     parts = {
         "shot_list": shot_list,
+        "order": ",".join(str(shot.pk) for shot in shots),
         "shot_count": len(shots),
         "runtime": _runtime(shots),
         "timeline": _timeline(shots, shot_rows, latest.get("duration") if latest else sequence.film_duration),
