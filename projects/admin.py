@@ -157,7 +157,11 @@ class ShareLinkInline(admin.TabularInline):
         "created_by",
         "created_at",
         "version",
-        "can_review",
+        "recipient_name",
+        "can_comment",
+        "can_approve",
+        "can_download",
+        "can_download_master",
         "expires_at",
         "revoked_at",
         "download_count",
@@ -215,18 +219,25 @@ class ShareLinkAdmin(ChangedFieldsModelAdmin):
         "created_at",
         "expires_at",
         "revoked_at",
-        "can_review",
+        "recipient_name",
+        "can_comment",
+        "can_approve",
         "download_count",
         "play_count",
     ]
-    list_filter = ["revoked_at", "can_review"]
+    list_filter = ["revoked_at", "can_comment", "can_approve", "can_download"]
     search_fields = ["sequence__title", "sequence__project__name"]
     list_select_related = ["sequence", "created_by"]
     readonly_fields = ["sequence", "version", "created_by", "created_at", "download_count", "play_count"]
     fields = [
         "sequence",
         "version",
-        "can_review",
+        "recipient_name",
+        "recipient_email",
+        "can_comment",
+        "can_approve",
+        "can_download",
+        "can_download_master",
         "created_by",
         "created_at",
         "expires_at",

@@ -340,7 +340,7 @@ class ShotForm(VersionedForm, forms.ModelForm):
         fields = ["prompt", "duration", "seed", "first_frame", "first_frame_image", "last_frame_image"]
         labels = {"first_frame": "First frame"}
         widgets = {
-            "prompt": forms.Textarea(attrs={"rows": 3, "maxlength": catalog.PROMPT_MAX_LENGTH}),
+            "prompt": forms.Textarea(attrs={"rows": 3}),
             "first_frame": forms.RadioSelect,
         }
         help_texts = {"prompt": f"What happens in this shot, at most {catalog.PROMPT_MAX_LENGTH} characters."}
@@ -429,10 +429,23 @@ class ShotForm(VersionedForm, forms.ModelForm):
         super()._post_clean()
 
 
+def _refuse_control_characters(text: str, what: str) -> str:
+    # The text goes into the subject and body of a mail (projects/review.py).
+    if mail.CONTROL_CHARACTERS.search(text):
+        raise forms.ValidationError(f"{what} cannot contain line breaks, tabs or other control characters.")
+    return text
+
+
 class ShareLinkForm(forms.Form):
     LATEST = ""
-    REVIEW, DOWNLOAD = "review", "download"
+    PASSWORD_MIN_LENGTH = 6
 
+    recipient_name = forms.CharField(
+        max_length=80, required=False, label="For", help_text="The reviewer's name, shown on your list."
+    )
+    recipient_email = forms.EmailField(
+        required=False, label="Email", help_text="Filled in, the link is mailed to them from the studio."
+    )
     expires_in_days = forms.IntegerField(
         required=False,
         min_value=1,
@@ -445,24 +458,50 @@ class ShareLinkForm(forms.Form):
         coerce=int,
         empty_value=None,
         label="Version",
-        help_text="“Always the latest” shows each new version as soon as it is assembled.",
+        help_text="“Always the latest” shows each version sent to the client, the latest first.",
     )
-    access = forms.ChoiceField(
-        choices=[
-            (REVIEW, "Review: comment, approve or request changes"),
-            (DOWNLOAD, "Watch and download only"),
-        ],
-        initial=REVIEW,
+    can_comment = forms.BooleanField(required=False, initial=True, label="Comment")
+    can_approve = forms.BooleanField(required=False, initial=True, label="Approve or request changes")
+    can_download = forms.BooleanField(required=False, initial=True, label="Download the film")
+    can_download_master = forms.BooleanField(required=False, initial=True, label="Download the 4K master")
+    password = forms.CharField(
         required=False,
-        label="The client may",
+        max_length=128,
+        label="Password",
+        help_text="Optional. Give it to the client yourself: it is not in the mail.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def __init__(self, *args, sequence: Sequence | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        numbers = list(sequence.versions.values_list("number", flat=True)) if sequence else []
-        self.fields["version"].choices = [(self.LATEST, "Always the latest")] + [
-            (str(n), f"Version {n}") for n in numbers
+        versions = list(sequence.versions.values_list("number", "sent_at")) if sequence else []
+        self.fields["version"].choices = [(self.LATEST, "Always the latest sent")] + [
+            (str(n), f"Version {n}" if sent_at else f"Version {n} (a draft: the link sends it)")
+            for n, sent_at in versions
         ]
+
+    def clean_recipient_name(self) -> str:
+        return _refuse_control_characters(self.cleaned_data["recipient_name"].strip(), "The name")
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if password and len(password) < self.PASSWORD_MIN_LENGTH:
+            raise forms.ValidationError(f"Give a password of at least {self.PASSWORD_MIN_LENGTH} characters.")
+        return password
+
+
+class SendVersionForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        label="Note for the client",
+        help_text="Optional: what changed, what to look at.",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
+    )
+
+
+class SharePasswordForm(forms.Form):
+    password = forms.CharField(max_length=128, label="Password", widget=forms.PasswordInput)
 
 
 # --- client review and branding ------------------------------------------------------------------
@@ -489,13 +528,7 @@ class ReviewNameForm(forms.Form):
     name = forms.CharField(max_length=80, label="Your name", help_text="Shown beside your comments.")
 
     def clean_name(self) -> str:
-        # The name goes into the subject and body of the decision mail (projects/review.py).
-        name = self.cleaned_data["name"]
-        if mail.CONTROL_CHARACTERS.search(name):
-            raise forms.ValidationError(
-                "Your name cannot contain line breaks, tabs or other control characters."
-            )
-        return name
+        return _refuse_control_characters(self.cleaned_data["name"], "Your name")
 
 
 class ReviewCommentForm(forms.Form):
@@ -592,7 +625,7 @@ class KeyframeForm(VersionedForm, forms.Form):
     model = forms.ChoiceField(choices=image_model_choices, label="Image model")
     prompt = forms.CharField(
         label="Keyframe prompt",
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": catalog.PROMPT_MAX_LENGTH}),
+        widget=forms.Textarea(attrs={"rows": 3, "data-count-limit": catalog.PROMPT_MAX_LENGTH}),
         help_text="Describe the picture and cite the chosen images by their tags, like “@kitchen at dawn”.",
     )
 
@@ -703,6 +736,8 @@ class NarrationForm(VersionedForm, forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.start_version(self.instance)
+        limits = {m.id: m.max_characters for m in catalog.SPEECH_MODELS.values()}
+        counted(self.fields["narration_script"], max(limits.values()), limits=limits, by="narration_model")
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -726,5 +761,3 @@ class NarrationForm(VersionedForm, forms.ModelForm):
             )
             self.add_error(field, str(exc))
         return cleaned
-        limits = {m.id: m.max_characters for m in catalog.SPEECH_MODELS.values()}
-        counted(self.fields["narration_script"], max(limits.values()), limits=limits, by="narration_model")

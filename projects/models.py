@@ -6,6 +6,7 @@ import secrets
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -374,8 +375,47 @@ def _version_upload_to(instance: FilmVersion, filename: str) -> str:
     return f"films/{instance.sequence_id}/v{instance.number}-{secrets.token_hex(8)}-{filename}"
 
 
+def film_contents(sequence_id: int) -> dict:
+    """What a film assembled now is made of: each shot in order with its chosen take (numbered as
+    the take list numbers them, oldest first) and whether it is stale, and the narration mixed over
+    it. Kept with each version, so that the next one can say what changed."""
+    take = apps.get_model("generation", "Take")
+    shots = list(Shot.objects.filter(sequence_id=sequence_id).order_by("position", "pk"))
+    chosen = [s.chosen_take_id for s in shots if s.chosen_take_id]
+    numbers: dict[int, int] = {}
+    if chosen:
+        clips = take.objects.filter(shot_id__in=[s.pk for s in shots], keyframe__isnull=True)
+        per_shot: dict[int, int] = {}
+        for pk, shot_id in clips.order_by("created_at", "pk").values_list("pk", "shot_id"):
+            per_shot[shot_id] = per_shot.get(shot_id, 0) + 1
+            numbers[pk] = per_shot[shot_id]
+    narration = Sequence.objects.filter(pk=sequence_id).values_list("narration_take_id", flat=True).first()
+    return {
+        "shots": [
+            {
+                "shot": s.pk,
+                "take": s.chosen_take_id,
+                "take_number": numbers.get(s.chosen_take_id),
+                "is_stale": s.is_stale,
+            }
+            for s in shots
+        ],
+        "narration": narration,
+    }
+
+
+class FilmVersionQuerySet(models.QuerySet):
+    def sent(self) -> FilmVersionQuerySet:
+        """The versions sent to the client: the only ones a share link ever shows."""
+        return self.filter(sent_at__isnull=False)
+
+
 class FilmVersion(models.Model):
-    """One assembled film of a sequence. Every assembly adds a version; none is overwritten."""
+    """One assembled film of a sequence. Every assembly adds a version; none is overwritten. A
+    version is a draft for staff until someone sends it to the client; share links show only the
+    versions sent."""
+
+    NOTE_MAX_LENGTH = 2000
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -388,7 +428,21 @@ class FilmVersion(models.Model):
     narration = models.ForeignKey(
         "generation.Take", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # What the film is made of (`film_contents`), taken when the version is recorded: the shots'
+    # chosen takes change afterwards, so this cannot be worked out later. Empty on versions
+    # assembled before it was kept.
+    contents = models.JSONField(default=dict, blank=True, editable=False)
+    # When and by whom it was sent to the client, with what the client is told about it.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sent_note = models.TextField(
+        blank=True, max_length=NOTE_MAX_LENGTH, validators=[MaxLengthValidator(NOTE_MAX_LENGTH)]
+    )
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = FilmVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-number"]
@@ -398,6 +452,28 @@ class FilmVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sequence} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        # The contents are a record of the moment the version is made (the assembly that inserts it
+        # holds the sequence, so its shots cannot change meanwhile); the rows are only read.
+        if self._state.adding and not self.contents and self.sequence_id:
+            self.contents = film_contents(self.sequence_id)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_sent(self) -> bool:
+        return self.sent_at is not None
+
+    def send(self, *, by, note: str = "") -> bool:
+        """Send the version to the client: from now on share links show it. Compare-and-set, so a
+        second send (a double click, two staff at once) changes nothing and returns False."""
+        now = timezone.now()
+        sent = FilmVersion.objects.filter(pk=self.pk, sent_at__isnull=True).update(
+            sent_at=now, sent_by=by, sent_note=note
+        )
+        if sent:
+            self.sent_at, self.sent_by, self.sent_note = now, by, note
+        return bool(sent)
 
 
 class ShareLinkQuerySet(models.QuerySet):
@@ -425,12 +501,20 @@ class ShareLink(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # The version the link shows; empty means always the latest.
+    # The version the link shows; empty means always the latest version sent to the client.
     version = models.ForeignKey(
         FilmVersion, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
     )
-    # Whether the client may comment and approve or request changes, or only watch and download.
-    can_review = models.BooleanField(default=True)
+    # Who the link is for: named on the staff's list, and mailed the link when it is made.
+    recipient_name = models.CharField(max_length=80, blank=True)
+    recipient_email = models.EmailField(blank=True)
+    # What the client may do through the link besides watching in the page's player.
+    can_comment = models.BooleanField(default=True)
+    can_approve = models.BooleanField(default=True)
+    can_download = models.BooleanField(default=True)
+    can_download_master = models.BooleanField(default=True)
+    # A hash by Django's password hashers; empty for a link without a password.
+    password_hash = models.CharField(max_length=128, blank=True, editable=False)
     # Downloads and plays in the page's player, each counted once per fetch (not per byte range).
     download_count = models.PositiveIntegerField(default=0, editable=False)
     play_count = models.PositiveIntegerField(default=0, editable=False)
@@ -445,12 +529,17 @@ class ShareLink(models.Model):
 
     @classmethod
     def issue(
-        cls, sequence: Sequence, *, created_by, expires_at: dt.datetime | None = None
+        cls, sequence: Sequence, *, created_by, expires_at: dt.datetime | None = None, **options
     ) -> tuple[ShareLink, str]:
-        """A new link and its token; the token is not stored, so this is the only time it is known."""
+        """A new link and its token; the token is not stored, so this is the only time it is known.
+        `options` are the link's other fields (version, recipient, switches)."""
         token = _new_token()
         link = cls.objects.create(
-            sequence=sequence, created_by=created_by, expires_at=expires_at, token_digest=token_digest(token)
+            sequence=sequence,
+            created_by=created_by,
+            expires_at=expires_at,
+            token_digest=token_digest(token),
+            **options,
         )
         return link, token
 
@@ -470,9 +559,26 @@ class ShareLink(models.Model):
         return self.expires_at is None or self.expires_at > timezone.now()
 
     @property
-    def is_usable(self) -> bool:
-        """Whether the link shows its film now: active, and the film still there to share."""
-        return self.is_active and self.sequence.is_shareable
+    def can_review(self) -> bool:
+        """Whether the client may send any feedback (comments or a decision) through the link."""
+        return self.can_comment or self.can_approve
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    @staticmethod
+    def hash_password(raw: str) -> str:
+        return make_password(raw) if raw else ""
+
+    def check_password(self, raw: str) -> bool:
+        return bool(self.password_hash) and check_password(raw, self.password_hash)
+
+    @property
+    def password_fingerprint(self) -> str:
+        """Names the link's current password in the visitor's unlock cookie, so that a new password
+        asks again; says nothing about the password."""
+        return hashlib.sha256(f"{self.pk}:{self.password_hash}".encode()).hexdigest()[:32]
 
     def revoke(self) -> None:
         if self.revoked_at is None:

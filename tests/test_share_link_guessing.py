@@ -3,8 +3,9 @@
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
-from projects.models import Sequence, ShareLink
+from projects.models import FilmVersion, Sequence, ShareLink
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.django_db
 def link(project, alice):
     sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="done")
     sequence.film.save("film.mp4", ContentFile(b"\x00" * 64))
+    FilmVersion.objects.create(sequence=sequence, number=1, film=sequence.film.name, sent_at=timezone.now())
     link, token = ShareLink.issue(sequence, created_by=alice)
     link.token = token  # known only when issued; the tests keep it on the instance
     return link

@@ -5,7 +5,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from projects.models import Sequence, ShareLink
+from projects.models import FilmVersion, Sequence, ShareLink
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +17,13 @@ def link(project, alice):
     )
     sequence.film.save("film.mp4", ContentFile(b"\0" * 1000), save=False)
     sequence.poster.save("poster.jpg", ContentFile(b"\xff\xd8"), save=True)
+    FilmVersion.objects.create(
+        sequence=sequence,
+        number=1,
+        film=sequence.film.name,
+        poster=sequence.poster.name,
+        sent_at=timezone.now(),
+    )
     link, token = ShareLink.issue(sequence, created_by=alice)
     link.token = token  # known only when issued; the tests keep it on the instance
     return link

@@ -1,8 +1,9 @@
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
-from projects.models import Sequence, ShareLink
+from projects.models import FilmVersion, Sequence, ShareLink
 
 pytestmark = pytest.mark.django_db
 FILM = bytes(range(256)) * 50
@@ -14,6 +15,7 @@ def link(project, alice):
         project=project, title="Harbour House", created_by=alice, status="done"
     )
     sequence.film.save("film.mp4", ContentFile(FILM), save=True)
+    FilmVersion.objects.create(sequence=sequence, number=1, film=sequence.film.name, sent_at=timezone.now())
     link, token = ShareLink.issue(sequence, created_by=alice)
     link.token = token  # known only when issued; the tests keep it on the instance
     return link
@@ -36,7 +38,7 @@ def counts(link):
 def test_it_downloads_with_a_filename_and_counts(client, link):
     response = client.get(url(link))
     assert response.status_code == 200
-    assert response["Content-Disposition"] == 'attachment; filename="harbour-house.mp4"'
+    assert response["Content-Disposition"] == 'attachment; filename="harbour-house-v1.mp4"'
     assert b"".join(response.streaming_content) == FILM
     assert count(link) == 1
 

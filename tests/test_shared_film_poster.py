@@ -1,8 +1,9 @@
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
-from projects.models import Sequence, ShareLink
+from projects.models import FilmVersion, Sequence, ShareLink
 
 pytestmark = pytest.mark.django_db
 
@@ -12,6 +13,13 @@ def link(project, alice):
     sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="done")
     sequence.film.save("film.mp4", ContentFile(b"\0" * 10), save=False)
     sequence.poster.save("poster.jpg", ContentFile(b"\xff\xd8fake"), save=True)
+    FilmVersion.objects.create(
+        sequence=sequence,
+        number=1,
+        film=sequence.film.name,
+        poster=sequence.poster.name,
+        sent_at=timezone.now(),
+    )
     link, token = ShareLink.issue(sequence, created_by=alice)
     link.token = token  # known only when issued; the tests keep it on the instance
     return link

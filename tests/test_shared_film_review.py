@@ -16,10 +16,12 @@ from projects.models import FilmVersion, Membership, ReviewComment, ReviewDecisi
 pytestmark = pytest.mark.django_db
 
 
-def make_version(sequence, number, *, content=None, duration=12.0) -> FilmVersion:
+def make_version(sequence, number, *, content=None, duration=12.0, sent=True) -> FilmVersion:
     version = FilmVersion(sequence=sequence, number=number, duration=duration)
     version.film.save("film.mp4", ContentFile(content or f"film v{number}".encode() * 50), save=False)
     version.poster.save("poster.jpg", ContentFile(b"\xff\xd8poster"), save=False)
+    if sent:
+        version.sent_at = timezone.now()
     version.save()
     Sequence.objects.filter(pk=sequence.pk).update(
         film=version.film.name, poster=version.poster.name, film_duration=duration
@@ -38,10 +40,9 @@ def sequence(project, alice):
 
 
 def issue(sequence, alice, *, version=None, can_review=True) -> ShareLink:
-    link, token = ShareLink.issue(sequence, created_by=alice)
-    link.version = version
-    link.can_review = can_review
-    link.save()
+    link, token = ShareLink.issue(
+        sequence, created_by=alice, version=version, can_comment=can_review, can_approve=can_review
+    )
     link.token = token  # known only when issued; the tests keep it on the instance
     return link
 
@@ -127,14 +128,14 @@ def test_the_4k_master_is_offered_when_the_version_has_one(client, link, sequenc
     assert "Download the 4K master" in text
     response = client.get(reverse("shared_film_master", args=[link.token]) + "?v=2")
     assert response.status_code == 200
-    assert "harbour-house-4k.mp4" in response["Content-Disposition"]
+    assert "harbour-house-v2-4k.mp4" in response["Content-Disposition"]
     assert b"".join(response.streaming_content) == b"4k" * 100
 
 
 def test_a_download_only_link_has_no_review_panel(client, sequence, alice):
     watch = issue(sequence, alice, can_review=False)
     text = client.get(page(watch)).text
-    assert "Download the film" in text
+    assert "Download version 2" in text
     assert "Your feedback" not in text
     assert reverse("add_review_comment", args=[watch.token]) not in text
 
@@ -368,7 +369,7 @@ def test_a_download_only_link_takes_no_feedback(client, sequence, alice, post):
     ).sign("Dana")
     response = post(client, watch)
     assert response.status_code == 403
-    assert "watching and downloading the film only" in response.text
+    assert "watching the film only" in response.text
     assert not ReviewComment.objects.exists()
     assert not ReviewDecision.objects.exists()
 

@@ -1,27 +1,33 @@
-"""Share links, the client's share page and review, film versions, and the share pages' branding."""
+"""Share links, the client's share page and review, film versions (and sending them to the client),
+and the share pages' branding."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_POST, require_safe
 
-from projects import review, services, throttle
+from projects import review, throttle
 from projects.downloads import ranged_file_response, starts_a_fetch
 from projects.forms import (
     ProjectBrandingForm,
     ReviewCommentForm,
     ReviewDecisionForm,
     ReviewNameForm,
+    SendVersionForm,
     ShareLinkForm,
+    SharePasswordForm,
 )
 from projects.models import (
     FilmVersion,
     Project,
     Sequence,
     ShareLink,
+    token_digest,
 )
 from projects.views.common import (
     EDIT,
@@ -39,45 +45,96 @@ from projects.views.projects import _project_context
 
 # --- sharing -------------------------------------------------------------------------------------
 
+# The token of a link just made, kept for a few minutes in a signed cookie that only the link's own
+# staff page reads: the page can be reloaded (post/redirect/get) and the link copied, while the
+# token is still stored nowhere on the server.
+NEW_LINK_COOKIE = "new_share_link"
+NEW_LINK_SALT = "projects.new-share-link"
+NEW_LINK_MAX_AGE = 15 * 60
+
 
 @require_POST
 @login_required
 def create_share_link(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = _get_sequence_for_user(request, pk, EDIT)
     back = reverse("sequence_detail", args=[sequence.pk]) + "#sharing"
-    if not sequence.is_shareable:
-        messages.error(request, str(services.NotShareable()))
-        return redirect(back)
     form = ShareLinkForm(request.POST, sequence=sequence)
     if not form.is_valid():
-        messages.error(
-            request,
-            "Give the number of days as a whole number from 1 to 365, or leave it empty, and choose a "
-            "version and what the client may do.",
+        problems = "; ".join(
+            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
         )
+        messages.error(request, f"No link was made. {problems}")
         return redirect(back)
+    data = form.cleaned_data
     try:
-        link, token = services.issue_share_link(
+        link, token = review.issue_link(
             sequence,
             created_by=request.user,
-            expires_in_days=form.cleaned_data["expires_in_days"],
-            version_number=form.cleaned_data["version"],
-            can_review=form.cleaned_data["access"] != ShareLinkForm.DOWNLOAD,
+            expires_in_days=data["expires_in_days"],
+            version_number=data["version"],
+            recipient_name=data["recipient_name"],
+            recipient_email=data["recipient_email"],
+            can_comment=data["can_comment"],
+            can_approve=data["can_approve"],
+            can_download=data["can_download"],
+            can_download_master=data["can_download_master"],
+            password=data["password"],
         )
-    except services.NotShareable as refusal:
+    except (review.NoSuchVersion, review.NothingToShare) as refusal:
         messages.error(request, str(refusal))
         return redirect(back)
-    # The token is stored nowhere (not in a message, not in the session): this response is the only
-    # place it appears, so it is rendered here instead of after a redirect, and never cached.
+    url = request.build_absolute_uri(reverse("shared_film", args=[token]))
+    if link.recipient_email:
+        if review.mail_link(link, url=url):
+            messages.success(request, f"The link was mailed to {link.recipient_email}.")
+        else:
+            messages.error(request, f"The link could not be mailed to {link.recipient_email}: copy it below.")
+    page = reverse("share_link", args=[link.pk])
+    response = redirect(page)
+    response.set_signed_cookie(
+        NEW_LINK_COOKIE,
+        f"{link.pk}:{token}",
+        salt=NEW_LINK_SALT,
+        max_age=NEW_LINK_MAX_AGE,
+        path=page,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def _new_token(request: HttpRequest, link: ShareLink) -> str:
+    """The token of `link` if it was made moments ago in this browser, else ""."""
+    try:
+        value = request.get_signed_cookie(NEW_LINK_COOKIE, salt=NEW_LINK_SALT, max_age=NEW_LINK_MAX_AGE)
+    except (KeyError, signing.BadSignature):
+        return ""
+    pk, _, token = value.partition(":")
+    if pk != str(link.pk) or not constant_time_compare(token_digest(token), link.token_digest):
+        return ""
+    return token
+
+
+@require_safe
+@login_required
+def share_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """A link's page for staff: whom it is for, what it allows, how it is used, and, for a few
+    minutes after it was made, the link itself with a Copy button."""
+    link = _get_share_link_for_user(request, pk, EDIT)
+    sequence = link.sequence
+    token = _new_token(request, link)
     context = {
         "project": sequence.project,
         "sequence": sequence,
         "link": link,
-        "number": sequence.share_links.count(),
-        "url": request.build_absolute_uri(reverse("shared_film", args=[token])),
-        "back": back,
+        "number": sequence.share_links.filter(pk__lte=link.pk).count(),
+        "url": request.build_absolute_uri(reverse("shared_film", args=[token])) if token else "",
+        "allowed": review.allowed_text(link),
+        "minutes": NEW_LINK_MAX_AGE // 60,
+        "back": reverse("sequence_detail", args=[sequence.pk]) + "#sharing",
     }
-    response = render(request, "projects/create_share_link.html", context)
+    response = render(request, "projects/share_link.html", context)
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -109,6 +166,14 @@ SHARED_CACHE_CONTROL = "private, no-store"
 REVIEW_NAME_COOKIE = "review_name"
 REVIEW_NAME_SALT = "projects.review-name"
 REVIEW_NAME_MAX_AGE = 365 * 24 * 3600
+# A password given once opens the link in that browser for a week (until the password changes).
+UNLOCK_COOKIE = "share_unlocked_{}"
+UNLOCK_SALT = "projects.share-unlock"
+UNLOCK_MAX_AGE = 7 * 24 * 3600
+# Wrong passwords per address before it must wait: Django's hashers make each guess slow, this
+# makes guessing a link's password as slow as guessing an account's.
+PASSWORD_LIMIT = 10
+PASSWORD_WINDOW = 600
 
 
 def _private_headers(response: HttpResponse) -> HttpResponse:
@@ -128,8 +193,9 @@ def _client_page(request: HttpRequest, template: str, context: dict, *, status: 
 
 def _share_link_or_gone(
     request: HttpRequest, token: str
-) -> tuple[ShareLink | None, review.Shown | None, HttpResponse | None]:
-    """The link, what it shows, or the response that says it shows nothing (429, 404, 410)."""
+) -> tuple[ShareLink | None, FilmVersion | None, HttpResponse | None]:
+    """The link, the version it shows now, or the response that says it shows nothing (429, 404,
+    410)."""
     ip = throttle.client_ip(request)
     if throttle.is_blocked("share-miss", ip, limit=settings.SHARE_LINK_MISS_LIMIT):
         return (
@@ -141,111 +207,201 @@ def _share_link_or_gone(
     if link is None:
         throttle.record_failure("share-miss", ip, window=settings.SHARE_LINK_MISS_WINDOW)
         raise Http404("No such link.")
-    shown = review.shown_by(link) if link.is_active else None
-    if shown is None:
+    current = review.current_version(link) if link.is_active else None
+    if current is None:
         context = {"link": link, "brand": review.branding(link.sequence.project)}
         return None, None, _client_page(request, "projects/shared_film_gone.html", context, status=410)
-    return link, shown, None
+    return link, current, None
+
+
+def _is_unlocked(request: HttpRequest, link: ShareLink) -> bool:
+    if not link.has_password:
+        return True
+    value = request.get_signed_cookie(
+        UNLOCK_COOKIE.format(link.pk), default="", salt=UNLOCK_SALT, max_age=UNLOCK_MAX_AGE
+    )
+    return constant_time_compare(value, link.password_fingerprint)
+
+
+def _password_page(
+    request: HttpRequest,
+    token: str,
+    link: ShareLink,
+    *,
+    form: SharePasswordForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    # Nothing of the film (title, version, poster) before the password: only the studio's branding.
+    context = {
+        "brand": review.branding(link.sequence.project),
+        "token": token,
+        "form": form or SharePasswordForm(),
+    }
+    return _client_page(request, "projects/shared_film_password.html", context, status=status)
+
+
+def _open_link(
+    request: HttpRequest, token: str, *, locked_status: int = 403
+) -> tuple[ShareLink | None, FilmVersion | None, HttpResponse | None]:
+    """As `_share_link_or_gone`, and the password page while the link's password has not been given
+    in this browser."""
+    link, current, gone = _share_link_or_gone(request, token)
+    if gone:
+        return None, None, gone
+    if not _is_unlocked(request, link):
+        return None, None, _password_page(request, token, link, status=locked_status)
+    return link, current, None
+
+
+@require_POST
+def unlock_shared_film(request: HttpRequest, token: str) -> HttpResponse:
+    """The client gives the link's password; checked by Django's password hashers, throttled per
+    address."""
+    ip = throttle.client_ip(request)
+    if throttle.is_blocked("share-password", ip, limit=PASSWORD_LIMIT):
+        return _client_page(request, "projects/shared_film_throttled.html", {}, status=429)
+    link, _current, gone = _share_link_or_gone(request, token)
+    if gone:
+        return gone
+    page = redirect(reverse("shared_film", args=[token]))
+    if not link.has_password:
+        return page
+    form = SharePasswordForm(request.POST)
+    if form.is_valid() and link.check_password(form.cleaned_data["password"]):
+        throttle.clear("share-password", ip)
+        page.set_signed_cookie(
+            UNLOCK_COOKIE.format(link.pk),
+            link.password_fingerprint,
+            salt=UNLOCK_SALT,
+            max_age=UNLOCK_MAX_AGE,
+            path="/s/",
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+        return page
+    throttle.record_failure("share-password", ip, window=PASSWORD_WINDOW)
+    if form.is_valid():
+        form.add_error("password", "That is not the password of this link.")
+    return _password_page(request, token, link, form=form, status=403)
 
 
 def _review_name(request: HttpRequest) -> str:
     return request.get_signed_cookie(REVIEW_NAME_COOKIE, default="", salt=REVIEW_NAME_SALT)[:80]
 
 
+def _file_url(name: str, token: str, version: FilmVersion, extra: str = "") -> str:
+    return reverse(name, args=[token]) + f"?v={version.number}{extra}"
+
+
 def _shared_film_page(
     request: HttpRequest,
     token: str,
     link: ShareLink,
-    shown: review.Shown,
+    version: FilmVersion,
     *,
     comment_form: ReviewCommentForm | None = None,
     decision_form: ReviewDecisionForm | None = None,
     name_form: ReviewNameForm | None = None,
 ) -> HttpResponse:
-    version = shown.version
+    """The page of one version the link shows, with the link's version history beside it."""
     name = _review_name(request)
-    can_review = link.can_review and version is not None
-    number = version.number if version else None
-    film_url = reverse("shared_film_download", args=[token])
-    if number:
-        film_url += f"?v={number}"
+    history = review.history_rows(link, list(review.shown_versions(link)))
+    this = next(row for row in history if row["number"] == version.number)
+    number = version.number
+    decisions = list(version.decisions.all())
     context = {
         "link": link,
         "token": token,
         "sequence": link.sequence,
         "brand": review.branding(link.sequence.project),
         "version": version,
-        "shown": shown,
-        "film_url": film_url,
-        "play_url": film_url + ("&" if number else "?") + "inline=1",
-        "poster_url": reverse("shared_film_poster", args=[token]) + (f"?v={number}" if number else ""),
-        "master_url": reverse("shared_film_master", args=[token]) + f"?v={number}"
-        if version and version.master
+        "this": this,
+        "is_current": history[0]["number"] == number,
+        "history": history if len(history) > 1 else [],
+        "page_url": reverse("shared_film", args=[token]),
+        "film_url": _file_url("shared_film_download", token, version) if link.can_download else "",
+        "play_url": _file_url("shared_film_download", token, version, "&inline=1"),
+        "poster_url": _file_url("shared_film_poster", token, version) if version.poster else "",
+        "master_url": _file_url("shared_film_master", token, version)
+        if link.can_download_master and version.master
         else "",
-        "can_review": can_review,
+        "can_review": link.can_review,
+        "can_comment": link.can_comment,
+        "can_approve": link.can_approve,
         "review_name": name,
+        "reviewers": review.reviewer_rows(decisions),
+        "comments": review.comment_rows(version.comments.all()),
     }
-    if can_review:
+    if link.can_review:
         context.update(
             {
                 "name_form": name_form or ReviewNameForm(initial={"name": name}),
                 "comment_form": comment_form or ReviewCommentForm(initial={"version": number}),
                 "decision_form": decision_form or ReviewDecisionForm(initial={"version": number}),
-                "comments": review.comment_rows(version.comments.all()),
-                "decisions": list(version.decisions.all()[:5]),
+                "decisions": decisions[:5],
             }
         )
     return _client_page(request, "projects/shared_film.html", context)
 
 
-@require_safe
-def shared_film(request: HttpRequest, token: str) -> HttpResponse:
-    link, shown, gone = _share_link_or_gone(request, token)
-    if gone:
-        return gone
-    return _shared_film_page(request, token, link, shown)
-
-
-def _requested_file(request: HttpRequest, link: ShareLink, shown: review.Shown) -> review.Shown:
-    """What a file request asks for: `?v=N` names a version the link may show (the page names the
-    version it was rendered with, so a version assembled meanwhile never swaps the film under the
-    player); without it, what the link shows now."""
-    number = request.GET.get("v", "")
-    if not number or shown.version is None:
-        return shown
+def _asked_version(request: HttpRequest, link: ShareLink, current: FilmVersion, number: str) -> FilmVersion:
+    """The version `number` names (from `?v=` or a form) if the link shows it, else 404; without a
+    number, what the link shows now. The page names the version it was rendered with in every file
+    and form URL, so a version sent meanwhile never swaps the film under the player."""
+    if not number:
+        return current
     if not number.isdigit():
         raise Http404("No such version.")
+    if int(number) == current.number:
+        return current
     try:
-        version = review.version_for(link, number=int(number))
+        return review.version_for(link, number=int(number))
     except review.NoSuchVersion:
         raise Http404("No such version.") from None
-    return review.Shown(
-        version=version,
-        film=version.film,
-        poster=version.poster,
-        duration=version.duration,
-    )
 
 
-def _filename(link: ShareLink, suffix: str = "mp4", *, kind: str = "") -> str:
+@require_safe
+def shared_film(request: HttpRequest, token: str) -> HttpResponse:
+    link, current, refusal = _open_link(request, token, locked_status=200)
+    if refusal:
+        return refusal
+    version = _asked_version(request, link, current, request.GET.get("v", ""))
+    return _shared_film_page(request, token, link, version)
+
+
+def _filename(link: ShareLink, version: FilmVersion, suffix: str = "mp4", *, kind: str = "") -> str:
+    """`tour-v4.mp4`, `tour-v4-4k.mp4`: the client's file names say which version they are."""
     stem = _film_filename(link.sequence, suffix).rsplit(".", 1)[0]
-    return f"{stem}{kind}.{suffix}"
+    return f"{stem}-v{version.number}{kind}.{suffix}"
+
+
+def _not_offered(request: HttpRequest, token: str, link: ShareLink, what: str) -> HttpResponse:
+    context = {
+        "brand": review.branding(link.sequence.project),
+        "token": token,
+        "reason": f"{what} is not offered through this link. Please ask the person who shared it with you.",
+    }
+    return _client_page(request, "projects/shared_film_review_refused.html", context, status=403)
 
 
 @require_safe
 def shared_film_download(request: HttpRequest, token: str) -> HttpResponse:
-    """The film for a client; `?inline=1` is the page's player, counted as a play, not a download."""
-    link, shown, gone = _share_link_or_gone(request, token)
-    if gone:
-        return gone
-    shown = _requested_file(request, link, shown)
+    """The film for a client; `?inline=1` is the page's player, counted as a play, not a download
+    (and served whether or not the link offers downloads)."""
+    link, current, refusal = _open_link(request, token)
+    if refusal:
+        return refusal
+    version = _asked_version(request, link, current, request.GET.get("v", ""))
     is_inline = request.GET.get("inline") == "1"
-    if starts_a_fetch(request, shown.film.size):
+    if not is_inline and not link.can_download:
+        return _not_offered(request, token, link, "Downloading the film")
+    if starts_a_fetch(request, version.film.size):
         link.count_fetch(is_play=is_inline)
     response = ranged_file_response(
         request,
-        shown.film,
-        filename=_filename(link),
+        version.film,
+        filename=_filename(link, version),
         as_attachment=not is_inline,
         cache_control=SHARED_CACHE_CONTROL,
     )
@@ -254,20 +410,21 @@ def shared_film_download(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def shared_film_master(request: HttpRequest, token: str) -> HttpResponse:
-    """The version's 4K master, when one was made; counted as a download."""
-    link, shown, gone = _share_link_or_gone(request, token)
-    if gone:
-        return gone
-    shown = _requested_file(request, link, shown)
-    if shown.version is None or not shown.version.master:
+    """The version's 4K master, when one was made and the link offers it; counted as a download."""
+    link, current, refusal = _open_link(request, token)
+    if refusal:
+        return refusal
+    version = _asked_version(request, link, current, request.GET.get("v", ""))
+    if not version.master:
         raise Http404("No 4K master.")
-    master = shown.version.master
-    if starts_a_fetch(request, master.size):
+    if not link.can_download_master:
+        return _not_offered(request, token, link, "The 4K master")
+    if starts_a_fetch(request, version.master.size):
         link.count_fetch(is_play=False)
     response = ranged_file_response(
         request,
-        master,
-        filename=_filename(link, kind="-4k"),
+        version.master,
+        filename=_filename(link, version, kind="-4k"),
         as_attachment=True,
         cache_control=SHARED_CACHE_CONTROL,
     )
@@ -276,17 +433,17 @@ def shared_film_master(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def shared_film_poster(request: HttpRequest, token: str) -> HttpResponse:
-    link, shown, gone = _share_link_or_gone(request, token)
-    if gone:
-        return gone
-    shown = _requested_file(request, link, shown)
-    if not shown.poster:
+    link, current, refusal = _open_link(request, token)
+    if refusal:
+        return refusal
+    version = _asked_version(request, link, current, request.GET.get("v", ""))
+    if not version.poster:
         raise Http404("No poster.")
-    extension = shown.poster.name.rsplit(".", 1)[-1]
+    extension = version.poster.name.rsplit(".", 1)[-1]
     response = ranged_file_response(
         request,
-        shown.poster,
-        filename=_filename(link, extension),
+        version.poster,
+        filename=_filename(link, version, extension),
         as_attachment=False,
         cache_control=SHARED_CACHE_CONTROL,
     )
@@ -295,7 +452,8 @@ def shared_film_poster(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def shared_film_logo(request: HttpRequest, token: str) -> HttpResponse:
-    link, _shown, gone = _share_link_or_gone(request, token)
+    # The studio's branding is on the password page too.
+    link, _current, gone = _share_link_or_gone(request, token)
     if gone:
         return gone
     return _logo_response(request, link.sequence.project)
@@ -322,43 +480,41 @@ def _logo_response(request: HttpRequest, project: Project) -> HttpResponse:
 
 def _review_post(
     request: HttpRequest, token: str
-) -> tuple[ShareLink | None, review.Shown | None, HttpResponse | None]:
-    """The link a review form was sent through, or the refusal: too many posts from this address
-    (429), an unknown link (404), a revoked or expired one (410), a download-only one (403)."""
+) -> tuple[ShareLink | None, FilmVersion | None, HttpResponse | None]:
+    """The link a review form was sent through and the version the form names (or the current one),
+    or the refusal: too many posts from this address (429), an unknown link (404), a revoked or
+    expired one (410), a locked one (403, the password page), one that takes no feedback (403)."""
     ip = throttle.client_ip(request)
     if throttle.is_blocked("review", ip, limit=settings.REVIEW_POST_LIMIT):
         return None, None, _client_page(request, "projects/shared_film_review_throttled.html", {}, status=429)
-    link, shown, gone = _share_link_or_gone(request, token)
-    if gone:
-        return None, None, gone
+    link, current, refusal = _open_link(request, token)
+    if refusal:
+        return None, None, refusal
     throttle.record_failure("review", ip, window=settings.REVIEW_POST_WINDOW)
-    if not link.can_review or shown.version is None:
-        context = {
-            "brand": review.branding(link.sequence.project),
-            "token": token,
-            "reason": str(review.ReviewNotAllowed()),
-        }
-        return (
-            None,
-            None,
-            _client_page(request, "projects/shared_film_review_refused.html", context, status=403),
-        )
-    return link, shown, None
+    if not link.can_review:
+        return None, None, _refused(request, token, link, review.ReviewNotAllowed())
+    number = request.POST.get("version", "")
+    try:
+        version = _asked_version(request, link, current, number if number.isdigit() else "")
+    except Http404:
+        return None, None, _refused(request, token, link, review.NoSuchVersion())
+    return link, version, None
 
 
-def _back_to_page(token: str, anchor: str = "review") -> HttpResponse:
-    return redirect(reverse("shared_film", args=[token]) + f"#{anchor}")
+def _back_to_page(token: str, version: FilmVersion | None = None, anchor: str = "review") -> HttpResponse:
+    query = f"?v={version.number}" if version is not None else ""
+    return redirect(reverse("shared_film", args=[token]) + f"{query}#{anchor}")
 
 
 @require_POST
 def set_review_name(request: HttpRequest, token: str) -> HttpResponse:
-    link, shown, refusal = _review_post(request, token)
+    link, version, refusal = _review_post(request, token)
     if refusal:
         return refusal
     form = ReviewNameForm(request.POST)
     if not form.is_valid():
-        return _shared_film_page(request, token, link, shown, name_form=form)
-    response = _back_to_page(token)
+        return _shared_film_page(request, token, link, version, name_form=form)
+    response = _back_to_page(token, version if request.POST.get("version") else None)
     response.set_signed_cookie(
         REVIEW_NAME_COOKIE,
         form.cleaned_data["name"],
@@ -381,16 +537,16 @@ def _refused(
 
 @require_POST
 def add_review_comment(request: HttpRequest, token: str) -> HttpResponse:
-    link, shown, refusal = _review_post(request, token)
+    link, version, refusal = _review_post(request, token)
     if refusal:
         return refusal
     name = _review_name(request)
     if not name:
         messages.error(request, "Give your name first: it is shown beside your comments.")
-        return _back_to_page(token)
+        return _back_to_page(token, version)
     form = ReviewCommentForm(request.POST)
     if not form.is_valid():
-        return _shared_film_page(request, token, link, shown, comment_form=form)
+        return _shared_film_page(request, token, link, version, comment_form=form)
     data = form.cleaned_data
     try:
         comment = review.add_comment(
@@ -399,21 +555,21 @@ def add_review_comment(request: HttpRequest, token: str) -> HttpResponse:
     except review.ReviewRefused as error:
         return _refused(request, token, link, error)
     messages.success(request, f"Comment added at {review.timecode(comment.at_seconds)}.")
-    return _back_to_page(token, "comments")
+    return _back_to_page(token, comment.version, "comments")
 
 
 @require_POST
 def decide_review(request: HttpRequest, token: str) -> HttpResponse:
-    link, shown, refusal = _review_post(request, token)
+    link, version, refusal = _review_post(request, token)
     if refusal:
         return refusal
     name = _review_name(request)
     if not name:
         messages.error(request, "Give your name first: it is shown beside your decision.")
-        return _back_to_page(token)
+        return _back_to_page(token, version)
     form = ReviewDecisionForm(request.POST)
     if not form.is_valid():
-        return _shared_film_page(request, token, link, shown, decision_form=form)
+        return _shared_film_page(request, token, link, version, decision_form=form)
     data = form.cleaned_data
     try:
         decision = review.decide(
@@ -432,7 +588,7 @@ def decide_review(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(
             request, f"Thank you: your request for changes to version {decision.version.number} was sent."
         )
-    return _back_to_page(token)
+    return _back_to_page(token, decision.version)
 
 
 # --- versions on the sequence page ---------------------------------------------------------------
@@ -452,6 +608,24 @@ def versions_section(sequence: Sequence) -> dict:
     }
     rows = review.version_rows(sequence, urls=urls)
     return {"rows": rows, "latest": rows[0] if rows else None}
+
+
+@require_POST
+@login_required
+def send_version(request: HttpRequest, pk: int) -> HttpResponse:
+    version = _get_version_for_user(request, pk, EDIT)
+    back = reverse("sequence_detail", args=[version.sequence_id]) + f"#version-{version.number}"
+    form = SendVersionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing was sent: keep the note to 2000 characters.")
+        return redirect(back)
+    if review.send_version(version, by=request.user, note=form.cleaned_data["note"]):
+        messages.success(
+            request, f"Version {version.number} was sent to the client: their links show it now."
+        )
+    else:
+        messages.info(request, f"Version {version.number} had been sent already.")
+    return redirect(back)
 
 
 def _version_file(
