@@ -152,3 +152,24 @@ def test_a_download_taken_over_writes_nothing_and_the_new_holder_settles_once(
     take.refresh_from_db()
     assert take.status == Take.Status.SUCCEEDED
     assert LedgerEntry.objects.filter(take=take, kind="settle").count() == 1
+
+
+def test_the_page_says_when_a_worker_stopped_and_another_took_over(client, project, alice, assembling):
+    from django.urls import reverse
+
+    from projects.models import Shot
+
+    shot = Shot.objects.create(sequence=assembling, prompt="Hall", first_frame="none")
+    Take.objects.create(
+        shot=shot,
+        sequence=assembling,
+        user=alice,
+        status=Take.Status.DOWNLOADING,
+        taken_over_at=timezone.now(),
+        estimated_credits=10,
+    )
+    Sequence.objects.filter(pk=assembling.pk).update(taken_over_at=timezone.now())
+    client.force_login(alice)
+    page = client.get(reverse("sequence_detail", args=[assembling.pk])).text
+    assert "A worker stopped while saving this clip; another took it over at" in page
+    assert "A worker stopped while assembling the film; another took it over at" in page
