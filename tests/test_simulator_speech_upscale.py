@@ -291,6 +291,32 @@ def test_a_film_above_the_data_uri_limit_goes_up_as_an_upload(runway, small_film
     assert media.probe(download(task["output"][0], tmp_path / "master.mp4")).width == 1280
 
 
+def test_a_video_data_uri_is_capped_at_5_mb_as_the_sdk_says(runway):
+    prefix = "data:video/mp4;base64,"
+    oversized = prefix + "A" * (5_242_880 - len(prefix) + 4)
+
+    refused = post(runway, "video_upscale", upscale_body(oversized))
+
+    assert refused.status_code == 400
+    issues = refused.json()["issues"]
+    assert [(i["path"], i["code"], i.get("maximum")) for i in issues] == [
+        (["videoUri"], "too_big", 5_242_880)
+    ]
+
+
+def test_an_uploaded_video_needs_a_video_extension(runway, small_film):
+    slot = post(runway, "uploads", {"filename": "film.png", "type": "ephemeral"}).json()
+    sent = requests.post(
+        slot["uploadUrl"], data=slot["fields"], files={"file": ("film.png", small_film)}, timeout=30
+    )
+
+    refused = post(runway, "video_upscale", upscale_body(slot["runwayUri"]))
+
+    assert sent.status_code == 204
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("videoUri: ")
+
+
 def test_a_small_film_goes_as_a_data_uri(runway, small_film):
     uri = runway_client(runway).video_uri("film.mp4", small_film)
 

@@ -428,7 +428,8 @@ class Simulator:
                 raise InsufficientCredits(InsufficientCredits.message)
             self.balance -= cost
             self._book_usage(request.model, cost)
-            self.created_log.append((now, request.model))
+            # Stamped on the daily window's clock (now + the offset advance_clock has added).
+            self.created_log.append((now + self.clock_offset, request.model))
             plan = TaskPlan.from_prompt(request.prompt_text)
             for fault in self.faults.take_all("task"):
                 plan.apply(fault)
