@@ -1,14 +1,19 @@
 """Reference image intake: decide whether an uploaded file is a usable picture, then store it upright.
 
 Only the decoded content counts: the name, the extension and the browser's content type are ignored.
-A file is accepted when Pillow decodes it completely as JPEG, PNG or WebP within the size and pixel
-limits in settings. The stored copy is re-encoded with its EXIF orientation applied (so every later
+A file is accepted when Pillow decodes it completely as JPEG, PNG, WebP or HEIC/HEIF (an iPhone's
+photos, through pillow-heif) within the byte limit in settings. A picture of more than
+REFERENCE_IMAGE_MAX_PIXELS is scaled down to that many, and the upload says so; only one whose
+decoding would take more than MAX_DECODED_PIXELS (twice the limit) is refused, as a decompression
+bomb would be. A JPEG is decoded at a fraction of its size where that still covers the limit, so
+a 160-megapixel photo is decoded at 40. The stored copy is re-encoded with its EXIF orientation applied (so every later
 consumer, including Runway, sees it the right way up) and nothing but its pixels (no EXIF, XMP,
 comments, text chunks or colour profile: a phone photo's EXIF says where it was taken), and a small
 JPEG thumbnail is kept beside it.
 
 Memory: one image is decoded at a time, from the upload where Django spooled it, and each encoded
-file is spooled to disk beyond SPOOL_BYTES; nothing decoded outlives its turn.
+file is spooled to disk beyond SPOOL_BYTES; nothing decoded outlives its turn. The pixels an
+upload may decode in all (REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST) count what is decoded.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+import pillow_heif
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
@@ -31,7 +37,14 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from projects.models import ReferenceImage, ReferenceSet
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+# HEIC/HEIF through pillow-heif; it applies a picture's rotation and mirroring when it decodes it
+# and clears the EXIF orientation it replaces, so exif_transpose leaves it alone.
+pillow_heif.register_heif_opener()
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
+# What the file picker offers (the file input's `accept`): phones pick by type, desktops by name.
+ACCEPT = ".jpg,.jpeg,.png,.webp,.heic,.heif,image/jpeg,image/png,image/webp,image/heic,image/heif"
+NOT_A_PICTURE = "is not a JPEG, PNG, WebP or HEIC image."
 # Pillow reports a JPEG that carries extra pictures (phones write these: depth maps, previews) as
 # "MPO" although it is opened by the JPEG plugin. Its first picture is the photo the user took.
 MULTI_PICTURE_JPEG = "MPO"
@@ -42,9 +55,13 @@ OPTIMIZE_MAX_PIXELS = 4_000_000
 SPOOL_BYTES = 1024 * 1024
 _SRGB = ImageCms.createProfile("sRGB")
 
-# Pillow refuses (warning, then error at twice this) to open anything larger; our own limit is
-# checked too, but this stops a decompression bomb before a single pixel is decoded.
-Image.MAX_IMAGE_PIXELS = settings.REFERENCE_IMAGE_MAX_PIXELS
+# The most pixels decoded for one image: a picture up to twice the stored limit is decoded whole and
+# scaled down (a 60-megapixel phone panorama is 180 MB decoded, once); beyond that only a JPEG, which
+# decodes at 1/2, 1/4 or 1/8 of its size, is taken. Anything else is refused before its first pixel.
+MAX_DECODED_PIXELS = 2 * settings.REFERENCE_IMAGE_MAX_PIXELS
+# Pillow's own bomb check, a backstop behind ours (`_plan_decode`): a JPEG reduced by 8 is the most
+# a header may declare. Pillow warns at this and refuses at twice it.
+Image.MAX_IMAGE_PIXELS = 32 * MAX_DECODED_PIXELS
 
 
 DAMAGED = "is damaged or incomplete; export it again and upload the new file."
@@ -64,6 +81,18 @@ class NormalisedImage:
     thumbnail: File
     width: int
     height: int
+    # The picture's own pixels when it was scaled down to REFERENCE_IMAGE_MAX_PIXELS, else None.
+    scaled_from: int | None = None
+
+    @property
+    def scaled_notice(self) -> str:
+        """The words for a picture scaled down to the limit: "" for one kept at its own size."""
+        if self.scaled_from is None:
+            return ""
+        return (
+            f"was {_megapixels(self.scaled_from)}; it is kept at {self.width}×{self.height} "
+            f"({_megapixels(self.width * self.height)}), the most a reference image keeps."
+        )
 
     def close(self) -> None:
         self.image.close()
@@ -74,6 +103,8 @@ class NormalisedImage:
 class UploadResult:
     added: list[ReferenceImage] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    # Pictures taken but scaled down to the pixel limit: (name, what was done, in words).
+    scaled: list[tuple[str, str]] = field(default_factory=list)
     # The names, among `rejected`, refused only because the upload had decoded its share of pixels.
     deferred: list[str] = field(default_factory=list)
 
@@ -106,59 +137,80 @@ def flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _too_many_pixels(width: int | None = None, height: int | None = None) -> str:
+    size = f"is {width}×{height}, {_megapixels(width * height)}: " if width and height else "has "
+    return (
+        f"{size}more pixels than can be opened safely (at most {_megapixels(MAX_DECODED_PIXELS)}, "
+        "or a JPEG of 64 times that); scale it down and upload it again."
+    )
+
+
 def _open_checked(upload: UploadedFile) -> Image.Image:
     """The upload opened by Pillow, its header read and checked, no pixel decoded yet."""
-    max_pixels = settings.REFERENCE_IMAGE_MAX_PIXELS
-    limit = f"the limit is {_megapixels(max_pixels)}"
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # `_plan_decode` decides what is too big to decode; Pillow's warning says nothing more.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img = Image.open(upload, formats=ACCEPTED_FORMATS)
         except UnidentifiedImageError:
-            raise RejectedImage("is not a JPEG, PNG or WebP image.") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise RejectedImage(
-                f"has too many pixels ({limit}); scale it down and upload it again."
-            ) from None
+            raise RejectedImage(NOT_A_PICTURE) from None
+        except Image.DecompressionBombError:
+            raise RejectedImage(_too_many_pixels()) from None
         except _DECODE_ERRORS:
             # Pillow reads the header while identifying; a damaged header fails here.
             raise RejectedImage(DAMAGED) from None
     try:
         if img.format not in (*ACCEPTED_FORMATS, MULTI_PICTURE_JPEG):
-            raise RejectedImage("is not a JPEG, PNG or WebP image.")
+            raise RejectedImage(NOT_A_PICTURE)
         if img.format == MULTI_PICTURE_JPEG:
             img.seek(0)
         width, height = img.size
         if width <= 0 or height <= 0:
             raise RejectedImage("has no pixels.")
-        if width * height > max_pixels:
-            raise RejectedImage(
-                f"is {width}×{height}, {_megapixels(width * height)}; {limit}. Scale it down and upload it again."
-            )
     except BaseException:
         img.close()
         raise
     return img
 
 
-def _decode(img: Image.Image, *, max_side: int | None) -> None:
-    """Decode every pixel (so a truncated or corrupt file fails here and not later), a JPEG at the
-    smallest power-of-two scale that still covers `max_side`: a 40-megapixel photo wanted at 1024
-    pixels is decoded at an eighth of its size, not decoded whole and then shrunk."""
-    limit = f"the limit is {_megapixels(settings.REFERENCE_IMAGE_MAX_PIXELS)}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            if max_side and max(img.size) > max_side and img.format in ("JPEG", MULTI_PICTURE_JPEG):
-                scale = max_side / max(img.size)
-                img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
-            img.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise RejectedImage(
-                f"has too many pixels ({limit}); scale it down and upload it again."
-            ) from None
-        except _DECODE_ERRORS:
-            raise RejectedImage(DAMAGED) from None
+def stored_size(size: tuple[int, int], *, max_side: int | None = None) -> tuple[int, int]:
+    """The size a picture of `size` is stored at: its long side at most `max_side` (if given) and at
+    most REFERENCE_IMAGE_MAX_PIXELS in all, the shape kept."""
+    width, height = size
+    scale = 1.0
+    if max_side and max(size) > max_side:
+        scale = max_side / max(size)
+    limit = settings.REFERENCE_IMAGE_MAX_PIXELS
+    if width * height * scale * scale > limit:
+        # Rounded down, so that the stored picture is within the limit.
+        scale = math.sqrt(limit / (width * height))
+        return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    if scale >= 1:
+        return size
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _plan_decode(img: Image.Image, *, max_side: int | None) -> None:
+    """Set up how `img` is decoded: a JPEG at the smallest power-of-two scale that still covers its
+    stored size (a 40-megapixel photo wanted at 1024 pixels is decoded at an eighth of its size, not
+    decoded whole and then shrunk). `img.size` is then the size that is decoded. Raises
+    RejectedImage when that is more than MAX_DECODED_PIXELS."""
+    target = stored_size(img.size, max_side=max_side)
+    if target != img.size and img.format in ("JPEG", MULTI_PICTURE_JPEG):
+        img.draft("RGB", target)
+    width, height = img.size
+    if width * height > MAX_DECODED_PIXELS:
+        raise RejectedImage(_too_many_pixels(width, height))
+
+
+def _decode(img: Image.Image) -> None:
+    """Decode every pixel (so a truncated or corrupt file fails here and not later)."""
+    try:
+        img.load()
+    except Image.DecompressionBombError:
+        raise RejectedImage(_too_many_pixels()) from None
+    except _DECODE_ERRORS:
+        raise RejectedImage(DAMAGED) from None
 
 
 def _to_srgb(img: Image.Image) -> Image.Image:
@@ -206,14 +258,21 @@ def _spooled(name: str, write: Callable[[IO[bytes]], None]) -> File:
     return file
 
 
-def _normalise(img: Image.Image, *, max_side: int | None) -> NormalisedImage:
-    _decode(img, max_side=max_side)
+def _normalise(img: Image.Image, *, max_side: int | None, original_pixels: int) -> NormalisedImage:
+    """`img`, opened and planned (`_plan_decode`), decoded and encoded for storing."""
+    _decode(img)
     try:
         keep_png = img.format == "PNG"
         upright = _pixels_only(img, keep_png=keep_png)
-        if max_side and max(upright.size) > max_side:
-            upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # Worked out again on the upright picture: a quarter turn swaps its sides.
+        target = stored_size(upright.size, max_side=max_side)
+        if target != upright.size:
+            upright = upright.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
         width, height = upright.size
+        limit = settings.REFERENCE_IMAGE_MAX_PIXELS
+        scaled_from = (
+            original_pixels if original_pixels > limit and width * height < original_pixels else None
+        )
         if keep_png:
             image = _spooled("reference.png", lambda out: upright.save(out, format="PNG"))
         else:
@@ -234,7 +293,9 @@ def _normalise(img: Image.Image, *, max_side: int | None) -> NormalisedImage:
     except _DECODE_ERRORS:
         # Metadata (EXIF, ICC) is parsed lazily; a damaged block fails only now.
         raise RejectedImage(DAMAGED) from None
-    return NormalisedImage(image=image, thumbnail=thumbnail, width=width, height=height)
+    return NormalisedImage(
+        image=image, thumbnail=thumbnail, width=width, height=height, scaled_from=scaled_from
+    )
 
 
 def _checked_size(upload: UploadedFile) -> None:
@@ -260,7 +321,9 @@ def normalise_reference_image(upload: UploadedFile, *, max_side: int | None = No
     """
     _checked_size(upload)
     with _open_checked(upload) as img:
-        return _normalise(img, max_side=max_side)
+        original_pixels = img.width * img.height
+        _plan_decode(img, max_side=max_side)
+        return _normalise(img, max_side=max_side, original_pixels=original_pixels)
 
 
 def _display_name(upload: UploadedFile) -> str:
@@ -277,8 +340,9 @@ def add_reference_images(reference_set: ReferenceSet, *, files: list[UploadedFil
     """Store every acceptable file in `files` at the end of the set; report each rejected one.
 
     One bad file never stops the good ones. One image is decoded at a time and let go before the
-    next. Once the pixels decoded would pass REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST (counted from
-    each file's header, before decoding it), that file and every later one are refused undecoded
+    next. A picture over REFERENCE_IMAGE_MAX_PIXELS is scaled down to it and listed in `scaled`.
+    Once the pixels decoded would pass REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST (counted from each
+    file's header and how it is decoded, before decoding it), that file and every later one are refused undecoded
     as "deferred", so that one request stays within a web worker's time and the user sends the
     rest again; the first image is always taken, whatever its size. Not idempotent: uploading the
     same picture twice keeps two copies, as a user who did that would expect.
@@ -294,12 +358,14 @@ def add_reference_images(reference_set: ReferenceSet, *, files: list[UploadedFil
         try:
             _checked_size(upload)
             with _open_checked(upload) as img:
-                pixels = img.width * img.height
+                original_pixels = img.width * img.height
+                _plan_decode(img, max_side=None)
+                pixels = img.width * img.height  # what is decoded: a big JPEG at a fraction
                 if decoded and decoded + pixels > budget:
                     result.defer(name, _too_much())
                     continue
                 decoded += pixels
-                normalised = _normalise(img, max_side=None)
+                normalised = _normalise(img, max_side=None, original_pixels=original_pixels)
         except RejectedImage as rejection:
             result.rejected.append((name, str(rejection)))
             continue
@@ -308,6 +374,7 @@ def add_reference_images(reference_set: ReferenceSet, *, files: list[UploadedFil
             # Files are written before the row so that a failed write leaves no row without a file.
             image.image.save(normalised.image.name, normalised.image, save=False)
             image.thumbnail.save(normalised.thumbnail.name, normalised.thumbnail, save=False)
+            notice = normalised.scaled_notice
         finally:
             normalised.close()
         with transaction.atomic():
@@ -315,6 +382,8 @@ def add_reference_images(reference_set: ReferenceSet, *, files: list[UploadedFil
             image.position = 0 if last is None else last + 1
             image.save()
         result.added.append(image)
+        if notice:
+            result.scaled.append((name, notice))
     return result
 
 

@@ -172,7 +172,7 @@ def _upload_references(page: Page, screenshots: Screenshots) -> None:
     expect(page.get_by_role("heading", name="Rooms", level=1)).to_be_visible()
     good = [photo(colour, i) for i, colour in enumerate(COLOURS)]
     truncated = good[0][: len(good[0]) // 2]
-    picker = page.get_by_label("Choose JPEG, PNG or WebP images")
+    picker = page.get_by_label("Choose JPEG, PNG, WebP or HEIC images")
     drop_hint = page.get_by_text("…or drop them here.")
     # upload.js (deferred) shows the hint as it starts listening: files chosen before would not be listed.
     expect(drop_hint).to_be_visible()

@@ -86,22 +86,23 @@ def test_bad_files_are_each_rejected_with_a_reason_and_good_ones_kept(client, al
 
     assert response.status_code == 302
     kept = list(reference_set.images.values_list("original_name", flat=True))
-    assert kept == ["good-1.jpg", "good-2.png", "good-3.webp"]
-    assert "Added 3 of 8 images." in messages
+    assert kept == ["good-1.jpg", "huge.png", "good-2.png", "good-3.webp"]
+    assert "Added 4 of 8 images." in messages
     rejected = {m.split("”")[0].lstrip("“"): m for m in messages if "was not added" in m}
-    assert set(rejected) == {"notes.jpg", "cut.jpg", "bomb.png", "huge.png", "plan.svg"}
-    assert "is not a JPEG, PNG or WebP image" in rejected["notes.jpg"]
+    assert set(rejected) == {"notes.jpg", "cut.jpg", "bomb.png", "plan.svg"}
+    assert "is not a JPEG, PNG, WebP or HEIC image" in rejected["notes.jpg"]
     assert "damaged or incomplete" in rejected["cut.jpg"]
-    assert "too many pixels" in rejected["bomb.png"]
-    assert "too many pixels (the limit is 40.0 megapixels)" in rejected["huge.png"]
-    assert "is not a JPEG, PNG or WebP image" in rejected["plan.svg"]
+    assert "more pixels than can be opened safely (at most 80.0 megapixels" in rejected["bomb.png"]
+    # Too big to keep is not too big to take: it is scaled down to the limit, and the upload says so.
+    assert "“huge.png” was 50.0 megapixels; it is kept at 8944×4472 (40.0 megapixels)" in " ".join(messages)
+    assert "is not a JPEG, PNG, WebP or HEIC image" in rejected["plan.svg"]
 
 
 def test_the_rejections_are_shown_on_the_page(client, alice, reference_set):
     client.force_login(alice)
     url = reverse("upload_reference_images", args=[reference_set.pk])
     response = client.post(url, {"images": [upload("notes.jpg", b"text")]}, follow=True)
-    assert "“notes.jpg” was not added: it is not a JPEG, PNG or WebP image." in response.text
+    assert "“notes.jpg” was not added: it is not a JPEG, PNG, WebP or HEIC image." in response.text
 
 
 def test_an_exif_rotated_jpeg_is_stored_upright(client, alice, reference_set):
@@ -153,7 +154,7 @@ def test_a_file_over_the_byte_limit_is_rejected_before_decoding(settings):
 def test_a_gif_is_refused_whatever_its_name(settings):
     buffer = io.BytesIO()
     Image.new("P", (10, 10)).save(buffer, "GIF")
-    with pytest.raises(RejectedImage, match="not a JPEG, PNG or WebP"):
+    with pytest.raises(RejectedImage, match="not a JPEG, PNG, WebP or HEIC"):
         normalise_reference_image(upload("photo.jpg", buffer.getvalue()))
 
 
@@ -209,7 +210,7 @@ def test_files_past_the_pixels_one_upload_may_decode_are_refused_by_name(
     assert list(reference_set.images.values_list("original_name", flat=True)) == ["1.jpg", "2.jpg", "3.png"]
     assert "Added 3 of 6 images." in messages
     assert "The last 2 were more than one upload takes: choose them and upload them again." in messages
-    assert "“notes.jpg” was not added: it is not a JPEG, PNG or WebP image." in messages
+    assert "“notes.jpg” was not added: it is not a JPEG, PNG, WebP or HEIC image." in messages
     refused = [m for m in messages if TOO_MUCH in m]
     assert len(refused) == 2
     for name, message in zip(("4.jpg", "5.jpg"), refused, strict=True):
@@ -236,3 +237,83 @@ def test_the_first_file_is_taken_even_when_it_alone_is_over_the_limit(client, al
     )
     assert list(reference_set.images.values_list("original_name", flat=True)) == ["big.jpg"]
     assert "Added 1 of 2 images." in messages
+
+
+def halves(size, exif=None, *, fmt="JPEG") -> bytes:
+    """Red on the left half and blue on the right, as the sensor saw it."""
+    picture = Image.new("RGB", size, (255, 0, 0))
+    picture.paste((0, 0, 255), (size[0] // 2, 0, *size))
+    options = {"exif": exif.tobytes()} if exif is not None else {}
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, quality=80, **options)
+    return buffer.getvalue()
+
+
+def rotated_clockwise() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif
+
+
+def assert_upright_portrait(stored: ReferenceImage) -> None:
+    """A landscape red|blue picture turned a quarter clockwise reads red on top, blue below."""
+    assert stored.height > stored.width
+    with stored.image.open("rb") as fh, Image.open(fh) as img:
+        assert img.format == "JPEG"
+        assert img.size == (stored.width, stored.height)
+        assert img.getexif().get(0x0112) in (None, 1)
+        rgb = img.convert("RGB")
+        top, bottom = rgb.getpixel((img.width // 2, 5)), rgb.getpixel((img.width // 2, img.height - 5))
+    assert top[0] > 200
+    assert top[2] < 60
+    assert bottom[2] > 200
+    assert bottom[0] < 60
+
+
+def test_an_iphone_heic_photo_is_taken_upright(client, alice, reference_set):
+    import pillow_heif  # noqa: F401  (registers the HEIF writer that makes the phone's file)
+
+    photo = halves((60, 40), rotated_clockwise(), fmt="HEIF")
+    client.force_login(alice)
+    response, messages = post_files(client, reference_set, [upload("IMG_0001.HEIC", photo, "image/heic")])
+
+    assert messages == ["Added 1 image."]
+    stored = ReferenceImage.objects.get(reference_set=reference_set)
+    assert (stored.width, stored.height) == (40, 60)
+    assert_upright_portrait(stored)
+
+
+def test_a_60_megapixel_photo_is_scaled_down_to_the_limit_upright(client, alice, reference_set, settings):
+    # 9487×6325 is 60.0 megapixels; a flat-coloured JPEG of it is under a megabyte.
+    photo = halves((9487, 6325), rotated_clockwise())
+    client.force_login(alice)
+    _, messages = post_files(client, reference_set, [upload("panorama.jpg", photo)])
+
+    stored = ReferenceImage.objects.get(reference_set=reference_set)
+    limit = settings.REFERENCE_IMAGE_MAX_PIXELS
+    assert 0.999 * limit < stored.width * stored.height <= limit
+    assert abs(stored.height / stored.width - 9487 / 6325) < 0.001
+    assert_upright_portrait(stored)
+    assert messages == [
+        "Added 1 image.",
+        f"“panorama.jpg” was 60.0 megapixels; it is kept at {stored.width}×{stored.height} (40.0 megapixels), "
+        "the most a reference image keeps.",
+    ]
+
+
+def test_the_file_picker_offers_heic(client, alice, reference_set):
+    client.force_login(alice)
+    page = client.get(reverse("reference_set_detail", args=[reference_set.pk])).text
+    accept = page.split('accept="', 1)[1].split('"', 1)[0].split(",")
+    assert {".heic", ".heif", "image/heic", "image/heif", "image/jpeg"} <= set(accept)
+
+
+def test_a_big_jpeg_counts_what_it_decodes_against_the_upload(reference_set, settings):
+    # Wanted at a quarter of its pixels, a JPEG is decoded at half its sides: a quarter of the pixels.
+    settings.REFERENCE_IMAGE_MAX_PIXELS = 400 * 300
+    settings.REFERENCE_UPLOAD_MAX_PIXELS_PER_REQUEST = 2 * 400 * 300
+    files = [upload(f"{n}.jpg", jpeg((800, 600))) for n in range(3)]
+    result = add_reference_images(reference_set, files=files)
+    assert [(i.width, i.height) for i in result.added] == [(400, 300), (400, 300)]
+    assert result.deferred == ["2.jpg"]
+    assert [name for name, _ in result.scaled] == ["0.jpg", "1.jpg"]

@@ -54,6 +54,7 @@ def reference_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "images": reference_set.images.order_by("position", "pk"),
         "max_megabytes": settings.REFERENCE_IMAGE_MAX_BYTES // (1024 * 1024),
         "max_megapixels": settings.REFERENCE_IMAGE_MAX_PIXELS // 1_000_000,
+        "accept_images": reference_images.ACCEPT,
     }
     return render(request, "projects/reference_set_detail.html", context)
 
@@ -82,6 +83,8 @@ def upload_reference_images(request: HttpRequest, pk: int) -> HttpResponse:
             if later != 1
             else "The last one was more than one upload takes: choose it and upload it again.",
         )
+    for name, notice in result.scaled:
+        messages.info(request, f"“{name}” {notice}")
     for name, reason in result.rejected:
         messages.error(request, f"“{name}” was not added: it {reason}")
     return redirect("reference_set_detail", pk=reference_set.pk)
