@@ -10,8 +10,17 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from generation import credits
-from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget, Take, UsageReconciliation
+from generation import catalog, credits
+from generation.models import (
+    CreditBudget,
+    CreditMonth,
+    LedgerEntry,
+    ModelPrice,
+    PriceDrift,
+    ProjectBudget,
+    Take,
+    UsageReconciliation,
+)
 from projects.admin import file_fields, stored_file
 
 
@@ -400,4 +409,51 @@ class UsageReconciliationAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ModelPriceForm(forms.ModelForm):
+    model = forms.ChoiceField(choices=[(m, m) for m in catalog.all_priced_models()])
+
+    class Meta:
+        model = ModelPrice
+        fields = ["model", "field", "credits", "note"]
+        help_texts = {
+            "field": "credits_per_second / credits_per_second_silent (video), credits_per_image / "
+            "credits_per_image_720p (image), characters_per_credit / min_credits (speech), "
+            "tenth_credits_per_frame.4k or min_credits (upscale)."
+        }
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """Correct a model's price without a release: every estimate (what users confirm and what is
+    held) uses these in place of the catalog's figure. Deleting a row goes back to the catalog."""
+
+    form = ModelPriceForm
+    list_display = ["model", "field", "credits", "catalog_credits", "note", "updated_at"]
+    search_fields = ["model", "note"]
+
+    @admin.display(description="Catalog")
+    def catalog_credits(self, obj: ModelPrice) -> int | None:
+        return obj.catalog_credits
+
+    def save_model(self, request: HttpRequest, obj: ModelPrice, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # The price was looked at: a later drift on this model is news again, and is mailed.
+        PriceDrift.objects.filter(model=obj.model).delete()
+
+    def delete_model(self, request: HttpRequest, obj: ModelPrice) -> None:
+        super().delete_model(request, obj)
+        PriceDrift.objects.filter(model=obj.model).delete()
+
+
+@admin.register(PriceDrift)
+class PriceDriftAdmin(admin.ModelAdmin):
+    """Models whose price at Runway was found above the price table (kept by the pipeline)."""
+
+    list_display = ["model", "asked_credits", "held_credits", "take", "noticed_at", "mailed_at"]
+    readonly_fields = ["model", "asked_credits", "held_credits", "take", "noticed_at", "mailed_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,4 +1,5 @@
-"""Soft credit alerts: one mail when a budget reaches 80 % and one at 100 %, per calendar month.
+"""Soft credit alerts: one mail when a budget reaches 80 % and one at 100 %, per calendar month;
+and the admins' alert when Runway asks more for a model than the price table says (`price_drift`).
 
 Checked after a hold or a settlement commits, outside its locks. Each level is claimed with a
 compare-and-set on `CreditMonth.alerted_percent`, so two processes that see the same crossing send
@@ -13,10 +14,11 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from generation.mail import one_line
-from generation.models import CreditMonth
+from generation.models import CreditMonth, PriceDrift, Take
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +129,50 @@ def _send(*, subject: str, body: str, to: list[str]) -> None:
         # The level stays claimed: a mail server that is down does not make every later spend
         # try again, and the meters on the pages show the same figures.
         logger.exception("Could not send the credit alert %r to %s", subject, to)
+
+
+def price_drift(*, take: Take, model: str, asked: int, held: int) -> bool:
+    """Record that Runway asked `asked` credits for `take` where the price table made `held`, and
+    mail the admins once per model (True when this call sent the mail). The model's row is claimed
+    by compare-and-set on `mailed_at`, so takes failing together mail once; correcting the model's
+    price in admin forgets the row, so a later drift is mailed again. Never raises."""
+    try:
+        row, created = _drift_row(model=model, asked=asked, held=held, take=take)
+        if not created:
+            PriceDrift.objects.filter(pk=row.pk).update(
+                asked_credits=asked, held_credits=held, take=take, noticed_at=timezone.now()
+            )
+        if not PriceDrift.objects.filter(pk=row.pk, mailed_at__isnull=True).update(mailed_at=timezone.now()):
+            return False
+        from generation.reconcile import admin_emails
+
+        recipients = admin_emails()
+        if not recipients:
+            logger.warning("Runway asks %s for a %s take where the table says %s; no admin to mail", asked,
+                           model, held)  # fmt: skip
+            return True
+        _send(
+            subject=f"Runway's price for {model} is above the price table",
+            body=(
+                f"Runway now asks up to {asked} credits for this {take.output_word} ({model}); "
+                f"our table says {held}.\n\n"
+                "The task was deleted before it started and nothing was charged. Until the price is "
+                f"corrected, every {model} take is refused the same way: set the model's price in "
+                "Django admin (Generation > Model prices), and the next estimate uses it.\n"
+            ),
+            to=recipients,
+        )
+        return True
+    except Exception:
+        logger.exception("Price drift alert for %s failed", model)
+        return False
+
+
+def _drift_row(*, model: str, asked: int, held: int, take: Take) -> tuple[PriceDrift, bool]:
+    try:
+        with transaction.atomic():
+            return PriceDrift.objects.get_or_create(
+                model=model, defaults={"asked_credits": asked, "held_credits": held, "take": take}
+            )
+    except IntegrityError:  # created by another process at the same moment
+        return PriceDrift.objects.get(model=model), False

@@ -19,12 +19,16 @@ Requests that cannot be translated (text-only on gen4_turbo, a last frame on Gen
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TypeVar
+
+T_Model = TypeVar("T_Model")
 
 IMAGE_TO_VIDEO = "image_to_video"
 TEXT_TO_VIDEO = "text_to_video"
@@ -414,6 +418,7 @@ def build_request(
     has_first_frame: bool = False,
     has_last_frame: bool = False,
     audio: bool = True,
+    prices: PriceBook | None = None,
 ) -> BuiltRequest:
     """Turn a request in any vocabulary (web form, the old guide's CLI flags, Python) into a Runway body.
 
@@ -421,9 +426,11 @@ def build_request(
     `notices`; a request that cannot be translated raises UnsupportedRequest naming what would work.
     Defaults: ratio 1280:720; duration 5 s on Gen-4 and 6 s on Veo (see default_duration). The prompt
     is stripped of surrounding whitespace; an empty prompt on an image model that allows it is left out.
-    Pure: no I/O, same answer every time.
+    `prices` are admins' corrections of the catalog's prices (`with_prices`). Pure: no I/O, same
+    answer every time.
     """
     video_model, notices = resolve_model(model)
+    video_model = with_prices(video_model, prices)
     _check_frames(video_model, has_first_frame=has_first_frame, has_last_frame=has_last_frame)
     endpoint = IMAGE_TO_VIDEO if has_first_frame else TEXT_TO_VIDEO
     text = (prompt_text or "").strip()
@@ -724,6 +731,7 @@ def build_image_request(
     ratio: str | None = None,
     references: list[tuple[str | None, bool]] | tuple[tuple[str | None, bool], ...] = (),
     seed: int | None = None,
+    prices: PriceBook | None = None,
 ) -> BuiltImageRequest:
     """Check a keyframe-image request and build its Runway body (without image URIs) and estimate.
 
@@ -732,7 +740,7 @@ def build_image_request(
     an @tag no reference has, too many or too few references, a ratio the model does not make, an
     empty or too long prompt, a bad seed. No ratio means 1280:720. Pure: no I/O.
     """
-    image_model = resolve_image_model(model)
+    image_model = with_prices(resolve_image_model(model), prices)
     tags = _check_references(image_model, list(references))
     text = (prompt_text or "").strip()
     if not text:
@@ -895,6 +903,7 @@ def build_speech_request(
     voice: str | None = None,
     speed: float | None = None,
     film_seconds: float | None = None,
+    prices: PriceBook | None = None,
 ) -> BuiltSpeechRequest:
     """Check a narration request and build its Runway text_to_speech body and estimate.
 
@@ -902,7 +911,7 @@ def build_speech_request(
     a speed on a model without one or outside 0.7-1.2, and, when `film_seconds` is given, a script
     that would take longer to say than the film lasts (flagged before any credit is spent). Pure.
     """
-    speech_model = resolve_speech_model(model)
+    speech_model = with_prices(resolve_speech_model(model), prices)
     text = (script or "").strip()
     if not text:
         raise UnsupportedRequest("A narration needs a script; write what the voice should say.")
@@ -1031,6 +1040,7 @@ def build_upscale_request(
     smart_grain: int | None = None,
     flavor: str | None = None,
     fps_boost: bool = False,
+    prices: PriceBook | None = None,
 ) -> BuiltUpscaleRequest:
     """Check a master request for a film (its duration, frame rate, size and, best, its counted
     `frames`) and build the video_upscale body (without videoUri) and estimate.
@@ -1042,7 +1052,7 @@ def build_upscale_request(
     key = (model or "").strip().lower() or DEFAULT_UPSCALE_MODEL
     if key not in UPSCALE_MODELS:
         raise UnsupportedRequest(f"Unknown upscale model '{model}'. Choose {_join_or(list(UPSCALE_MODELS))}.")
-    upscale_model = UPSCALE_MODELS[key]
+    upscale_model = with_prices(UPSCALE_MODELS[key], prices)
     chosen = (resolution or "").strip().lower() or upscale_model.default_resolution
     if chosen not in upscale_model.resolutions:
         raise UnsupportedRequest(
@@ -1081,3 +1091,73 @@ def build_upscale_request(
         width=out_width,
         height=out_height,
     )
+
+
+# --- kinds and prices -------------------------------------------------------------------------------
+# Runway's tiers limit concurrency and daily generations per kind of model (video, image, audio),
+# shared by every model of the kind (runway-api.md section 9). An upscale makes a video.
+
+VIDEO, IMAGE, AUDIO = "video", "image", "audio"
+ENDPOINT_KINDS = {
+    IMAGE_TO_VIDEO: VIDEO,
+    TEXT_TO_VIDEO: VIDEO,
+    VIDEO_UPSCALE: VIDEO,
+    TEXT_TO_IMAGE: IMAGE,
+    TEXT_TO_SPEECH: AUDIO,
+}
+
+
+def model_kind(model_id: str) -> str | None:
+    """The kind of model whose limits `model_id` shares (None for a model the catalog does not have)."""
+    if model_id in MODELS or model_id in UPSCALE_MODELS:
+        return VIDEO
+    if model_id in IMAGE_MODELS:
+        return IMAGE
+    if model_id in SPEECH_MODELS:
+        return AUDIO
+    return None
+
+
+# An admin's corrections of the catalog's prices: {model id: {price field: credits}}, the fields as
+# `price_fields` names them. Kept in the database (generation.models.ModelPrice); handed in here.
+PriceBook = Mapping[str, Mapping[str, int]]
+
+_PRICE_FIELDS: dict[type, tuple[str, ...]] = {
+    VideoModel: ("credits_per_second", "credits_per_second_silent"),
+    ImageModel: ("credits_per_image", "credits_per_image_720p"),
+    SpeechModel: ("characters_per_credit", "min_credits"),
+    UpscaleModel: ("min_credits",),
+}
+
+
+def all_priced_models() -> dict[str, VideoModel | ImageModel | SpeechModel | UpscaleModel]:
+    return {**MODELS, **IMAGE_MODELS, **SPEECH_MODELS, **UPSCALE_MODELS}
+
+
+def price_fields(model_id: str) -> dict[str, int]:
+    """The price fields of a model with the catalog's figures: `credits_per_second` for a video
+    model, `tenth_credits_per_frame.4k` (tenths of a credit per frame) for an upscale, and so on."""
+    model = all_priced_models().get(model_id)
+    if model is None:
+        return {}
+    fields = {name: getattr(model, name) for name in _PRICE_FIELDS[type(model)]}
+    if isinstance(model, UpscaleModel):
+        for resolution, tenths in model.tenth_credits_per_frame.items():
+            fields[f"tenth_credits_per_frame.{resolution}"] = tenths
+    return fields
+
+
+def with_prices(model: T_Model, prices: PriceBook | None) -> T_Model:
+    """`model` with the prices an admin set for it in `prices` in place of the catalog's. Pure."""
+    overrides = (prices or {}).get(model.id)
+    if not overrides:
+        return model
+    known = price_fields(model.id)
+    plain = {k: int(v) for k, v in overrides.items() if k in known and "." not in k}
+    if isinstance(model, UpscaleModel):
+        tenths = dict(model.tenth_credits_per_frame)
+        for key, value in overrides.items():
+            if key in known and key.startswith("tenth_credits_per_frame."):
+                tenths[key.split(".", 1)[1]] = int(value)
+        plain["tenth_credits_per_frame"] = tenths
+    return dataclasses.replace(model, **plain)

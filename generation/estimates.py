@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from generation import catalog
-from generation.models import Take
+from generation.models import ModelPrice, Take
 from projects.models import Keyframe, ReferenceImage, Sequence, Shot
 
 
@@ -114,13 +114,26 @@ def references_of(sequence: Sequence) -> list[ReferenceImage]:
     )
 
 
+def price_book() -> catalog.PriceBook:
+    """The admins' corrections of catalog prices (Django admin, "Model prices"): every estimate
+    prices with these, so that what a user confirms, what is held and what a submit checks agree."""
+    return ModelPrice.objects.book()
+
+
 def build_shot_request(
-    sequence: Sequence, shot: Shot, plan: ShotPlan, *, width: int | None = None, height: int | None = None
+    sequence: Sequence,
+    shot: Shot,
+    plan: ShotPlan,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    prices: catalog.PriceBook | None = None,
 ) -> catalog.BuiltRequest:
     """The Runway request (without its images) of a shot as planned; raises
     catalog.UnsupportedRequest. The command line gives a `width` and `height` in place of the
-    sequence's ratio, which the catalog translates."""
+    sequence's ratio, which the catalog translates. Priced with `prices` (else `price_book()`)."""
     return catalog.build_request(
+        prices=price_book() if prices is None else prices,
         model=sequence.model,
         prompt_text=shot.prompt,
         duration=shot.duration,
@@ -146,12 +159,13 @@ def estimate_sequence(sequence: Sequence, *, references: list | None = None) -> 
     )
     if references is None:
         references = references_of(sequence)
+    prices = price_book()
     estimates = []
     for index, shot in enumerate(shots):
         plan = plan_shot(sequence, shot, index, references)
         estimate = ShotEstimate(shot=shot, plan=plan)
         try:
-            built = build_shot_request(sequence, shot, plan)
+            built = build_shot_request(sequence, shot, plan, prices=prices)
         except catalog.UnsupportedRequest as exc:
             estimate.error = str(exc)
         else:
@@ -331,6 +345,7 @@ def build_keyframe_request(sequence: Sequence, keyframe: Keyframe) -> catalog.Bu
     references in order; raises catalog.UnsupportedRequest."""
     references = list(keyframe.references.all())
     return catalog.build_image_request(
+        prices=price_book(),
         model=keyframe.model,
         prompt_text=keyframe.prompt,
         ratio=image_ratio_for(sequence.ratio),

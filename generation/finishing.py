@@ -35,7 +35,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
 
-from generation import catalog, credits, leases, media, pipeline, runway
+from generation import catalog, credits, estimates, leases, media, pipeline, runway
 from generation.models import Take
 from projects.models import FilmVersion, Sequence
 
@@ -109,6 +109,7 @@ def estimate_narration(sequence: Sequence) -> NarrationEstimate:
         return estimate
     try:
         estimate.built = catalog.build_speech_request(
+            prices=estimates.price_book(),
             model=sequence.narration_model,
             script=sequence.narration_script,
             voice=sequence.narration_voice,
@@ -318,12 +319,14 @@ def estimate_master(
             return estimate
     model = catalog.UPSCALE_MODELS[catalog.DEFAULT_UPSCALE_MODEL]
     kept = _finished_parts(version, takes)
+    prices = estimates.price_book()
     for number, (start, end) in enumerate(
         part_bounds(facts.frames, facts.fps, max_seconds=model.max_seconds), 1
     ):
         part = MasterPart(number=number, start_frame=start, end_frame=end, fps=facts.fps)
         try:
             part.built = catalog.build_upscale_request(
+                prices=prices,
                 duration=part.seconds,
                 fps=facts.fps,
                 width=facts.width,

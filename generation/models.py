@@ -105,6 +105,13 @@ class Take(models.Model):
     # The highest Runway status seen for this task; Runway keeps the charge of a task it saw RUNNING.
     was_running = models.BooleanField(default=False)
     download_attempts = models.PositiveSmallIntegerField(default=0)
+    # Polls in a row that got no answer from Runway: the next poll backs off with each.
+    poll_errors = models.PositiveSmallIntegerField(default=0)
+    # What Runway's create answered as the most the task may charge (`estimatedCost`).
+    runway_estimated_credits = models.PositiveIntegerField(null=True, blank=True)
+    # Queued because Runway's daily generation limit for its kind of model was reached: it is sent
+    # again after `next_poll_at`, and never fails for it.
+    is_waiting_for_daily_limit = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -175,6 +182,72 @@ class Take(models.Model):
         if self.cost_credits:
             return f"Runway charged {self.cost_credits} credit{pluralize(self.cost_credits)} for it."
         return "No credits were charged."
+
+
+class ModelPriceQuerySet(models.QuerySet):
+    def book(self) -> dict[str, dict[str, int]]:
+        """Every correction as a `catalog.PriceBook`: {model: {field: credits}}."""
+        book: dict[str, dict[str, int]] = {}
+        for model, field, credits in self.values_list("model", "field", "credits"):
+            book.setdefault(model, {})[field] = credits
+        return book
+
+
+class ModelPrice(models.Model):
+    """An admin's correction of one of the catalog's prices, used by every estimate in place of the
+    catalog's figure (`catalog.with_prices`), so that a price Runway raised is corrected without a
+    release. Delete the row to go back to the catalog's figure."""
+
+    model = models.CharField(max_length=60)
+    # A price field of the model (`catalog.price_fields`): credits_per_second, credits_per_image, ...
+    field = models.CharField(max_length=60, default="credits_per_second")
+    credits = models.PositiveIntegerField()
+    note = models.CharField(max_length=300, blank=True, help_text="Why, e.g. what Runway now charges.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ModelPriceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["model", "field"]
+        constraints = [models.UniqueConstraint(fields=["model", "field"], name="one_price_per_model_field")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.field} = {self.credits}"
+
+    @property
+    def catalog_credits(self) -> int | None:
+        return catalog.price_fields(self.model).get(self.field)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        fields = catalog.price_fields(self.model)
+        if not fields:
+            raise ValidationError({"model": f"The catalog has no model '{self.model}'."})
+        if self.field not in fields:
+            raise ValidationError({"field": f"{self.model}'s prices are {', '.join(fields)}."})
+        if self.credits is not None and self.credits < 1 and self.field != "min_credits":
+            raise ValidationError({"credits": "A price is at least 1."})
+
+
+class PriceDrift(models.Model):
+    """A model whose price at Runway was found above the catalog's (plus admins' corrections): a
+    create answered an `estimatedCost` above the take's hold. One row per model with the latest
+    figures; the admins are mailed once per model (`mailed_at`), again only after a price for the
+    model is corrected in admin (which forgets the row)."""
+
+    model = models.CharField(max_length=60, unique=True)
+    asked_credits = models.PositiveIntegerField(help_text="Runway's estimatedCost for the take.")
+    held_credits = models.PositiveIntegerField(help_text="What the price table made of it (held).")
+    take = models.ForeignKey(Take, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    noticed_at = models.DateTimeField(default=timezone.now)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-noticed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model}: Runway asks {self.asked_credits}, the table says {self.held_credits}"
 
 
 class CreditBudget(models.Model):

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
+import random
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ from django.db.models import Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 from PIL import Image
 
-from generation import catalog, credits, failures, finishing, keyframes, leases, media, runway
+from generation import alerts, catalog, credits, failures, finishing, keyframes, leases, media, runway, tiers
 from generation.estimates import (
     KeyframesEstimate,
     SequenceEstimate,
@@ -72,6 +73,18 @@ STANDALONE = Q(keyframe__isnull=False) | Q(sequence__isnull=False)
 
 class PipelineError(Exception):
     """A request the pipeline refuses, with a message a user can act on."""
+
+
+DailyLimitReached = tiers.DailyLimitReached
+# How often a take waiting for Runway's daily limit is tried again. Runway's window is a rolling
+# 24 hours, and it does not say when a slot frees up, so the take simply asks again now and then.
+DAILY_LIMIT_RECHECK_SECONDS = 600.0
+
+
+def _daily_limit_recheck() -> dt.timedelta:
+    return dt.timedelta(
+        seconds=float(getattr(settings, "RUNWAY_DAILY_LIMIT_RECHECK", DAILY_LIMIT_RECHECK_SECONDS))
+    )
 
 
 def current_origin(client: runway.RunwayClient | None = None) -> str:
@@ -143,16 +156,36 @@ def _hold_takes(sequence: Sequence, estimate: SequenceEstimate, *, user, reason:
     return takes
 
 
-def start_sequence(sequence: Sequence, *, user, expected_credits: int | None = None) -> list[Take]:
+def start_sequence(
+    sequence: Sequence, *, user, expected_credits: int | None = None, daily_limit: str | None = None
+) -> list[Take]:
     """Validate, estimate and hold the shots to make (`estimate_generation`), then queue their
     first submissions. Shots with a valid chosen take keep it and cost nothing; when every shot
     has one, the film is only assembled again.
 
+    Before anything is held, Runway's daily generation limit is checked (`tiers.check_daily_room`):
+    a run that needs more clips than today leaves raises DailyLimitReached (with the figures and the
+    choices), unless `daily_limit` says what to do: "wait" holds the whole run, and what Runway
+    refuses today waits for the reset; "fit" holds and makes only the shots that fit today, in order.
+
     Nothing reaches Runway before the holds are written. Raises PipelineError (shot problems,
-    already running, an estimate other than `expected_credits`, the amount the user confirmed)
-    or credits.InsufficientCredits (with the amounts), writing nothing.
+    already running, an estimate other than `expected_credits`, the amount the user confirmed),
+    DailyLimitReached or credits.InsufficientCredits (with the amounts), writing nothing.
     Safe against double clicks: only one caller moves the sequence out of a startable state.
     """
+    fits: int | None = None
+    if daily_limit != "wait":
+        # Outside the transaction: this may ask Runway for the organisation.
+        planned = estimate_generation(sequence)
+        try:
+            tiers.check_daily_room({catalog.VIDEO: len(planned.shots)})
+        except tiers.DailyLimitReached as refusal:
+            if daily_limit != "fit" or not refusal.fits:
+                refusal.fit_credits = sum(e.credits for e in planned.shots[: refusal.fits])
+                raise tiers.DailyLimitReached(
+                    refusal.limits, needed=refusal.needed, fit_credits=refusal.fit_credits
+                ) from None
+            fits = refusal.fits
     with transaction.atomic():
         claimed = Sequence.objects.filter(pk=sequence.pk, status__in=Sequence.STARTABLE).update(
             status=SeqStatus.RUNNING,
@@ -175,6 +208,9 @@ def start_sequence(sequence: Sequence, *, user, expected_credits: int | None = N
             raise PipelineError(
                 f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
             )
+        if fits is not None:
+            # The shots that fit today's limit, in order; the rest keep no take until generated again.
+            estimate = SequenceEstimate(shots=estimate.shots[:fits])
         takes = []
         if estimate.shots:
             takes = _hold_takes(sequence, estimate, user=user, reason=f"Generate '{sequence.title}'")
@@ -669,22 +705,22 @@ def resolve_unconfirmed(take: Take, *, charged: bool, reason: str, by=None) -> b
     if not reason.strip():
         raise PipelineError("Say why (for example what Runway's usage report shows).")
     who = f" by {by}" if by is not None else ""
+    # Runway's own estimate is the most it could have charged, where it asked more than was held.
+    most = max(take.estimated_credits, take.runway_estimated_credits or 0)
     if charged:
-        message = (
-            f"Runway did charge this take ({take.estimated_credits} credits), as confirmed{who}: {reason}"
-        )
+        message = f"Runway did charge this take ({most} credits), as confirmed{who}: {reason}"
     else:
         message = f"Runway did not charge this take, as confirmed{who}: {reason}"
     with transaction.atomic():
         moved = Take.objects.filter(pk=take.pk, status=Status.UNCONFIRMED).update(
             status=Status.FAILED,
-            cost_credits=take.estimated_credits if charged else None,
+            cost_credits=most if charged else None,
             failure_message=message[:1000],
         )
         if moved:
             _close_hold(
                 take,
-                charge=take.estimated_credits if charged else None,
+                charge=most if charged else None,
                 reason=f"Resolved{who}: {reason}"[:500],
             )
     return bool(moved)
@@ -802,12 +838,13 @@ def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = N
                 to_submit.append(queued[0])
             waiting = True
     else:
-        in_flight = sum(
-            1 for ts in takes_by_shot.values() for t in ts if t.status in ACTIVE and t.status != Status.QUEUED
-        )
-        room = max(0, concurrency_limit(sequence.model, client=client) - in_flight)
         queued = [t for ts in takes_by_shot.values() for t in ts if ready(t)]
-        to_submit = queued[:room]
+        limit = concurrency_limit(sequence.model, client=client)
+        if limit is None:
+            to_submit = queued
+        else:
+            kind = catalog.model_kind(sequence.video_model.id) or catalog.VIDEO
+            to_submit = queued[: max(0, limit - _in_flight_of_kind(kind, client=client))]
 
     for take in to_submit:
         _enqueue_now("submit_take", take.pk)
@@ -902,25 +939,22 @@ def _ask_for_attention(
                 _release_take(take, reason=f"Shot {number} failed; later shots stopped")
 
 
-_org_cache: dict[str, tuple[float, int]] = {}
+def concurrency_limit(model: str, *, client: runway.RunwayClient | None = None) -> int | None:
+    """How many tasks of the model's kind Runway runs at once for the organisation (`tiers`; None:
+    no limit), else RUNWAY_MAX_CONCURRENCY."""
+    resolved, _ = catalog.resolve_model(model)
+    return tiers.concurrency_limit(catalog.model_kind(resolved.id) or catalog.VIDEO, client)
 
 
-def concurrency_limit(model: str, *, client: runway.RunwayClient | None = None) -> int:
-    """Runway's per-model concurrency from /v1/organization (cached a minute), else the setting."""
-    cached = _org_cache.get(model)
-    now = timezone.now().timestamp()
-    if cached and now - cached[0] < 60:
-        return cached[1]
-    limit = settings.RUNWAY_MAX_CONCURRENCY
-    try:
-        org = (client or runway.client_from_settings()).organization()
-        model_limits = org.models.get(model)
-        if model_limits and model_limits.max_concurrent:
-            limit = model_limits.max_concurrent
-    except runway.RunwayError as exc:
-        log.info("Using RUNWAY_MAX_CONCURRENCY; organization unavailable: %s", exc)
-    _org_cache[model] = (now, limit)
-    return limit
+def _in_flight_of_kind(kind: str, *, client: runway.RunwayClient | None = None) -> int:
+    """This Runway's takes of a kind that are being sent or are at Runway: the limit is shared by
+    every model of the kind, across sequences."""
+    endpoints = [e for e, k in catalog.ENDPOINT_KINDS.items() if k == kind]
+    return Take.objects.filter(
+        _ours(current_origin(client)),
+        endpoint__in=endpoints,
+        status__in=(Status.SUBMITTING, *Take.IN_FLIGHT),
+    ).count()
 
 
 # --- submitting ---------------------------------------------------------------------------------
@@ -989,7 +1023,16 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
         return
     try:
         created = client.create_task(take.endpoint, body)
-    except (runway.RunwayRateLimited, runway.RunwayUnavailable) as exc:
+    except runway.RunwayRateLimited as exc:
+        # Runway refused before creating anything. A daily cap is waited out, never failed for; a
+        # rate limit is sent again after a backoff. The organisation's figures tell the two apart
+        # where Runway's words do not.
+        if isinstance(exc, runway.RunwayDailyLimit) or _is_at_daily_limit(take, client):
+            _wait_for_daily_limit(take, claim)
+        else:
+            _requeue_or_fail(take, claim, exc)
+        return
+    except runway.RunwayUnavailable as exc:
         if exc.maybe_created and exc.status not in LOAD_SHEDDING:
             # The request reached Runway and no clear answer came back: the task may exist. Runway
             # has no idempotency key and no task listing, so sending it again could pay twice.
@@ -1009,11 +1052,19 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
         return
     now = timezone.now()
     # The task exists whoever holds the take now: its id is a fact, kept unconditionally.
-    Take.objects.filter(pk=take_pk).update(runway_task_id=created.id)
+    Take.objects.filter(pk=take_pk).update(
+        runway_task_id=created.id, runway_estimated_credits=created.estimated_credits
+    )
+    if created.estimated_credits is not None and created.estimated_credits > take.estimated_credits:
+        take.runway_task_id = created.id
+        _refuse_price_drift(take, client, claim, asked=created.estimated_credits)
+        return
     moved = claim.rows(status=Status.SUBMITTING).update(
         status=Status.PENDING,
         submitted_at=now,
-        next_poll_at=now + dt.timedelta(seconds=settings.RUNWAY_POLL_INTERVAL),
+        next_poll_at=now + _poll_delay(),
+        poll_errors=0,
+        is_waiting_for_daily_limit=False,
         **leases.RELEASED,
     )
     if not moved:
@@ -1022,6 +1073,36 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
         if take.status == Status.CANCELLED and take.claim_token == claim.token:
             Take.objects.filter(pk=take_pk).update(submitted_at=now)
             _stop_at_runway(take, client, claim)
+
+
+def _refuse_price_drift(take: Take, client: runway.RunwayClient, claim: leases.Claim, *, asked: int) -> None:
+    """Runway's create answered an `estimatedCost` above the take's hold: Runway's price went up.
+    Delete the task at once, while it is still PENDING or THROTTLED, and close the hold at what
+    Runway then shows (`_stop_at_runway`, as a cancel does: nothing when it had not started, its
+    charge when it started meanwhile, unconfirmed when Runway shows nothing), so the budget is
+    never exceeded by the difference. The take says both figures and the admins are told once per
+    model (`alerts.price_drift`)."""
+    model = str(take.request.get("model") or "")
+    words = (
+        f"Runway now asks up to {asked} credits for this {take.output_word}; our price table says "
+        f"{take.estimated_credits}, which is what was held. It was stopped before it ran; an admin "
+        "has been told to correct the price. Retake it then."
+    )
+    now = timezone.now()
+    # The claim stays ours (token and lease kept) so that the cancel below writes the outcome.
+    claim.rows(status__in=(Status.SUBMITTING, Status.CANCELLED)).update(
+        status=Status.CANCELLED, submitted_at=now, finished_at=now, failure_message=words
+    )
+    take.refresh_from_db()
+    if take.status == Status.CANCELLED and take.claim_token == claim.token:
+        _stop_at_runway(take, client, claim)
+    take.refresh_from_db()
+    said = take.failure_message if take.failure_message != words else ""
+    Take.objects.filter(pk=take.pk).update(
+        failure_code=take.failure_code or "PRICE_DRIFT", failure_message=f"{words} {said}".strip()[:1000]
+    )
+    alerts.price_drift(take=take, model=model, asked=asked, held=take.estimated_credits)
+    enqueue("advance_sequence", take.sequence_pk)
 
 
 def _video_request_body(client: runway.RunwayClient, take: Take) -> dict:
@@ -1131,6 +1212,33 @@ def _image_uri(client: runway.RunwayClient, field_file, *, fit: str) -> str:
     return keyframes.image_uri(data, client=client)
 
 
+def _is_at_daily_limit(take: Take, client: runway.RunwayClient) -> bool:
+    """Whether the organisation (read now) has no daily generations left for the take's kind."""
+    tiers.forget_organization(client)
+    limits = tiers.limits_for(catalog.ENDPOINT_KINDS.get(take.endpoint, catalog.VIDEO), client)
+    return limits is not None and limits.remaining_today == 0
+
+
+def _wait_for_daily_limit(take: Take, claim: leases.Claim) -> None:
+    """Runway's daily limit for the take's kind is reached: queue the take again, marked, to be
+    sent after `_daily_limit_recheck()` (by its sequence's advance, or recovery for a standalone
+    take). It never fails for this and keeps its hold; submit attempts start again from zero."""
+    recheck = _daily_limit_recheck()
+    at = timezone.localtime(timezone.now() + recheck).strftime("%H:%M")
+    moved = claim.rows(status=Status.SUBMITTING).update(
+        status=Status.QUEUED,
+        create_sent_at=None,
+        submit_attempts=0,
+        is_waiting_for_daily_limit=True,
+        next_poll_at=timezone.now() + recheck,
+        failure_message=f"Waiting for Runway's daily limit: Runway makes no more of these today; "
+        f"trying again at {at}, and it goes on by itself once the limit resets.",
+        **leases.RELEASED,
+    )
+    if not moved and claim.release(status=Status.CANCELLED):
+        _release_take(take, reason="Take cancelled; Runway did not create it")
+
+
 def _requeue_or_fail(take: Take, claim: leases.Claim, exc: Exception) -> None:
     """Runway refused the create without taking it (429, load shedding): send it again later."""
     attempts = take.submit_attempts + 1
@@ -1154,6 +1262,24 @@ def _user_message(exc: Exception) -> str:
 
 
 # --- polling ------------------------------------------------------------------------------------
+
+
+# Runway asks for polls 5 s or more apart, with jitter, backing off when it does not answer
+# (runway-api.md sections 5 and 9). The jitter only lengthens a wait, so polls never come sooner.
+RUNWAY_MIN_POLL_SECONDS = 5.0
+POLL_JITTER = 0.25
+POLL_BACKOFF_MAX_SECONDS = 120.0
+
+
+def _poll_delay(errors: int = 0) -> dt.timedelta:
+    """How long until a take is polled again, after `errors` polls in a row that got no answer:
+    RUNWAY_POLL_INTERVAL (at least 5 s against the real Runway), doubled per error up to two
+    minutes, lengthened by up to a quarter at random so that takes sent together spread out."""
+    base = settings.RUNWAY_POLL_INTERVAL
+    if not settings.RUNWAY_SIMULATED:
+        base = max(base, RUNWAY_MIN_POLL_SECONDS)
+    seconds = min(base * 2 ** min(errors, 16), max(base, POLL_BACKOFF_MAX_SECONDS))
+    return dt.timedelta(seconds=seconds * (1 + POLL_JITTER * random.random()))
 
 
 def claim_due_takes(*, origin: str | None = None, limit: int = 1000) -> list[int]:
@@ -1222,12 +1348,21 @@ def apply_task_state(take: Take, state) -> None:
             )
         return
     if isinstance(state, Exception):
-        log.info("Polling take %s failed, will retry: %s", take.pk, state)
+        errors = take.poll_errors + 1
+        delay = _poll_delay(errors)
+        log.info("Polling take %s failed, will retry in %.0f s: %s", take.pk, delay.total_seconds(), state)
+        Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
+            poll_errors=errors, next_poll_at=timezone.now() + delay
+        )
         return
     if state.status in ("PENDING", "THROTTLED", "RUNNING"):
         seen = {"was_running": True} if state.status == "RUNNING" else {}
         Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
-            status=state.status.lower(), progress=state.progress or 0, **seen
+            status=state.status.lower(),
+            progress=state.progress or 0,
+            poll_errors=0,
+            next_poll_at=timezone.now() + _poll_delay(),
+            **seen,
         )
     elif state.status == "SUCCEEDED":
         moved = Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(

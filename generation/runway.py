@@ -130,9 +130,15 @@ class RunwayTaskNotFound(RunwayError):
 
 
 class RunwayRateLimited(RunwayError):
-    """Runway kept answering 429 (daily generation cap or rate limit) after all retries."""
+    """Runway kept answering 429 (a rate limit) after all retries."""
 
     default_retryable = True
+
+
+class RunwayDailyLimit(RunwayRateLimited):
+    """Runway answered 429 because the organisation's daily generations for this kind of model are
+    used up (runway-api.md section 9): back-off does not help, only the rolling 24 h window does.
+    Never resent at once."""
 
 
 class RunwayUnavailable(RunwayError):
@@ -421,7 +427,24 @@ class RunwayClient:
         return OrganizationUsage.from_json(data, start_date=start_date, before_date=before_date)
 
     def upload_ephemeral(self, filename: str, data: bytes) -> str:
-        """Upload a file for use as a media URI; returns its runway:// URI (valid for 24 h)."""
+        """Upload a file for use as a media URI; returns its runway:// URI (valid for 24 h).
+
+        A presigned slot is used once: when the file POST fails, Runway asks clients to start over
+        with a fresh `POST /v1/uploads` rather than send the file to the same URL again
+        (runway-api.md section 7), so each retry asks for a new slot.
+        """
+        retries = self.max_retries
+        for attempt in range(retries + 1):
+            try:
+                return self._upload_once(filename, data)
+            except RunwayError as exc:
+                if not exc.retryable or attempt == retries:
+                    raise
+                self._wait(attempt, retries, None, what="upload", reason=exc.message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _upload_once(self, filename: str, data: bytes) -> str:
+        """One ephemeral upload: a fresh slot, then one POST of the file to it (never resent)."""
         slot = self._api("POST", "/v1/uploads", json={"filename": filename, "type": "ephemeral"})
         if not isinstance(slot, Mapping) or not slot.get("uploadUrl") or not slot.get("runwayUri"):
             raise RunwayError("Runway's upload slot had no uploadUrl or runwayUri.", retryable=True)
@@ -434,7 +457,12 @@ class RunwayClient:
         parts.append(("file", (filename, data, content_type)))
         host = urlsplit(str(slot["uploadUrl"])).netloc
         response = self._send(
-            "POST", str(slot["uploadUrl"]), files=parts, authenticated=False, what=f"upload to {host}"
+            "POST",
+            str(slot["uploadUrl"]),
+            files=parts,
+            authenticated=False,
+            what=f"upload to {host}",
+            retries=0,
         )
         with response:
             if response.status_code >= 400:
@@ -566,6 +594,7 @@ class RunwayClient:
         stream: bool = False,
         headers: dict[str, str] | None = None,
         idempotent: bool = True,
+        retries: int | None = None,
     ) -> requests.Response:
         """Send one request with bounded retries; return the last response, whatever its status.
 
@@ -580,7 +609,7 @@ class RunwayClient:
             all_headers["Authorization"] = f"Bearer {self._key()}"
         all_headers.update(headers or {})
         timeout = (float(settings.RUNWAY_CONNECT_TIMEOUT), float(settings.RUNWAY_READ_TIMEOUT))
-        retries = self.max_retries
+        retries = self.max_retries if retries is None else retries
         for attempt in range(retries + 1):
             try:
                 response = self._session.request(
@@ -663,6 +692,14 @@ class RunwayClient:
             )
         if status in (400, 422):
             return RunwayValidationError(self._scrub(_summarise(text, issues)), issues=issues, status=status)
+        if status == 429 and _is_daily_limit(text):
+            return RunwayDailyLimit(
+                self._scrub(
+                    f"Runway's daily generation limit for this kind of model was reached{said}; "
+                    "it resets within 24 hours."
+                ),
+                status=status,
+            )
         if status == 429:
             return RunwayRateLimited(
                 self._scrub(
@@ -743,7 +780,25 @@ def _should_retry(response: requests.Response, *, idempotent: bool) -> bool:
     header = response.headers.get("x-should-retry", "").lower()
     if header in ("true", "false"):
         return header == "true"
+    if response.status_code == 429 and _is_daily_limit(_error_text(response)):
+        # The SDK retries every 429; a daily cap does not clear in seconds, so neither do we.
+        return False
     return response.status_code in (RETRY_STATUSES if idempotent else CREATE_RETRY_STATUSES)
+
+
+# Runway's wording of a daily-cap 429 is unpublished ([DOC-tiers] says only that creates beyond the
+# cap answer 429); one that names a daily or 24-hour limit is taken for it. The pipeline also checks
+# GET /v1/organization (generation/tiers.py), which does not depend on wording.
+_DAILY_LIMIT_RE = re.compile(r"\bdaily\b|\b24[- ]?hours?\b|\bper day\b", re.IGNORECASE)
+
+
+def _is_daily_limit(text: str) -> bool:
+    return bool(_DAILY_LIMIT_RE.search(text or ""))
+
+
+def _error_text(response: requests.Response) -> str:
+    body = _json_or_none(response)
+    return body.get("error") if isinstance(body, Mapping) and isinstance(body.get("error"), str) else ""
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -32,6 +32,7 @@ from generation.runway import (
     RunwayCreditsError,
     RunwayDownloadError,
     RunwayError,
+    RunwayDailyLimit,
     RunwayRateLimited,
     RunwayTaskNotFound,
     RunwayUnavailable,
@@ -340,6 +341,31 @@ def test_it_uploads_fields_first_then_the_file_without_auth(stub_runway, client)
     assert b"Content-Type: image/jpeg" in upload.body
 
 
+def test_a_failed_upload_starts_over_with_a_fresh_slot(stub_runway, client, slept):
+    # Runway: a presigned slot is used once; after a failed file POST, ask for a new one.
+    stub_runway.on(
+        "POST",
+        "/v1/uploads",
+        Reply(
+            200,
+            {"uploadUrl": f"{stub_runway.url}/bucket-1", "fields": {"key": "a"}, "runwayUri": "runway://a"},
+        ),
+        Reply(
+            200,
+            {"uploadUrl": f"{stub_runway.url}/bucket-2", "fields": {"key": "b"}, "runwayUri": "runway://b"},
+        ),
+    )
+    stub_runway.on("POST", "/bucket-1", Reply(503))
+    stub_runway.on("POST", "/bucket-2", Reply(204))
+
+    uri = client.upload_ephemeral("image.jpg", b"\xff\xd8\xff" + os.urandom(2000))
+
+    assert uri == "runway://b"
+    assert stub_runway.count("POST", "/v1/uploads") == 2
+    assert stub_runway.count("POST", "/bucket-1") == 1
+    assert stub_runway.count("POST", "/bucket-2") == 1
+
+
 # --- errors and retries ---------------------------------------------------------------------------
 
 
@@ -575,15 +601,29 @@ def test_it_raises_task_not_found_on_404(stub_runway, client):
 
 
 def test_it_retries_429_then_gives_up_rate_limited(stub_runway, client, slept):
-    stub_runway.on("POST", "/v1/image_to_video", Reply(429, {"error": "Daily task limit reached"}))
+    stub_runway.on(
+        "POST", "/v1/image_to_video", Reply(429, {"error": "Too many requests. Please slow down."})
+    )
 
-    with pytest.raises(RunwayRateLimited, match="Daily task limit reached") as caught:
+    with pytest.raises(RunwayRateLimited, match="slow down") as caught:
         client.create_task("image_to_video", {"model": "gen4_turbo"})
 
+    assert not isinstance(caught.value, RunwayDailyLimit)
     assert stub_runway.count("POST", "/v1/image_to_video") == 4
     assert caught.value.retryable
     assert caught.value.status == 429
     assert len(slept) == 3
+
+
+def test_a_daily_limit_429_is_told_apart_and_not_retried(stub_runway, client, slept):
+    stub_runway.on("POST", "/v1/image_to_video", Reply(429, {"error": "Daily task limit reached"}))
+
+    with pytest.raises(RunwayDailyLimit, match="daily generation limit") as caught:
+        client.create_task("image_to_video", {"model": "gen4_turbo"})
+
+    assert stub_runway.count("POST", "/v1/image_to_video") == 1
+    assert caught.value.status == 429
+    assert slept == []
 
 
 def test_it_gives_up_unavailable_after_a_long_5xx_outage(stub_runway, client):
