@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generation import media, pipeline
+from projects import review
 from projects.models import FilmVersion, ReviewComment, ReviewDecision, Sequence
 from tests.helpers import assert_ledger_exact, drive, make_sequence
 
@@ -49,6 +50,11 @@ def test_each_assembly_keeps_a_new_numbered_version(
     assert default_storage.exists(first.film.name)
     assert default_storage.exists(first.poster.name)
     assert first.film.open().read() == first_bytes
+    # Each version keeps what it is made of, so the next one says what changed.
+    assert review.changes(first.contents, None) == ["first version"]
+    assert review.changes(second.contents, first.contents) == ["shot 1: take 2"]
+    assert not first.is_sent
+    assert not second.is_sent  # a draft until staff send it
     for version in (first, second):
         path = tmp_path / f"v{version.number}.mp4"
         path.write_bytes(version.film.open().read())
