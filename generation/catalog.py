@@ -1154,6 +1154,9 @@ def with_prices(model: T_Model, prices: PriceBook | None) -> T_Model:
         return model
     known = price_fields(model.id)
     plain = {k: int(v) for k, v in overrides.items() if k in known and "." not in k}
+    if isinstance(model, VideoModel) and not model.has_audio and "credits_per_second" in plain:
+        # A model without sound has one price, whichever field names it.
+        plain.setdefault("credits_per_second_silent", plain["credits_per_second"])
     if isinstance(model, UpscaleModel):
         tenths = dict(model.tenth_credits_per_frame)
         for key, value in overrides.items():

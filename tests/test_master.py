@@ -292,3 +292,43 @@ def test_killed_during_a_master_part_the_master_is_made_once(
     assert (info.width, info.height) == (3840, 2160)
     assert_no_duplicate_submissions(runway)
     assert_ledger_exact(rich_alice, runway)
+
+
+def test_a_master_whose_parts_come_back_8_px_off_the_guess_is_joined_and_delivered(
+    project, rich_alice, references, runway, inline_pipeline, tmp_path
+):
+    # Runway's 4K geometry is unpublished: the guess is 3840x2160 for a 16:9 film.
+    version = film(project, rich_alice, references, shots=1, duration=2)
+    estimate = finishing.estimate_master(version)
+    assert (estimate.width, estimate.height) == (3840, 2160)
+    runway.fail_next("upscale_size_offset", 1, pixels=8, short_pixels=0)
+
+    (part,) = finishing.make_master(version, user=rich_alice, expected_credits=estimate.total_credits)
+    version = until_mastered(version)
+
+    part.refresh_from_db()
+    assert part.status == Status.SUCCEEDED, part.failure_message
+    assert version.master
+    info = media.probe(local(version.master, tmp_path, "master.mp4"))
+    assert (info.width, info.height) == (3848, 2160)
+    assert finishing.master_size(version) == (3848, 2160)
+    assert_ledger_exact(rich_alice, runway)
+
+
+@pytest.mark.parametrize(
+    ("size", "ok"),
+    [
+        ((3848, 2160), True),
+        ((3832, 2160), True),
+        ((3840, 2144), True),
+        ((3900, 2160), False),
+        ((2160, 3840), False),
+    ],
+)
+def test_a_part_is_checked_by_shape_and_a_long_side_near_the_guess(size, ok):
+    check = lambda: finishing.check_part_size(size, film=(1280, 720), guessed=(3840, 2160))  # noqa: E731
+    if ok:
+        check()
+    else:
+        with pytest.raises(media.MediaError):
+            check()
