@@ -57,7 +57,8 @@ def test_a_20_shot_run_at_tier_1_is_refused_before_any_hold(
         "Runway allows 50 video generations a day on this account; 44 are used; this run needs 20."
     )
     assert [c for c, _ in refused.value.choices] == ["wait", "fit"]
-    assert refused.value.fits == 6 and refused.value.fit_credits == 6 * 10
+    assert refused.value.fits == 6
+    assert refused.value.fit_credits == 6 * 10
     assert not Take.objects.exists()
     assert not LedgerEntry.objects.exists()
     assert len(runway.tasks()) == 44
@@ -108,7 +109,8 @@ def test_a_run_that_meets_the_limit_mid_way_waits_and_finishes_after_the_reset(
     time.sleep(1.2)
     pipeline.recover()
     third.refresh_from_db()
-    assert third.status == Status.QUEUED and third.is_waiting_for_daily_limit
+    assert third.status == Status.QUEUED
+    assert third.is_waiting_for_daily_limit
     assert len(runway.tasks()) == 2
 
     runway.advance_day()
@@ -116,7 +118,8 @@ def test_a_run_that_meets_the_limit_mid_way_waits_and_finishes_after_the_reset(
 
     assert sequence.status == Sequence.Status.DONE, sequence.status_message
     third.refresh_from_db()
-    assert third.status == Status.SUCCEEDED and not third.is_waiting_for_daily_limit
+    assert third.status == Status.SUCCEEDED
+    assert not third.is_waiting_for_daily_limit
     assert_no_duplicate_submissions(runway)
     assert_ledger_exact(rich_alice, runway)
 

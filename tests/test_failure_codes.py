@@ -36,7 +36,8 @@ def test_a_safety_input_failure_settles_at_runways_charge(
     assert sequence.status == Sequence.Status.NEEDS_ATTENTION
     (take,) = Take.objects.filter(shot__sequence=sequence)
     (task,) = runway.tasks()
-    assert task["status"] == "FAILED" and task["cost"] > 0  # Runway keeps a moderation refusal's charge
+    assert task["status"] == "FAILED"
+    assert task["cost"] > 0
     assert take.status == Status.FAILED
     assert take.cost_credits == task["cost"]
     settled = LedgerEntry.objects.filter(user=alice, kind="settle").aggregate(s=Sum("credits"))["s"]
@@ -77,7 +78,8 @@ def test_an_unavailable_provider_is_retaken_after_a_delay_not_at_once(
         if first.is_final:
             break
 
-    assert first.status == Status.FAILED and first.cost_credits == 0
+    assert first.status == Status.FAILED
+    assert first.cost_credits == 0
     retake = Take.objects.exclude(pk=first.pk).get(shot__sequence=sequence)
     assert retake.status == Status.QUEUED
     assert retake.next_poll_at >= before + failures.RETRY_DELAY - dt.timedelta(seconds=1)

@@ -40,7 +40,8 @@ def test_a_price_raised_at_runway_stops_the_take_before_it_runs_and_alerts_once(
     assert len(takes) == 2
     for take in takes:
         assert take.status == Status.CANCELLED
-        assert take.runway_estimated_credits == 16 and take.estimated_credits == 10
+        assert take.runway_estimated_credits == 16
+        assert take.estimated_credits == 10
         assert (
             "Runway now asks up to 16 credits for this clip; our price table says 10" in take.failure_message
         )
@@ -64,7 +65,8 @@ def test_a_price_raised_at_runway_stops_the_take_before_it_runs_and_alerts_once(
     retake = pipeline.retake_shot(shot, user=alice, expected_credits=16)
     sequence = drive(sequence)
     retake.refresh_from_db()
-    assert retake.status == Status.SUCCEEDED and retake.cost_credits == 16
+    assert retake.status == Status.SUCCEEDED
+    assert retake.cost_credits == 16
     assert_ledger_exact(alice, runway)
 
 
