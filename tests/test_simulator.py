@@ -695,7 +695,7 @@ def test_it_refuses_creates_beyond_the_kinds_daily_cap_with_429(runway):
 
     assert refused.status_code == 429
     assert set(refused.json()) == {"error"}
-    assert "daily generation limit" in refused.json()["error"]
+    assert "maximum number of daily generations" in refused.json()["error"]
     image = {"model": "gen4_image", "promptText": "a chair", "ratio": "1280:720"}
     assert post(runway, "/v1/text_to_image", image).status_code == 200
     org = organization(runway)
@@ -1226,3 +1226,12 @@ def test_the_management_command_serves_until_interrupted():
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+
+
+def test_an_http_error_can_be_aimed_at_one_path(runway):
+    runway.fail_next("http_error", status=500, path="/v1/image_to_video")
+
+    assert requests.get(f"{runway.base_url}/v1/organization", headers=runway.api_headers, timeout=10).ok
+    assert post(runway, "/v1/image_to_video", i2v()).status_code == 500
+    assert runway.tasks() == []
+    assert post(runway, "/v1/image_to_video", i2v()).status_code == 200

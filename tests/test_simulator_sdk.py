@@ -202,7 +202,7 @@ def test_sdk_raises_rate_limit_for_the_daily_cap_with_a_body_that_names_it(clien
 
     assert capped.value.status_code == 429
     assert set(capped.value.body) == {"error"}
-    assert "daily generation limit" in capped.value.body["error"]
+    assert "maximum number of daily generations" in capped.value.body["error"]
     runway.advance_day()
     created = client.text_to_video.create(
         model="gen4.5", prompt_text="a lighthouse", ratio="720:1280", duration=2

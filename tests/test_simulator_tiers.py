@@ -181,7 +181,7 @@ def test_at_tier_1_the_51st_video_of_the_day_is_refused_with_a_429_that_names_th
 
     assert refused.status_code == 429
     assert set(refused.json()) == {"error"}
-    assert re.search(r"daily generation limit: 50 video generations", refused.json()["error"])
+    assert re.search(r"daily generations \(50 in 24 hours for video models", refused.json()["error"])
     assert len(parked.tasks()) == 50
     # Images have a cap of their own.
     assert post(parked, STILL).status_code == 200

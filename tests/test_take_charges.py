@@ -220,7 +220,8 @@ def test_a_task_cancelled_at_runway_is_settled_at_its_cost(project, alice, refer
 
 
 def test_a_refunded_failure_settles_at_nothing(project, alice, references, runway, books):
-    sequence = one_shot(project, alice, references, prompt="Hall [sim:fail=SAFETY.INPUT.TEXT]")
+    # Runway refunds every failure but SAFETY.INPUT.* (runway-api.md §6.3).
+    sequence = one_shot(project, alice, references, prompt="Hall [sim:fail=SAFETY.OUTPUT.THIRD_PARTY]")
     pipeline.start_sequence(sequence, user=alice)
     drive(sequence)
 
@@ -387,7 +388,8 @@ def test_an_unconfirmed_create_keeps_its_hold_until_an_admin_resolves_it(
 
 
 def test_an_unconfirmed_take_the_admin_finds_uncharged_is_released(project, alice, references, runway):
-    runway.fail_next("http_error", status=500)  # not a create: nothing made
+    # The create answers 500 and makes nothing (the run's organisation read goes through).
+    runway.fail_next("http_error", status=500, path="/v1/image_to_video")
     sequence = one_shot(project, alice, references)
     pipeline.start_sequence(sequence, user=alice)
     drive(sequence)

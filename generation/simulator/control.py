@@ -40,7 +40,8 @@ class SimulatorControl:
         """Arm a fault for the next `count` events of its kind (see generation.simulator.faults.KINDS):
         `fail_next("moderation", code="SAFETY.INPUT.IMAGE")` (charged, as Runway charges SAFETY.INPUT.*),
         `fail_next("fail", code="THIRD_PARTY.UNAVAILABLE")` (any failure code; refunded unless
-        SAFETY.INPUT.*; `charge=True/False` overrides), `fail_next("http_error", 2, status=503)`,
+        SAFETY.INPUT.*; `charge=True/False` overrides), `fail_next("http_error", 2, status=503)`
+        (`path="/v1/image_to_video"`: only requests to that path),
         `fail_next("slow", seconds=5)`, `fail_next("truncate_download", fraction=0.3)`,
         `fail_next("start_on_delete")` (the next cancelled PENDING task had just started RUNNING),
         `fail_next("upscale_size_offset", pixels=8, short_pixels=0)` (the next video_upscale master

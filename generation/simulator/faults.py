@@ -40,7 +40,8 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "bad_output": ("task", {"code": "INTERNAL.BAD_OUTPUT.CODE01", "charge": None}),
     "fail": ("task", {"code": "INTERNAL", "charge": None}),
     "slow": ("task", {"seconds": 10.0}),
-    "http_error": ("api", {"status": 500}),
+    # `path`: only requests whose path starts with it (e.g. "/v1/image_to_video"); None: any.
+    "http_error": ("api", {"status": 500, "path": None}),
     # A 429 that is not the daily cap: {"error": RATE_LIMIT_TEXT}, no task created.
     "rate_limit": ("create", {}),
     # The task is created but the client sees an error: the case that tempts clients to resubmit.
@@ -116,10 +117,14 @@ class FaultQueue:
             self._faults.append(fault)
         return fault
 
-    def take(self, scope: str) -> Fault | None:
-        """Use up one occurrence of the oldest armed fault of `scope`."""
+    def take(self, scope: str, *, path: str | None = None) -> Fault | None:
+        """Use up one occurrence of the oldest armed fault of `scope` (with `path`, only one whose
+        own `path` parameter is unset or a prefix of it)."""
         with self._lock:
             for fault in self._faults:
+                wanted = fault.params.get("path")
+                if wanted and (path is None or not path.startswith(str(wanted))):
+                    continue
                 if fault.scope == scope and fault.remaining > 0:
                     fault.remaining -= 1
                     if fault.remaining == 0:

@@ -476,8 +476,9 @@ DAILY_WINDOW_SECONDS = 24 * 3600
 # log) can tell it from a rate limit. A client should rather trust GET /v1/organization: the cap is
 # reached when the dailyGenerations of a modality's models add up to its maxDailyGenerations.
 DAILY_LIMIT_TEXT = (
-    "You have exceeded your daily generation limit: {limit} {kind} generations in 24 hours at your "
-    "organization's tier ({model}). Try again later or contact support to increase your limits."
+    "You have reached the maximum number of daily generations ({limit} in 24 hours for {kind} models "
+    "such as {model}) at your organization's tier. Try again later or contact support to increase "
+    "your limits."
 )
 # The `rate_limit` fault's body: a throttle that clears within seconds.
 RATE_LIMIT_TEXT = "Too many requests. Please slow down."

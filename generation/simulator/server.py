@@ -254,7 +254,7 @@ class RunwayRequestHandler(BaseHTTPRequestHandler):
     def _guard(self, area: str) -> bool:
         """Checks every request of an area goes through before its handler runs."""
         if area == "api":
-            fault = self.sim.faults.take("api")
+            fault = self.sim.faults.take("api", path=self.route_path)
             if fault:
                 status = int(fault.params["status"])
                 self.send_json(status, {"error": HTTPStatus(status).phrase})
