@@ -630,3 +630,52 @@ class ReviewDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_verdict_display()} by {self.author_name}"
+
+
+class StudioVisit(models.Model):
+    """A user's visits to the dashboard, which lists what finished since the one before, and the
+    address they use the studio at (a finish mail links to it; a worker has no request to ask)."""
+
+    # Dashboard views closer together than this are one visit: a reload keeps the list.
+    GAP = dt.timedelta(minutes=30)
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="studio_visit")
+    seen_at = models.DateTimeField(default=timezone.now)
+    # The visit before this one: what finished after it is new.
+    previous_at = models.DateTimeField(null=True, blank=True)
+    studio_url = models.URLField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"Visits of {self.user}"
+
+
+class SequenceLook(models.Model):
+    """When a user last had a sequence's page open (it says so every half minute while it is shown):
+    client feedback after it is waiting for them, and a run that ends while they look is not mailed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="looks")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "sequence"], name="one_look_per_user_and_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.user} looked at {self.sequence}"
+
+
+class FinishNotice(models.Model):
+    """A run's end, told to the user who started it: one row per end, so that a mail task that runs
+    twice sends once (`generation.notifications`)."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+")
+    finished_at = models.DateTimeField()
+    is_mailed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "finished_at"], name="one_notice_per_run_end")
+        ]
+
+    def __str__(self) -> str:
+        return f"End of {self.sequence} at {self.finished_at}"

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -79,7 +81,8 @@ def test_its_query_count_does_not_grow_with_projects(client, alice, django_asser
         p = Project.objects.create(name=f"P{i}", created_by=alice)
         Membership.objects.create(project=p, user=alice, role="owner")
         Sequence.objects.create(project=p, title=f"S{i}", created_by=alice, status="running")
-    with django_assert_max_num_queries(12):
+    # A fixed number more for the visit, the client feedback and what finished since the last visit.
+    with django_assert_max_num_queries(16):
         client.get(reverse("dashboard"))
     assert LedgerEntry.objects.count() == 0
 
@@ -91,3 +94,122 @@ def test_sequences_that_need_attention_are_listed_with_the_generating_ones(clien
     response = client.get(reverse("dashboard"))
     assert [s.title for s in response.context["generating"]] == ["Stuck tour"]
     assert "Needs attention" in response.text
+
+
+# --- what waits ------------------------------------------------------------------------------------
+
+
+def version_of(project, alice, title="Tour"):
+    from projects.models import FilmVersion
+
+    sequence = Sequence.objects.create(project=project, title=title, created_by=alice, status="done")
+    return FilmVersion.objects.create(sequence=sequence, number=1, film="films/1.mp4", duration=4.0)
+
+
+def test_it_lists_client_feedback_newer_than_my_last_look_at_the_sequence(client, alice, project):
+    from django.utils import timezone
+
+    from projects import home
+    from projects.models import ReviewComment, ReviewDecision
+
+    version = version_of(project, alice)
+    ReviewComment.objects.create(
+        version=version,
+        author_name="Dana",
+        body="Seen already",
+        created_at=timezone.now() - dt.timedelta(hours=2),
+    )
+    home.record_look(alice, version.sequence)
+    from projects.models import SequenceLook
+
+    SequenceLook.objects.update(seen_at=timezone.now() - dt.timedelta(hours=1))
+    ReviewComment.objects.create(
+        version=version, author_name="Dana", body="The hall is too dark", at_seconds=2
+    )
+    ReviewDecision.objects.create(
+        version=version, author_name="Dana", verdict="changes", note="Brighter, please"
+    )
+
+    client.force_login(alice)
+    page = client.get(reverse("dashboard")).text
+    assert "The hall is too dark" in page
+    assert "Dana: Changes requested" in page
+    assert "Brighter, please" in page
+    assert "Seen already" not in page
+
+    client.post(reverse("sequence_seen", args=[version.sequence_id]))
+    assert "The hall is too dark" not in client.get(reverse("dashboard")).text
+
+
+def test_feedback_on_projects_i_only_view_or_am_not_in_is_not_mine_to_answer(
+    client, bob, carol, alice, project
+):
+    from projects.models import ReviewComment
+
+    ReviewComment.objects.create(version=version_of(project, alice), author_name="Dana", body="Too dark")
+    for user in (bob, carol):
+        client.force_login(user)
+        assert "Too dark" not in client.get(reverse("dashboard")).text
+
+
+def test_runs_under_way_show_their_progress(client, alice, project):
+    from django.utils import timezone
+
+    from generation.models import Take
+    from projects.models import Shot
+
+    started = timezone.now()
+    running = Sequence.objects.create(
+        project=project, title="Running tour", created_by=alice, status="running", started_at=started
+    )
+    shots = [Shot.objects.create(sequence=running, prompt=f"S{i}", position=i) for i in range(3)]
+    old = Take.objects.create(shot=shots[0], user=alice, status="succeeded")  # an earlier run's
+    Take.objects.filter(pk=old.pk).update(created_at=started - dt.timedelta(days=1))
+    Take.objects.create(shot=shots[0], user=alice, status="succeeded")
+    Take.objects.create(shot=shots[1], user=alice, status="running")
+    Take.objects.create(shot=shots[2], user=alice, status="queued")
+    Sequence.objects.create(project=project, title="Film again", created_by=alice, status="assembling")
+
+    client.force_login(alice)
+    page = client.get(reverse("dashboard")).text
+    assert "1 of 3 clips made" in page
+    assert "Assembling the film" in page
+
+
+def test_it_lists_what_finished_since_my_last_visit(client, alice, project):
+    from django.utils import timezone
+
+    from projects.models import StudioVisit
+
+    client.force_login(alice)
+    client.get(reverse("dashboard"))
+    StudioVisit.objects.update(seen_at=timezone.now() - dt.timedelta(hours=3))
+    before = timezone.now() - dt.timedelta(hours=4)
+    after = timezone.now() - dt.timedelta(hours=1)
+    Sequence.objects.create(
+        project=project, title="Old film", created_by=alice, status="done", finished_at=before
+    )
+    Sequence.objects.create(
+        project=project, title="New film", created_by=alice, status="done", finished_at=after
+    )
+    Sequence.objects.create(
+        project=project, title="Broke", created_by=alice, status="failed", finished_at=after
+    )
+
+    first = client.get(reverse("dashboard"))
+    assert {s.title for s in first.context["finished"]} == {"New film", "Broke"}
+    assert "Finished since your last visit" in first.text
+    # A reload a moment later is the same visit: the list stays.
+    again = client.get(reverse("dashboard"))
+    assert {s.title for s in again.context["finished"]} == {"New film", "Broke"}
+
+
+def test_seen_refuses_outsiders_anonymous_users_and_get(client, alice, carol, project):
+    sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice)
+    url = reverse("sequence_seen", args=[sequence.pk])
+    assert reverse("login") in client.post(url)["Location"]
+    client.force_login(carol)
+    assert client.post(url).status_code == 404
+    client.force_login(alice)
+    assert client.get(url).status_code == 405
+    assert client.post(url).status_code == 204

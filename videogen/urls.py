@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from projects import accounts
+from projects.views import projects as project_views
 
 # Media (films, takes, posters, reference images) are never served from MEDIA_URL, in any mode: only
 # the views that check project membership or a share link serve them (projects/views/).
@@ -12,5 +13,6 @@ urlpatterns = [
     path("accounts/login/", accounts.login, name="login"),
     path("accounts/password_reset/", accounts.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("sequences/<int:pk>/seen/", project_views.sequence_seen, name="sequence_seen"),
     path("", include("projects.urls")),
 ]

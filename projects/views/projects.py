@@ -1,5 +1,7 @@
 """Dashboard, projects, their members and budgets."""
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -8,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from generation import credits
-from projects import services
+from projects import home, services
 from projects import usage as credit_usage
 from projects.forms import (
     AddMemberForm,
@@ -34,13 +36,16 @@ from projects.views.common import (
     _confirm,
     _get_membership_for_user,
     _get_project_for_user,
+    _get_sequence_for_user,
     _pk_url,
 )
 
 # --- dashboard and projects ----------------------------------------------------------------------
 
 
-def _dashboard_context(request: HttpRequest, *, project_form: ProjectForm | None = None) -> dict:
+def _dashboard_context(
+    request: HttpRequest, *, project_form: ProjectForm | None = None, since: dt.datetime | None = None
+) -> dict:
     user = request.user
     memberships = (
         Membership.objects.filter(user=user)
@@ -49,10 +54,16 @@ def _dashboard_context(request: HttpRequest, *, project_form: ProjectForm | None
         .order_by("-project__created_at")
     )
     visible = Sequence.objects.filter(project__memberships__user=user).select_related("project")
+    runs = home.runs_under_way(user)
+    for run in runs:
+        run.progress = home.progress_words(run)
     return {
         "memberships": memberships,
         "meter": credit_usage.month_meter(user),
-        "generating": visible.filter(status__in=Sequence.UNFINISHED).order_by("-started_at"),
+        "generating": runs,
+        "feedback": home.feedback_waiting(user),
+        "finished": home.finished_since(user, since),
+        "since": since,
         "recent_films": visible.filter(status=Sequence.Status.DONE)
         .exclude(film="")
         .order_by("-finished_at")[:6],
@@ -62,7 +73,18 @@ def _dashboard_context(request: HttpRequest, *, project_form: ProjectForm | None
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "projects/dashboard.html", _dashboard_context(request))
+    since = home.record_visit(request.user, studio_url=request.build_absolute_uri("/"))
+    return render(request, "projects/dashboard.html", _dashboard_context(request, since=since))
+
+
+@require_POST
+@login_required
+def sequence_seen(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sequence's open page says it is being looked at (static/js/notify.js): feedback shown
+    there is no longer waiting, and a run that ends meanwhile is not mailed."""
+    sequence = _get_sequence_for_user(request, pk)
+    home.record_look(request.user, sequence, studio_url=request.build_absolute_uri("/"))
+    return HttpResponse(status=204)
 
 
 @require_POST
