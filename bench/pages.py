@@ -1,7 +1,8 @@
 """Figures for the heaviest staff pages (not a test): `.venv/bin/python bench/pages.py [--quick]`.
 
 The sequence page (`sequence_detail`) of a finished 20-shot sequence, the project page
-(`project_detail`) of a project with 50 sequences and the dashboard, against a bare authenticated
+(`project_detail`) of a project with 50 sequences, the dashboard and the client's share page
+(`shared_film`: four versions sent, 30 comments, three reviewers), against a bare authenticated
 page (the password-change form: the session, the middleware and `base.html`, no data), served by
 gunicorn (2 sync workers, DEBUG off, static files collected for whitenoise, as in production) on a
 fresh PostgreSQL database, under 1, 10 and 50 concurrent clients: requests per second, p50 and p95
@@ -116,12 +117,44 @@ def seed() -> dict[str, str]:
     long_sequence = finished_sequence("Full tour", 20)
     for index in range(49):
         finished_sequence(f"Room {index + 1}", 3)
+    share_token = shared_versions(long_sequence, user)
     return {
         BARE: reverse("password_change"),
         "sequence_detail": reverse("sequence_detail", args=[long_sequence.pk]),
         "project_detail": reverse("project_detail", args=[project.pk]),
         "dashboard": reverse("dashboard"),
+        "shared_film": reverse("shared_film", args=[share_token]),
     }
+
+
+def shared_versions(sequence, user) -> str:
+    """The client's share page of `sequence`: four versions sent (and a draft), 30 comments and
+    three reviewers' decisions on the latest, a review link to the latest; returns its token."""
+    from django.utils import timezone
+
+    from projects.models import FilmVersion, ReviewComment, ReviewDecision, ShareLink
+
+    for number in range(1, 6):
+        FilmVersion.objects.create(
+            sequence=sequence,
+            number=number,
+            film=f"films/{sequence.pk}/v{number}.mp4",
+            poster=f"films/{sequence.pk}/v{number}.jpg",
+            duration=80.0,
+            sent_at=timezone.now() if number < 5 else None,
+            sent_note=f"Version {number}: warmer light in the hall." if number < 5 else "",
+        )
+    latest = sequence.versions.get(number=4)
+    link, token = ShareLink.issue(sequence, created_by=user, recipient_name="Dana Client")
+    ReviewComment.objects.bulk_create(
+        ReviewComment(
+            version=latest, share_link=link, author_name="Dana", body=f"Note {i}", at_seconds=i * 2.5
+        )
+        for i in range(30)
+    )
+    for name, verdict in (("Dana", "approved"), ("Eli", "changes"), ("Fay", "approved")):
+        ReviewDecision.objects.create(version=latest, share_link=link, author_name=name, verdict=verdict)
+    return token
 
 
 def query_counts(paths: dict[str, str]) -> dict[str, tuple[int, int]]:

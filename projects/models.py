@@ -546,7 +546,10 @@ class ShareLink(models.Model):
     @classmethod
     def find(cls, token: str) -> ShareLink | None:
         """The link for a token from a URL, or None."""
-        return cls.objects.select_related("sequence").filter(token_digest=token_digest(token)).first()
+        # The project too: every client page shows its branding.
+        return (
+            cls.objects.select_related("sequence__project").filter(token_digest=token_digest(token)).first()
+        )
 
     def count_fetch(self, *, is_play: bool) -> None:
         field = "play_count" if is_play else "download_count"

@@ -473,17 +473,13 @@ def version_rows(sequence: Sequence, *, urls: dict) -> list[dict]:
     return rows
 
 
-def history_rows(link: ShareLink, versions: list[FilmVersion]) -> list[dict]:
-    """The versions a link shows (newest first), each with what changed, each reviewer's standing
-    decision and its comment count: the client's version history. Two queries."""
+def history_rows(link: ShareLink) -> tuple[list[dict], dict[int, list[ReviewDecision]]]:
+    """The versions the link shows (newest first), each with what changed, each reviewer's standing
+    decision and its comment count: the client's version history; and every decision on them, by
+    version pk, newest first. Two queries."""
+    versions = list(shown_versions(link).annotate(comment_count=Count("comments")))
     pks = [v.pk for v in versions]
     decisions: dict[int, list] = {pk: [] for pk in pks}
-    counts = dict(
-        ReviewComment.objects.filter(version_id__in=pks)
-        .values("version_id")
-        .annotate(n=Count("pk"))
-        .values_list("version_id", "n")
-    )
     for d in ReviewDecision.objects.filter(version_id__in=pks).order_by("-created_at", "-pk"):
         decisions[d.version_id].append(d)
     rows = []
@@ -508,10 +504,10 @@ def history_rows(link: ShareLink, versions: list[FilmVersion]) -> list[dict]:
                 "verdict_label": label,
                 "badge": badge,
                 "is_approved": any(r["verdict"] == Verdict.APPROVED for r in reviewers),
-                "comment_count": counts.get(v.pk, 0),
+                "comment_count": v.comment_count,
             }
         )
-    return rows
+    return rows, decisions
 
 
 def branding(project: Project) -> dict:

@@ -16,13 +16,11 @@ delete could remove a shot, and with it a take, that a start had just queued and
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import models, transaction
 from django.db.models import F, Max
-from django.utils import timezone
 
 from generation import catalog, credits, estimates
 from generation.models import Take
@@ -582,21 +580,18 @@ def issue_share_link(
     version_number: int | None = None,
     can_review: bool = True,
 ) -> tuple[ShareLink, str]:
-    """A new share link for the sequence's film and its token, which is stored nowhere: this is the
-    only time it is known. It expires after `expires_in_days` days, or never when None. It shows
-    version `version_number`, or always the latest when None; `can_review` lets the client comment
-    and approve. Raises NotShareable, making nothing, until the film is finished."""
-    if not sequence.is_shareable:
-        raise NotShareable()
-    version = None
-    if version_number is not None:
-        version = sequence.versions.filter(number=version_number).first()
-        if version is None:
-            raise NotShareable()
-    expires_at = timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None
-    with transaction.atomic():
-        link, token = ShareLink.issue(sequence, created_by=created_by, expires_at=expires_at)
-        link.version = version
-        link.can_review = can_review
-        link.save(update_fields=["version", "can_review"])
-    return link, token
+    """A new share link and its token (see `projects.review.issue_link`, which owns the rules).
+    Raises NotShareable, making nothing, while there is no version to show."""
+    from projects import review
+
+    try:
+        return review.issue_link(
+            sequence,
+            created_by=created_by,
+            expires_in_days=expires_in_days,
+            version_number=version_number,
+            can_comment=can_review,
+            can_approve=can_review,
+        )
+    except (review.NothingToShare, review.NoSuchVersion):
+        raise NotShareable() from None

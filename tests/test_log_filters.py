@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from gunicorn.config import Config
 
 from projects.models import FilmVersion, Membership, Sequence, ShareLink
@@ -35,7 +36,7 @@ def sequence(project, alice):
     sequence = Sequence.objects.create(
         project=project, title="Harbour House", created_by=alice, status="done"
     )
-    version = FilmVersion(sequence=sequence, number=1, duration=12.0)
+    version = FilmVersion(sequence=sequence, number=1, duration=12.0, sent_at=timezone.now())
     version.film.save("film.mp4", ContentFile(b"film" * 100), save=False)
     version.save()
     Sequence.objects.filter(pk=sequence.pk).update(film=version.film.name)
@@ -44,7 +45,7 @@ def sequence(project, alice):
 
 def issue(sequence, alice, *, can_review: bool = True) -> str:
     link, token = ShareLink.issue(sequence, created_by=alice)
-    ShareLink.objects.filter(pk=link.pk).update(can_review=can_review)
+    ShareLink.objects.filter(pk=link.pk).update(can_comment=can_review, can_approve=can_review)
     return token
 
 
@@ -254,7 +255,7 @@ def test_gunicorns_access_log_shows_four_characters_of_a_token(gunicorn, project
     sequence = Sequence.objects.create(
         project=project, title="Harbour House", created_by=alice, status="done"
     )
-    version = FilmVersion(sequence=sequence, number=1, duration=12.0)
+    version = FilmVersion(sequence=sequence, number=1, duration=12.0, sent_at=timezone.now())
     version.film.save("film.mp4", ContentFile(b"film" * 100), save=False)
     version.save()
     token = issue(sequence, alice)

@@ -306,10 +306,10 @@ def _shared_film_page(
 ) -> HttpResponse:
     """The page of one version the link shows, with the link's version history beside it."""
     name = _review_name(request)
-    history = review.history_rows(link, list(review.shown_versions(link)))
+    history, decisions_by_version = review.history_rows(link)
     this = next(row for row in history if row["number"] == version.number)
     number = version.number
-    decisions = list(version.decisions.all())
+    decisions = decisions_by_version[version.pk]
     context = {
         "link": link,
         "token": token,
