@@ -70,7 +70,8 @@ def organization(
 ) -> runway.Organization | None:
     """The organisation's balance, tier limits and daily use, at most ORGANIZATION_CACHE_SECONDS
     old (`fresh`: read now); None when Runway cannot be asked."""
-    client = client or runway.client_from_settings()
+    # One attempt: a page or a sweep does not wait through retries for figures it can do without.
+    client = client or runway.client_from_settings(max_retries=0)
     key = _cache_key(client)
     if not fresh:
         kept = cache.get(key)
@@ -123,11 +124,12 @@ def concurrency_limit(kind: str, client: runway.RunwayClient | None = None) -> i
 
 def check_daily_room(needs: Mapping[str, int], *, client: runway.RunwayClient | None = None) -> None:
     """Raise DailyLimitReached for the first kind whose `needs` (generations) exceed what Runway's
-    daily limit leaves today. Reads the organisation afresh: a run is about to spend."""
+    daily limit leaves today. The organisation may be up to ORGANIZATION_CACHE_SECONDS old: a
+    create beyond the limit still answers 429, which the pipeline waits out."""
     wanted = {kind: n for kind, n in needs.items() if n > 0}
     if not wanted:
         return
-    org = organization(client, fresh=True)
+    org = organization(client)
     if org is None:
         return
     for kind, needed in wanted.items():

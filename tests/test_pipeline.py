@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 from PIL import Image, ImageStat
 
-from generation import credits, estimates, media, pipeline
+from generation import credits, estimates, media, pipeline, tiers
 from generation.credits import InsufficientCredits
 from generation.models import LedgerEntry, Take
 from projects.images import add_reference_images
@@ -132,7 +132,7 @@ def test_an_unsupported_shot_is_refused_with_its_number(project, alice, referenc
     assert not LedgerEntry.objects.exists()
 
 
-def test_moderation_failure_fails_the_take_in_plain_words_and_releases_its_hold(
+def test_moderation_failure_fails_the_take_in_plain_words_and_settles_at_runways_charge(
     project, alice, references, runway_simulator
 ):
     sequence = make_sequence(
@@ -154,11 +154,13 @@ def test_moderation_failure_fails_the_take_in_plain_words_and_releases_its_hold(
     assert Take.objects.filter(shot=failed.shot).count() == 1  # no automatic retry
     assert "Shot 2" in sequence.status_message
     assert_ledger_exact(alice, runway_simulator)
-    assert credits.month_summary(alice).used == 10
+    # Runway does not refund SAFETY.INPUT.*: the refusal costs what the clip would have.
+    assert failed.cost_credits == 10
+    assert credits.month_summary(alice).used == 20
 
 
 def test_an_internal_failure_gets_a_new_take_automatically(project, alice, references, runway_simulator):
-    runway_simulator.fail_next("bad_output")
+    runway_simulator.fail_next("fail", code="INTERNAL")
     sequence = make_sequence(
         project, alice, references, model="gen4_turbo", stitched=False, duration=2, shots=1
     )
@@ -168,7 +170,7 @@ def test_an_internal_failure_gets_a_new_take_automatically(project, alice, refer
 
     assert sequence.status == Sequence.Status.DONE
     first, second = Take.objects.order_by("pk")
-    assert (first.status, first.failure_code) == (Take.Status.FAILED, "INTERNAL.BAD_OUTPUT.CODE01")
+    assert (first.status, first.failure_code) == (Take.Status.FAILED, "INTERNAL")
     assert (second.status, second.attempt) == (Take.Status.SUCCEEDED, 1)
     assert_ledger_exact(alice, runway_simulator)
     assert credits.month_summary(alice).used == 10
@@ -286,6 +288,9 @@ def test_a_503_burst_on_submission_is_sent_again_later(project, alice, reference
     sequence = make_sequence(
         project, alice, references, model="gen4_turbo", stitched=True, duration=2, shots=1
     )
+    # The start and the sweep read Runway's organisation, kept briefly: read it now, so that the
+    # burst meets the creates.
+    assert tiers.organization() is not None
     runway_simulator.fail_next("http_error", 2, status=503)
 
     pipeline.start_sequence(sequence, user=alice)

@@ -101,3 +101,24 @@ def test_viewers_get_403(client, bob, sequence):
 def test_it_refuses_other_methods(client, alice, sequence):
     client.force_login(alice)
     assert client.put(url(sequence)).status_code == 405
+
+
+def test_a_run_beyond_runways_daily_limit_offers_to_wait_or_run_what_fits(client, alice, sequence, runway):
+    runway.configure(limits={"video": {"max_daily_generations": 1}})
+    client.force_login(alice)
+
+    response = client.post(url(sequence), {"credits": "180"})
+
+    assert response.status_code == 200
+    assert (
+        "Runway allows 1 video generations a day on this account; 0 are used; this run needs 2."
+        in response.text
+    )
+    assert 'name="daily_limit" value="wait"' in response.text
+    assert 'name="daily_limit" value="fit"' in response.text
+    assert not LedgerEntry.objects.exists()
+
+    response = client.post(url(sequence), {"credits": "180", "daily_limit": "fit"})
+
+    assert response["Location"] == reverse("sequence_detail", args=[sequence.pk])
+    assert list(LedgerEntry.objects.filter(user=alice, kind="hold").values_list("credits", flat=True)) == [60]

@@ -770,6 +770,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("sequence_detail", pk=sequence.pk)
     # Only the shots without a valid take are made; the same estimate is held by the pipeline.
     estimate = estimates.estimate_generation(sequence)
+    daily_limit = None  # Runway's daily limit would stop this run: the page offers the choices
     if request.method == "POST":
         if request.POST.get("credits") != str(estimate.total_credits):
             messages.warning(
@@ -778,17 +779,24 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("start_sequence", pk=sequence.pk)
         try:
-            pipeline.start_sequence(sequence, user=request.user, expected_credits=estimate.total_credits)
+            takes = pipeline.start_sequence(
+                sequence,
+                user=request.user,
+                expected_credits=estimate.total_credits,
+                daily_limit=request.POST.get("daily_limit") or None,
+            )
+        except pipeline.DailyLimitReached as refusal:
+            daily_limit = refusal
         except SPEND_ERRORS as error:
             messages.error(request, str(error))
             return redirect("start_sequence", pk=sequence.pk)
-        if estimate.shots:
-            messages.success(
-                request, f"Generating “{sequence.title}”: {estimate.total_credits} credits reserved."
-            )
         else:
-            messages.success(request, f"Assembling “{sequence.title}” from the chosen takes.")
-        return redirect("sequence_detail", pk=sequence.pk)
+            held = sum(t.estimated_credits for t in takes)
+            if estimate.shots:
+                messages.success(request, f"Generating “{sequence.title}”: {held} credits reserved.")
+            else:
+                messages.success(request, f"Assembling “{sequence.title}” from the chosen takes.")
+            return redirect("sequence_detail", pk=sequence.pk)
 
     shots = list(sequence.shots.order_by("position", "pk"))
     by_shot = {item.shot.pk: item for item in estimate.shots}
@@ -805,6 +813,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         "can_afford": estimate.total_credits <= meter["summary"].available,
         "has_errors": has_errors,
         "has_shots": bool(shots),
+        "daily_limit": daily_limit,
     }
     return render(request, "projects/start_sequence.html", context)
 
