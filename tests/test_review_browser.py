@@ -79,13 +79,20 @@ def _sign_in(page: Page, base_url: str) -> None:
 def _share_latest_for_review(page: Page, screenshots: Screenshots) -> str:
     from playwright.sync_api import expect
 
+    page.get_by_role("button", name="Send version 1 to the client").click()
+    expect(page.locator(".messages")).to_contain_text("Version 1 was sent to the client")
     sharing = page.locator("#sharing")
-    sharing.get_by_label("Version").select_option(label="Always the latest")
-    sharing.get_by_label("The client may").select_option(label="Review: comment, approve or request changes")
+    sharing.get_by_label("Version").select_option(label="Always the latest sent")
+    sharing.locator("input[name=recipient_name]").fill("Dana Client")
     sharing.get_by_role("button", name="Create share link").click()
-    expect(page.locator(".messages")).to_contain_text("Share link created.")
+    # Its own page, after a redirect: a reload shows the same link.
+    expect(page.get_by_role("heading", name="Link 1 for Dana Client")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy the link")).to_be_visible()
     screenshots.take(page, "staff-share-link")
-    return page.get_by_label("Link 1").input_value()
+    url = page.get_by_label("The link").input_value()
+    page.reload()
+    assert page.get_by_label("The link").input_value() == url
+    return url
 
 
 def _client_requests_changes(page: Page, share_url: str, screenshots: Screenshots) -> None:
@@ -93,7 +100,7 @@ def _client_requests_changes(page: Page, share_url: str, screenshots: Screenshot
 
     page.goto(share_url)
     expect(page.get_by_role("heading", name="Harbour tour")).to_be_visible()
-    expect(page.get_by_text("Version 1", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Version 1 · sent"))).to_be_visible()
     screenshots.take(page, "client-opens-link")
 
     page.get_by_label("Your name").fill("Dana Client")
@@ -145,7 +152,10 @@ def _staff_sees_feedback_and_makes_version_2(page: Page, sequence_url: str, scre
     expect(page.locator("#versions summary").first).to_contain_text(
         "Version 2", timeout=GENERATION_TIMEOUT_MS
     )
-    expect(page.locator("#versions")).to_contain_text("Awaiting review")
+    expect(page.locator("#versions")).to_contain_text("Draft: not sent")
+    page.get_by_label("Note for the client").fill("Brighter sky in shot 1.")
+    page.get_by_role("button", name="Send version 2 to the client").click()
+    expect(page.locator(".messages")).to_contain_text("Version 2 was sent to the client")
     screenshots.take(page, "staff-version-2")
 
 
@@ -153,7 +163,9 @@ def _client_approves_version_2(page: Page, share_url: str, screenshots: Screensh
     from playwright.sync_api import expect
 
     page.goto(share_url)
-    expect(page.get_by_text("Version 2", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Version 2 · sent"))).to_be_visible()
+    expect(page.locator(".version-notes")).to_contain_text("Brighter sky in shot 1.")
+    expect(page.locator("#versions")).to_contain_text("Versions sent to you")
     expect(page.get_by_role("heading", name="Your feedback on version 2")).to_be_visible()
     expect(page.locator("#comments")).to_contain_text("No comments yet.")
     _wait_for_metadata(page, page.locator("#review-player"))
