@@ -1,6 +1,7 @@
 """Figures for the heaviest staff pages (not a test): `.venv/bin/python bench/pages.py [--quick]`.
 
-The sequence page (`sequence_detail`) of a finished 20-shot sequence, the project page
+The sequence page (`sequence_detail`: the storyboard) of a finished 20-shot sequence with three takes
+per shot, the project page
 (`project_detail`) of a project with 50 sequences, the dashboard and the client's share page
 (`shared_film`: four versions sent, 30 comments, three reviewers), against a bare authenticated
 page (the password-change form: the session, the middleware and `base.html`, no data), served by
@@ -61,7 +62,7 @@ def seed() -> dict[str, str]:
     images = list(references.images.all())
     now = timezone.now()
 
-    def finished_sequence(title: str, shots: int) -> Sequence:
+    def finished_sequence(title: str, shots: int, *, takes: int = 1) -> Sequence:
         sequence = Sequence.objects.create(
             project=project,
             title=title,
@@ -96,6 +97,21 @@ def seed() -> dict[str, str]:
                     failure_code="SAFETY.OUTPUT",
                     finished_at=now,
                 )
+            for earlier in range(takes - 1):  # finished takes not chosen: the card's picker
+                Take.objects.create(
+                    shot=shot,
+                    user=user,
+                    status=Take.Status.SUCCEEDED,
+                    runway_task_id=f"{sequence.pk}-{position}-{earlier}",
+                    estimated_credits=60,
+                    cost_credits=60,
+                    output=f"takes/{sequence.pk}/take-{position}-{earlier}.mp4",
+                    last_frame=f"takes/{sequence.pk}/take-{position}-{earlier}-last.png",
+                    duration=4.0,
+                    progress=1,
+                    submitted_at=now,
+                    finished_at=now,
+                )
             take = Take.objects.create(
                 shot=shot,
                 user=user,
@@ -114,7 +130,7 @@ def seed() -> dict[str, str]:
             shot.save(update_fields=["chosen_take"])
         return sequence
 
-    long_sequence = finished_sequence("Full tour", 20)
+    long_sequence = finished_sequence("Full tour", 20, takes=3)
     for index in range(49):
         finished_sequence(f"Room {index + 1}", 3)
     share_token = shared_versions(long_sequence, user)
@@ -254,7 +270,17 @@ def main() -> None:
         help="postgres://user@host:port/<new database>, created and dropped (default: a new name)",
     )
     parser.add_argument("--sqlite", action="store_true", help="use a temporary SQLite file instead")
+    parser.add_argument(
+        "--clients",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=LEVELS,
+        help="concurrent clients, comma-separated (default 1,10,50)",
+    )
+    parser.add_argument(
+        "--pages", default="", help="only these pages, comma-separated (the bare page always)"
+    )
     args = parser.parse_args()
+    levels = args.clients
     total = 50 if args.quick else args.requests
 
     with temp_folder("bench-pages-") as tmp:
@@ -278,7 +304,10 @@ def main() -> None:
             call_command("collectstatic", interactive=False, verbosity=0)
             paths = seed()
             counts = query_counts(paths)
-            cookies = [session_cookie() for _ in range(max(LEVELS))]
+            if args.pages:
+                wanted = set(args.pages.split(","))
+                paths = {name: path for name, path in paths.items() if name == BARE or name in wanted}
+            cookies = [session_cookie() for _ in range(max(levels))]
             from django.db import connections
 
             connections.close_all()
@@ -307,7 +336,7 @@ def main() -> None:
                     url = base_url + path
                     load(url, clients=2, total=10, cookies=cookies)  # both workers warm
                     queries, size = counts[name]
-                    for clients in LEVELS:
+                    for clients in levels:
                         seconds, latencies, errors = load(url, clients=clients, total=total, cookies=cookies)
                         p95 = percentile(latencies, 0.95)
                         if name == BARE:
