@@ -236,19 +236,20 @@ def test_keyframes_from_several_shots_make_no_run_and_a_clip_is_not_counted_as_a
 # --- failures, cancels, dead workers --------------------------------------------------------------
 
 
-def test_a_keyframe_that_fails_moderation_is_refunded_retaken_and_chosen(
+def test_a_keyframe_that_fails_moderation_is_charged_retaken_and_chosen(
     project, alice, references, runway, books
 ):
     sequence = house_tour(project, alice, references)
     runway.fail_next("moderation")
     failed, other = settle_takes(*pipeline.make_keyframes(sequence, user=alice))
 
+    # Runway does not refund SAFETY.INPUT.*: the refusal is settled at what Runway charged.
     assert (failed.status, failed.failure_code, failed.cost_credits) == (
         Status.FAILED,
         "SAFETY.INPUT.TEXT",
-        0,
+        failed.estimated_credits,
     )
-    assert settled(failed) == [0]
+    assert settled(failed) == [failed.estimated_credits]
     assert failed.failure_message
     assert other.status == Status.SUCCEEDED
     sequence.refresh_from_db()
@@ -264,7 +265,7 @@ def test_a_keyframe_that_fails_moderation_is_refunded_retaken_and_chosen(
 
     pipeline.start_sequence(sequence, user=alice, expected_credits=3 * CLIP)
     assert drive(sequence).status == Sequence.Status.DONE
-    assert books(alice) == IMAGE + TURBO_IMAGE + 3 * CLIP
+    assert books(alice) == IMAGE + TURBO_IMAGE + 3 * CLIP + failed.cost_credits
 
 
 def test_an_internal_failure_of_a_keyframe_is_retaken_automatically(
