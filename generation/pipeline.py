@@ -38,7 +38,19 @@ from django.db.models import Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 from PIL import Image
 
-from generation import alerts, catalog, credits, failures, finishing, keyframes, leases, media, runway, tiers
+from generation import (
+    alerts,
+    catalog,
+    credits,
+    failures,
+    finishing,
+    keyframes,
+    leases,
+    media,
+    notifications,
+    runway,
+    tiers,
+)
 from generation.estimates import (
     KeyframesEstimate,
     SequenceEstimate,
@@ -925,6 +937,7 @@ def _ask_for_attention(
         Sequence.objects.filter(pk=sequence.pk, status=SeqStatus.RUNNING).update(
             status=SeqStatus.NEEDS_ATTENTION, status_message=message[:500], finished_at=timezone.now()
         )
+        notifications.run_ended(sequence.pk)
         number = stuck[0].position + 1
         for take in later:
             unsent = Take.objects.filter(pk=take.pk, status=Status.QUEUED, runway_task_id__isnull=True)
@@ -1729,11 +1742,14 @@ def _assemble(sequence_pk: int, claim: leases.Claim) -> None:
                 film = _mix_narration(film, narration)
             media.make_poster(film, poster)
         except media.MediaError as exc:
-            claim.rows(status=SeqStatus.ASSEMBLING).update(
+            failed = claim.rows(status=SeqStatus.ASSEMBLING).update(
                 status=SeqStatus.FAILED,
                 status_message=f"The film could not be assembled: {exc}"[:500],
+                finished_at=timezone.now(),
                 **leases.RELEASED,
             )
+            if failed:
+                notifications.run_ended(sequence_pk)
             return
         if not claim.is_ours():
             return  # taken over: the other worker makes the film
@@ -1805,6 +1821,7 @@ def _record_film_version(
         )
         if not moved:
             return None
+        notifications.run_ended(sequence_pk)
         last = FilmVersion.objects.filter(sequence_id=sequence_pk).aggregate(last=Max("number"))["last"]
         return FilmVersion.objects.create(
             sequence_id=sequence_pk,
