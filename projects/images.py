@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import tempfile
 import warnings
@@ -32,10 +33,10 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from projects.models import ReferenceImage, ReferenceSet
+from projects.models import Keyframe, KeyframeReference, ReferenceImage, ReferenceSet, Shot
 
 # HEIC/HEIF through pillow-heif; it applies a picture's rotation and mirroring when it decodes it
 # and clears the EXIF orientation it replaces, so exif_transpose leaves it alone.
@@ -387,10 +388,94 @@ def add_reference_images(reference_set: ReferenceSet, *, files: list[UploadedFil
     return result
 
 
-def delete_reference_image(image: ReferenceImage) -> None:
-    """Remove the row and then its files (a file left behind is harmless, a row without one is not)."""
+@dataclass(frozen=True)
+class ImageUse:
+    """One place a reference image is used: a shot starting or ending on it, or a keyframe citing it."""
+
+    sequence: str
+    shot_number: int
+    what: str  # "starts on it", "ends on it", "has a first-frame keyframe made from it (...)"
+    after: str  # what the removal leaves, for the message after it
+    tag: str = ""
+
+    def __str__(self) -> str:
+        return f"“{self.sequence}” shot {self.shot_number} {self.what}"
+
+
+def _shot_numbers(sequence_ids: set[int]) -> dict[int, int]:
+    """Each shot's number in its sequence (1, 2, ...), by shot pk."""
+    numbers: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for pk, sequence_id in (
+        Shot.objects.filter(sequence_id__in=sequence_ids)
+        .order_by("sequence_id", "position", "pk")
+        .values_list("pk", "sequence_id")
+    ):
+        last[sequence_id] = last.get(sequence_id, 0) + 1
+        numbers[pk] = last[sequence_id]
+    return numbers
+
+
+def uses_of(image: ReferenceImage) -> list[ImageUse]:
+    """Where `image` is used: the shots that start or end on it and the keyframes made from it, in
+    sequence and shot order. Reads only; the removal's confirmation lists them."""
+    shots = list(
+        Shot.objects.filter(Q(first_frame_image=image) | Q(last_frame_image=image)).select_related("sequence")
+    )
+    cited = list(KeyframeReference.objects.filter(image=image).select_related("keyframe__shot__sequence"))
+    numbers = _shot_numbers({s.sequence_id for s in shots} | {r.keyframe.shot.sequence_id for r in cited})
+    uses = []
+    for shot in shots:
+        if shot.first_frame_image_id == image.pk and shot.first_frame == Shot.FirstFrame.REFERENCE:
+            after = "no longer starts on it: choose its first frame again"
+            uses.append(ImageUse(shot.sequence.title, numbers[shot.pk], "starts on it", after + _stale(shot)))
+        if shot.last_frame_image_id == image.pk:
+            after = "no longer ends on it: choose its last frame again"
+            uses.append(ImageUse(shot.sequence.title, numbers[shot.pk], "ends on it", after + _stale(shot)))
+    for reference in cited:
+        keyframe = reference.keyframe
+        slot = "first" if keyframe.slot == Keyframe.Slot.FIRST else "last"
+        what = f"has a {slot}-frame keyframe made from it (cited as @{reference.tag})"
+        after = (
+            f"has a {slot}-frame keyframe no longer made from it: its prompt says “{reference.tag}” "
+            f"where it cited @{reference.tag}; choose another image for it."
+        )
+        uses.append(
+            ImageUse(keyframe.shot.sequence.title, numbers[keyframe.shot_id], what, after, reference.tag)
+        )
+    return sorted(uses, key=lambda u: (u.sequence, u.shot_number))
+
+
+def _stale(shot: Shot) -> str:
+    return " (its finished take is marked stale)." if shot.chosen_take_id else "."
+
+
+def _uncite(prompt: str, tag: str) -> str:
+    """The prompt with `@tag` as a plain word: Runway refuses a tag that names no reference image."""
+    return re.sub(rf"@{re.escape(tag)}\b", tag, prompt)
+
+
+def delete_reference_image(image: ReferenceImage) -> list[ImageUse]:
+    """Remove the image, and say what that changed: the shots that started or ended on it lose it
+    and are marked stale when they have a finished take (it was made from the image); the keyframes
+    made from it lose it, and their prompts cite its tag as a plain word. Every changed shot and
+    keyframe gets a new edit version, so that a form opened before shows what is there now. The row
+    goes before its files (a file left behind is harmless, a row without one is not)."""
     files = [f for f in (image.image, image.thumbnail) if f]
     storage_names = [(f.storage, f.name) for f in files]
-    image.delete()
+    with transaction.atomic():
+        uses = uses_of(image)
+        framed = Q(first_frame_image=image, first_frame=Shot.FirstFrame.REFERENCE) | Q(last_frame_image=image)
+        Shot.objects.filter(framed, chosen_take__isnull=False).update(is_stale=True)
+        Shot.objects.filter(Q(first_frame_image=image) | Q(last_frame_image=image)).update(
+            edit_version=F("edit_version") + 1
+        )
+        for reference in KeyframeReference.objects.filter(image=image).select_related("keyframe"):
+            keyframe = reference.keyframe
+            Keyframe.objects.filter(pk=keyframe.pk).update(
+                prompt=_uncite(keyframe.prompt, reference.tag), edit_version=F("edit_version") + 1
+            )
+        image.delete()
     for storage, name in storage_names:
         storage.delete(name)
+    return uses

@@ -62,3 +62,66 @@ def test_viewers_get_403(client, bob, image):
 def test_it_refuses_get(client, alice, image):
     client.force_login(alice)
     assert client.get(url(image)).status_code == 405
+
+
+@pytest.fixture
+def used(project, alice, image):
+    """A stitched sequence on Veo: shot 1 starts on the image, shot 2 ends on it, shot 3's first-frame
+    keyframe is made from it, cited as @hall."""
+    from generation.models import Take
+    from projects.models import Keyframe, KeyframeReference, Sequence, Shot
+
+    sequence = Sequence.objects.create(
+        project=project,
+        title="Tour",
+        model="veo3.1_fast",
+        reference_set=image.reference_set,
+        created_by=alice,
+    )
+    first = Shot.objects.create(
+        sequence=sequence, position=0, prompt="Hall", first_frame="reference", first_frame_image=image
+    )
+    second = Shot.objects.create(sequence=sequence, position=1, prompt="Stairs", last_frame_image=image)
+    third = Shot.objects.create(sequence=sequence, position=2, prompt="Garden", first_frame="keyframe")
+    take = Take.objects.create(shot=second, user=alice, status="succeeded")
+    Shot.objects.filter(pk=second.pk).update(chosen_take=take)
+    keyframe = Keyframe.objects.create(shot=third, prompt="The @hall at dusk, @hallway lit")
+    KeyframeReference.objects.create(keyframe=keyframe, image=image, tag="hall")
+    return first, second, third, keyframe
+
+
+def test_the_confirmation_names_the_shots_and_keyframes_that_use_it(client, alice, image, used):
+    client.force_login(alice)
+    page = client.post(url(image)).text
+    assert "“Tour” shot 1 starts on it." in page
+    assert "“Tour” shot 2 ends on it." in page
+    assert "“Tour” shot 3 has a first-frame keyframe made from it (cited as @hall)." in page
+
+
+def test_removing_it_marks_the_shots_stale_and_uncites_the_keyframe(client, alice, image, used):
+    from django.contrib.messages import get_messages
+
+    first, second, third, keyframe = used
+    client.force_login(alice)
+    response = client.post(url(image), {"confirm": "yes"})
+
+    for shot in (first, second, keyframe):
+        shot.refresh_from_db()
+    assert (first.first_frame_image, second.last_frame_image) == (None, None)
+    assert second.is_stale  # its finished take was made to end on the image
+    assert not first.is_stale  # it has no take yet
+    assert (first.edit_version, second.edit_version, keyframe.edit_version) == (1, 1, 1)
+    assert keyframe.prompt == "The hall at dusk, @hallway lit"
+    assert not keyframe.references.exists()
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert (
+        "“Tour” shot 2 no longer ends on it: choose its last frame again (its finished take is marked stale)."
+        in said
+    )
+    assert "“Tour” shot 1 no longer starts on it: choose its first frame again." in said
+    assert any(m.startswith("“Tour” shot 3 has a first-frame keyframe no longer made from it") for m in said)
+
+
+def test_an_unused_image_says_nothing_uses_it(client, alice, image):
+    client.force_login(alice)
+    assert "No shot or keyframe uses it." in client.post(url(image)).text

@@ -107,18 +107,28 @@ def move_reference_image(request: HttpRequest, pk: int) -> HttpResponse:
 def delete_reference_image(request: HttpRequest, pk: int) -> HttpResponse:
     image = _get_reference_image_for_user(request, pk, EDIT)
     back = reverse("reference_set_detail", args=[image.reference_set_id])
+    uses = reference_images.uses_of(image)
+    if uses:
+        details = [f"{use}." for use in uses] + [
+            "Those shots lose it: a shot with a finished take is marked stale, to be made again, and a "
+            "keyframe's prompt keeps the tag as a plain word. Choose another image for each."
+        ]
+    else:
+        details = ["No shot or keyframe uses it."]
     confirmation = _confirm(
         request,
         title="Remove image",
         question=f"Remove “{image}” from “{image.reference_set.name}”?",
-        details=["Shots that start or end on it will need another image."],
+        details=details,
         button="Remove image",
         cancel_url=back,
     )
     if confirmation:
         return confirmation
-    reference_images.delete_reference_image(image)
+    uses = reference_images.delete_reference_image(image)
     messages.success(request, f"“{image}” was removed.")
+    for use in uses:
+        messages.warning(request, f"“{use.sequence}” shot {use.shot_number} {use.after}")
     return redirect(back)
 
 
