@@ -243,21 +243,30 @@ def test_retake_then_choose_marks_later_stitched_shots_stale(project, alice, ref
     first_shot = sequence.shots.get(position=0)
     original = first_shot.chosen_take
 
+    # A retake of shot 1 makes the shots that start on its last frame again, in the same run: the
+    # film is never assembled with them stale.
     pipeline.retake_shot(first_shot, user=alice)
     sequence = drive(sequence)
 
     first_shot.refresh_from_db()
     assert first_shot.chosen_take != original
+    assert not sequence.shots.filter(is_stale=True).exists()
+    assert Take.objects.filter(status=Take.Status.SUCCEEDED).count() == 6
+    assert sequence.versions.count() == 2
+
+    # Choosing the old take leaves 2 and 3 stale: no film is assembled until they are made again.
+    pipeline.choose_take(original)
+    sequence.refresh_from_db()
     assert list(sequence.shots.order_by("position").values_list("is_stale", flat=True)) == [False, True, True]
+    assert sequence.status == Sequence.Status.DONE
+    assert sequence.versions.count() == 2
 
     pipeline.regenerate_stale_shots(sequence, user=alice)
     sequence = drive(sequence)
     assert sequence.status == Sequence.Status.DONE
     assert not sequence.shots.filter(is_stale=True).exists()
-    assert Take.objects.filter(status=Take.Status.SUCCEEDED).count() == 6
-
-    pipeline.choose_take(original)
-    assert list(sequence.shots.order_by("position").values_list("is_stale", flat=True)) == [False, True, True]
+    assert Take.objects.filter(status=Take.Status.SUCCEEDED).count() == 8
+    assert sequence.versions.count() == 3
     assert_ledger_exact(alice, runway_simulator)
 
 
