@@ -93,7 +93,10 @@ def finish_mail(sequence: Sequence) -> tuple[str, str]:
         else "Nothing was charged for this run."
     )
     if charges.held:
-        lines.append(f"{charges.held} credits are still held until what Runway kept is known.")
+        # The same words as the take list and the command line (Take.charge_note, jobs.charges_line).
+        lines.append(
+            f"{charges.held} credits stay held until an admin confirms with Runway whether they were charged."
+        )
     base = (
         StudioVisit.objects.filter(user_id=sequence.started_by_id)
         .values_list("studio_url", flat=True)

@@ -72,7 +72,7 @@ def test_each_clip_starts_on_a_keyframe_made_from_the_tagged_images(capsys, boss
         'The old guide\'s "up to 3 reference images" now means: clips 1, 2 start on a keyframe image' in out
     )
     assert "Front door.jpg as @Front_door, kitchen.jpg as @kitchen" in out
-    assert "Done: 30 credits charged (estimate 30)." in out
+    assert "Done: Runway charged 30 credits (estimate 30)." in out
     image_tasks = [t for t in runway.tasks() if _is_image(t)]
     assert len(image_tasks) == 2
     for task in image_tasks:
@@ -117,7 +117,7 @@ def test_with_stitch_only_the_first_clip_starts_on_a_keyframe(capsys, boss, runw
         "Walk on",
     )
     assert "Estimate: 25 credits: 5 for 1 keyframe image(s) and 20 for 2 clip(s)" in out
-    assert "Done: 25 credits charged (estimate 25)." in out
+    assert "Done: Runway charged 25 credits (estimate 25)." in out
     (image_task,) = [t for t in runway.tasks() if _is_image(t)]
     assert [r["tag"] for r in image_task["request"]["referenceImages"]] == ["Front_door", "kitchen", "garden"]
     shots = list(Shot.objects.order_by("position"))
