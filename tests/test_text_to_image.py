@@ -270,7 +270,7 @@ def test_our_client_makes_a_keyframe_from_references(runway, tmp_path):
     assert middles == [RED, GREEN, BLUE]
 
 
-def test_a_moderated_keyframe_is_refunded(runway):
+def test_a_moderated_keyframe_keeps_its_charge_as_runway_does(runway):
     client = RunwayClient()
     built = build(
         model="gen4_image_turbo",
@@ -283,8 +283,9 @@ def test_a_moderated_keyframe_is_refunded(runway):
     runway.wait_for_status(created.id)
     task = client.get_task(created.id)
 
-    assert (task.status, task.failure_code, task.cost_credits) == ("FAILED", "SAFETY.INPUT.TEXT", 0)
-    assert client.organization().credit_balance == balance
+    # Runway does not refund SAFETY.INPUT.* failures (runway-api.md §6.3): 2 credits, gen4_image_turbo.
+    assert (task.status, task.failure_code, task.cost_credits) == ("FAILED", "SAFETY.INPUT.TEXT", 2)
+    assert client.organization().credit_balance == balance - 2
 
 
 def test_the_simulator_refuses_what_the_catalog_would_have_stopped(runway):
