@@ -63,3 +63,18 @@ def test_choosing_a_take_assembles_and_says_so(finished, alice):
     assert finished.get_status_display() == "Assembling"
     result = pipeline.cancel_sequence(finished)
     assert str(result) == "Assembly cancelled. Nothing was charged."
+
+
+def test_an_assembly_is_offered_and_confirmed_as_one(client, finished, alice):
+    from django.urls import reverse
+
+    shot = finished.shots.get()
+    pipeline.choose_take(Take.objects.filter(shot=shot).exclude(pk=shot.chosen_take_id).first())
+    client.force_login(alice)
+
+    page = client.get(reverse("sequence_detail", args=[finished.pk])).text
+    assert "Cancel assembly…" in page
+    assert "Cancel generation…" not in page
+    confirmation = client.post(reverse("cancel_sequence", args=[finished.pk])).text
+    assert "Stop assembling the film of" in confirmation
+    assert "Runway keeps their charge" not in confirmation

@@ -837,17 +837,19 @@ def cancel_sequence(request: HttpRequest, pk: int) -> HttpResponse:
     if not sequence.is_unfinished:
         messages.info(request, "This sequence is not generating.")
         return redirect(back)
-    confirmation = _confirm(
-        request,
-        title="Cancel generation",
-        question=f"Stop generating “{sequence.title}”?",
-        details=[
+    if sequence.status == Sequence.Status.ASSEMBLING:
+        # Only ffmpeg runs: nothing at Runway to stop or pay for.
+        title, question = "Cancel assembly", f"Stop assembling the film of “{sequence.title}”?"
+        details = ["Nothing is charged: the clips are kept, and the film can be assembled again later."]
+    else:
+        title, question = "Cancel generation", f"Stop generating “{sequence.title}”?"
+        details = [
             "Takes Runway has not started yet are cancelled and their held credits returned.",
             "Takes Runway is already generating are stopped, but Runway keeps their charge.",
             "Clips Runway has finished are saved and kept: they were paid for.",
-        ],
-        button="Cancel generation",
-        cancel_url=back,
+        ]
+    confirmation = _confirm(
+        request, title=title, question=question, details=details, button=title, cancel_url=back
     )
     if confirmation:
         return confirmation
