@@ -7,6 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from projects.models import FilmVersion, Membership, Project, Sequence, ShareLink
@@ -33,7 +34,7 @@ def brand(client, project, **data):
 @pytest.fixture
 def link(project, alice):
     sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="done")
-    version = FilmVersion(sequence=sequence, number=1)
+    version = FilmVersion(sequence=sequence, number=1, sent_at=timezone.now())
     version.film.save("film.mp4", ContentFile(b"\0" * 100))
     Sequence.objects.filter(pk=sequence.pk).update(film=version.film.name)
     link, token = ShareLink.issue(sequence, created_by=alice)
