@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 
 from generation import catalog, mail
-from projects import images
+from projects import images, review
 from projects.models import Keyframe, Membership, Project, ReferenceImage, ReferenceSet, Sequence, Shot
 
 
@@ -547,6 +547,10 @@ class ReviewCommentForm(forms.Form):
         label="Comment",
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
     )
+    # The shapes drawn on the paused frame, as JSON (review.clean_drawing); empty for none.
+    drawing = forms.CharField(required=False, max_length=40_000, widget=forms.HiddenInput)
+    # The comment this one replies to; empty for a new thread.
+    reply_to = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean_at(self) -> float:
         text = self.cleaned_data["at"]
@@ -555,7 +559,39 @@ class ReviewCommentForm(forms.Form):
         seconds = parse_timecode(text)
         if seconds is None or seconds > self.MAX_SECONDS:
             raise forms.ValidationError("Give the time as minutes:seconds, like 1:05, or as seconds.")
-        return round(seconds, 2)
+        return round(seconds, 3)
+
+    def clean_drawing(self) -> list[dict]:
+        try:
+            return review.clean_drawing(self.cleaned_data["drawing"])
+        except review.BadDrawing as error:
+            raise forms.ValidationError(f"The drawing was not saved: {error}") from None
+
+
+class StaffCommentForm(ReviewCommentForm):
+    is_internal = forms.BooleanField(
+        required=False, initial=True, label="Only for staff (clients never see it)"
+    )
+
+
+class StoryboardCommentForm(forms.Form):
+    shot = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    body = forms.CharField(
+        max_length=2000,
+        label="Comment on this shot",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
+    )
+
+
+class StoryboardApprovalForm(forms.Form):
+    # The estimate the client was shown: an approval covers that amount, not one changed meanwhile.
+    credits = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        label="Note",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 2000}),
+    )
 
 
 class ReviewDecisionForm(forms.Form):

@@ -57,6 +57,9 @@ class Project(models.Model):
             RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give the colour as # and six hex digits, like #1a73e8.")
         ],
     )
+    # Generate spends on video only once the client approved the storyboard at its current
+    # estimate (projects/storyboard_review.py); owners change it.
+    requires_storyboard_approval = models.BooleanField(default=False)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -422,6 +425,9 @@ class FilmVersion(models.Model):
     film = models.FileField(upload_to=_version_upload_to)
     poster = models.FileField(upload_to=_version_upload_to, blank=True)
     duration = models.FloatField(null=True, blank=True)
+    # Frames per second of the film, probed from its file the first time a review page needs it
+    # (review.frame_rate): the players step frame by frame and write timecodes in frames.
+    frame_rate = models.FloatField(null=True, blank=True, editable=False)
     # The 4K master made from this version's film, once made.
     master = models.FileField(upload_to=_version_upload_to, blank=True)
     # The narration mixed over this version's film, if any.
@@ -492,11 +498,18 @@ def _new_token() -> str:
 
 
 class ShareLink(models.Model):
+    class Kind(models.TextChoices):
+        FILM = "film", "Film versions"
+        STORYBOARD = "storyboard", "Storyboard, before generating"
+
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="share_links")
     # Only the token's digest is kept: a database dump or a look over an admin's shoulder gives no
     # working link. The token itself is shown once, when the link is issued. Lookups go by digest,
     # so the time a lookup takes says nothing about the token.
     token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    # A film link shows versions sent to the client; a storyboard link shows the shots, their
+    # prompts, keyframes and durations and the estimate, for comments per shot and approval.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FILM)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -589,8 +602,17 @@ class ShareLink(models.Model):
             self.save(update_fields=["revoked_at"])
 
 
+class ReviewCommentQuerySet(models.QuerySet):
+    def for_client(self) -> ReviewCommentQuerySet:
+        """What a client may read: everything but the staff's internal comments (and their replies)."""
+        return self.filter(is_internal=False).exclude(parent__is_internal=True)
+
+
 class ReviewComment(models.Model):
-    """A client's comment on a film version, pinned to a time in the film."""
+    """A comment on a film version, pinned to a time in the film: a client's (through a share link),
+    or a staff member's (`author`), which is internal when clients are not to see it. A reply has a
+    `parent` and the parent's time. A drawing is a few shapes in coordinates normalised to the frame
+    (review.clean_drawing), shown over the frame at the comment's time."""
 
     BODY_MAX_LENGTH = 2000
 
@@ -598,16 +620,35 @@ class ReviewComment(models.Model):
     share_link = models.ForeignKey(
         ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="comments"
     )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
     author_name = models.CharField(max_length=80)
     body = models.TextField(max_length=BODY_MAX_LENGTH)
     at_seconds = models.FloatField(default=0)
+    is_internal = models.BooleanField(default=False)
+    drawing = models.JSONField(default=list, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ReviewCommentQuerySet.as_manager()
 
     class Meta:
         ordering = ["at_seconds", "created_at", "pk"]
 
     def __str__(self) -> str:
         return f"{self.author_name} at {self.at_seconds:.1f} s"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+    def set_resolved(self, resolved: bool) -> None:
+        self.resolved_at = timezone.now() if resolved else None
+        self.save(update_fields=["resolved_at"])
 
 
 class ReviewDecision(models.Model):
@@ -635,6 +676,49 @@ class ReviewDecision(models.Model):
         return f"{self.get_verdict_display()} by {self.author_name}"
 
 
+class StoryboardComment(models.Model):
+    """A client's comment on one shot of a storyboard shared before generating."""
+
+    BODY_MAX_LENGTH = 2000
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="storyboard_comments")
+    shot = models.ForeignKey(Shot, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    share_link = models.ForeignKey(
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=80)
+    body = models.TextField(max_length=BODY_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} on the storyboard"
+
+
+class StoryboardApproval(models.Model):
+    """A client's approval of a sequence's storyboard, with what it covered: the estimate of what
+    Generate spends and a digest of the shots as they were shown (storyboard_review.digest). It
+    stands while both are unchanged."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="storyboard_approvals")
+    share_link = models.ForeignKey(
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=80)
+    estimate_credits = models.PositiveIntegerField()
+    storyboard_digest = models.CharField(max_length=64)
+    note = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Storyboard approved by {self.author_name} at {self.estimate_credits} credits"
+
+
 class StudioVisit(models.Model):
     """A user's visits to the dashboard, which lists what finished since the one before, and the
     address they use the studio at (a finish mail links to it; a worker has no request to ask)."""
@@ -642,7 +726,9 @@ class StudioVisit(models.Model):
     # Dashboard views closer together than this are one visit: a reload keeps the list.
     GAP = dt.timedelta(minutes=30)
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="studio_visit")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="studio_visit"
+    )
     seen_at = models.DateTimeField(default=timezone.now)
     # The visit before this one: what finished after it is new.
     previous_at = models.DateTimeField(null=True, blank=True)
@@ -661,7 +747,9 @@ class SequenceLook(models.Model):
     seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "sequence"], name="one_look_per_user_and_sequence")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "sequence"], name="one_look_per_user_and_sequence")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} looked at {self.sequence}"

@@ -13,16 +13,22 @@ while a client watches an older one never takes over their feedback.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from generation.mail import one_line, quoted
+from generation.models import Take
 from projects.models import (
     FilmVersion,
     Membership,
@@ -66,6 +72,15 @@ class ApprovalNotAllowed(ReviewRefused):
         super().__init__(
             "Decisions are not taken through this link. Please tell the person who shared it with you."
         )
+
+
+class NoSuchComment(ReviewRefused):
+    def __init__(self) -> None:
+        super().__init__("That comment is not on this version of the film.")
+
+
+class BadDrawing(ValueError):
+    """A drawing that is not a short list of known shapes in normalised coordinates."""
 
 
 class NothingToShare(Exception):
@@ -240,18 +255,244 @@ def version_for(link: ShareLink, *, number: int) -> FilmVersion:
 
 
 def add_comment(
-    link: ShareLink, *, number: int, author_name: str, body: str, at_seconds: float
+    link: ShareLink,
+    *,
+    number: int,
+    author_name: str,
+    body: str,
+    at_seconds: float,
+    drawing: list | None = None,
+    reply_to: int | None = None,
 ) -> ReviewComment:
-    """The client's comment on a version at a time in the film (clamped to the film's length).
-    Raises ReviewRefused when the link takes no comments or does not show that version."""
+    """The client's comment on a version at a time in the film (clamped to the film's length), with
+    an optional drawing (`clean_drawing`'s shapes); or, with `reply_to`, a reply to a comment the
+    client can see on that version (a reply to a reply joins its thread), at its time. Raises
+    ReviewRefused when the link takes no comments, does not show that version, or the comment
+    replied to is not one of its own."""
     if not link.can_comment:
         raise CommentsNotAllowed()
     version = version_for(link, number=number)
-    if version.duration:
+    parent = None
+    if reply_to is not None:
+        parent = _thread_of(ReviewComment.objects.for_client(), version=version, pk=reply_to)
+    return _create_comment(
+        version,
+        share_link=link,
+        author_name=author_name,
+        body=body,
+        at_seconds=at_seconds,
+        drawing=drawing,
+        parent=parent,
+    )
+
+
+def add_staff_comment(
+    version: FilmVersion,
+    *,
+    user,
+    body: str,
+    at_seconds: float,
+    is_internal: bool,
+    drawing: list | None = None,
+    reply_to: int | None = None,
+) -> ReviewComment:
+    """A staff member's comment on a version (or reply to any comment on it). An internal one is
+    never shown to clients, nor are replies to it: a reply in an internal thread is internal too.
+    Raises NoSuchComment for a `reply_to` not on the version."""
+    parent = None
+    if reply_to is not None:
+        parent = _thread_of(ReviewComment.objects.all(), version=version, pk=reply_to)
+        is_internal = is_internal or parent.is_internal
+    return _create_comment(
+        version,
+        author=user,
+        author_name=(user.get_full_name() or user.get_username())[:80],
+        body=body,
+        at_seconds=at_seconds,
+        drawing=drawing,
+        parent=parent,
+        is_internal=is_internal,
+    )
+
+
+def _thread_of(comments: QuerySet[ReviewComment], *, version: FilmVersion, pk: int) -> ReviewComment:
+    comment = comments.filter(version=version, pk=pk).select_related("parent").first()
+    if comment is None:
+        raise NoSuchComment()
+    return comment.parent or comment
+
+
+def _create_comment(version: FilmVersion, *, at_seconds: float, drawing, parent, **fields) -> ReviewComment:
+    if parent is not None:
+        at_seconds, drawing = parent.at_seconds, []
+    elif version.duration:
         at_seconds = min(at_seconds, version.duration)
     return ReviewComment.objects.create(
-        version=version, share_link=link, author_name=author_name, body=body, at_seconds=max(at_seconds, 0.0)
+        version=version, parent=parent, at_seconds=max(at_seconds, 0.0), drawing=drawing or [], **fields
     )
+
+
+def resolve_comment(comment: ReviewComment, *, resolved: bool) -> None:
+    """Mark a thread resolved (or open again): its top comment carries the state."""
+    (comment.parent or comment).set_resolved(resolved)
+
+
+def comment_for_link(link: ShareLink, pk: int) -> ReviewComment:
+    """A comment the link's client can see (on a version the link shows). Raises NoSuchComment."""
+    comment = (
+        ReviewComment.objects.for_client()
+        .filter(pk=pk, version__in=shown_versions(link))
+        .select_related("parent", "version")
+        .first()
+    )
+    if comment is None:
+        raise NoSuchComment()
+    return comment
+
+
+# --- drawings ------------------------------------------------------------------------------------
+
+DRAWING_KINDS = {"arrow": (2, 2), "box": (2, 2), "pen": (2, 400)}
+DRAWING_MAX_SHAPES = 20
+DRAWING_MAX_POINTS = 2000
+DRAWING_MAX_BYTES = 32_000
+DRAWING_COLOURS = {"red", "yellow", "blue", "white"}
+
+
+def clean_drawing(text: str) -> list[dict]:
+    """The shapes of a drawing sent as JSON: a list of at most 20 `{"kind": "arrow"|"box"|"pen",
+    "points": [[x, y], ...], "colour": ...}`, each point a pair of numbers from 0 to 1 (a fraction of
+    the frame's width and height, so a drawing fits the frame at any size). An arrow or a box has
+    two points (from, to; two corners), a pen line 2 to 400. Coordinates are rounded to 4 places.
+    Raises BadDrawing for anything else, or for more than 32 kB. Empty text is no drawing."""
+    if not text or not text.strip():
+        return []
+    if len(text) > DRAWING_MAX_BYTES:
+        raise BadDrawing("The drawing is too large.")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadDrawing("The drawing could not be read.") from None
+    if not isinstance(data, list) or len(data) > DRAWING_MAX_SHAPES:
+        raise BadDrawing(f"A drawing is a list of at most {DRAWING_MAX_SHAPES} shapes.")
+    shapes, total = [], 0
+    for shape in data:
+        if not isinstance(shape, dict) or set(shape) - {"kind", "points", "colour"}:
+            raise BadDrawing("A shape has a kind, its points and a colour.")
+        kind, points = shape.get("kind"), shape.get("points")
+        if kind not in DRAWING_KINDS or not isinstance(points, list):
+            raise BadDrawing("A shape is an arrow, a box or a pen line.")
+        fewest, most = DRAWING_KINDS[kind]
+        if not fewest <= len(points) <= most:
+            raise BadDrawing(f"A {kind} has {fewest} to {most} points.")
+        total += len(points)
+        clean = []
+        for point in points:
+            if not (isinstance(point, list) and len(point) == 2):
+                raise BadDrawing("A point is a pair of numbers.")
+            if not all(
+                isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) and 0 <= n <= 1
+                for n in point
+            ):
+                raise BadDrawing("A point's coordinates are fractions of the frame, from 0 to 1.")
+            clean.append([round(float(point[0]), 4), round(float(point[1]), 4)])
+        colour = shape.get("colour", "red")
+        if colour not in DRAWING_COLOURS:
+            raise BadDrawing("A shape's colour is one of red, yellow, blue and white.")
+        shapes.append({"kind": kind, "points": clean, "colour": colour})
+    if total > DRAWING_MAX_POINTS:
+        raise BadDrawing("The drawing has too many points.")
+    return shapes
+
+
+# --- frames and shots ----------------------------------------------------------------------------
+
+DEFAULT_FRAME_RATE = 24.0
+
+
+def frame_rate(version: FilmVersion) -> float:
+    """The version's frames per second, probed from its film (with ffmpeg, outside any transaction)
+    the first time it is asked for and kept on the row. A film that cannot be read counts as 24."""
+    if version.frame_rate:
+        return version.frame_rate
+    from generation import media
+
+    try:
+        try:
+            fps = media.probe(version.film.path).fps
+        except NotImplementedError:  # storage without local paths (S3): probe a copy
+            with tempfile.TemporaryDirectory(prefix="probe-") as workdir:
+                local = Path(workdir) / "film.mp4"
+                with version.film.open("rb") as source, local.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                fps = media.probe(local).fps
+    except Exception as error:
+        # Kept as the default: a version's file never changes, so asking again would fail again.
+        log.info("Could not probe the frame rate of version %s: %s", version.pk, error)
+        fps = 0.0
+    if not fps or fps <= 0:
+        fps = DEFAULT_FRAME_RATE
+    FilmVersion.objects.filter(pk=version.pk).update(frame_rate=fps)
+    version.frame_rate = fps
+    return fps
+
+
+def shot_spans(versions: list[FilmVersion]) -> dict[int, list[dict]]:
+    """Where each shot plays in each version's film, by version pk: `{"shot": pk, "take": pk,
+    "number": 1.., "start": s, "end": s}` in film order, from the version's contents and its clips'
+    durations (the film is its clips back to back). One query. Empty for a version assembled before
+    versions kept their contents."""
+    take_pks = {row.get("take") for v in versions for row in v.contents.get("shots", []) if row.get("take")}
+    durations = dict(Take.objects.filter(pk__in=take_pks).values_list("pk", "duration")) if take_pks else {}
+    spans: dict[int, list[dict]] = {}
+    for v in versions:
+        start, rows = 0.0, []
+        for number, row in enumerate(v.contents.get("shots", []), start=1):
+            length = durations.get(row.get("take")) or 0.0
+            if not length:
+                continue  # a shot without a clip is not in the film
+            rows.append(
+                {
+                    "shot": row["shot"],
+                    "take": row.get("take"),
+                    "number": number,
+                    "start": start,
+                    "end": start + length,
+                }
+            )
+            start += length
+        spans[v.pk] = rows
+    return spans
+
+
+def span_at(spans: list[dict], seconds: float) -> dict | None:
+    """The shot playing at `seconds` (the later shot at a cut; the last shot at the very end)."""
+    for span in spans:
+        if span["start"] <= seconds < span["end"]:
+            return span
+    return spans[-1] if spans and seconds >= spans[-1]["end"] - 1e-6 else None
+
+
+def answered_by(versions: list[FilmVersion], comments: list[ReviewComment], spans: dict) -> dict[int, int]:
+    """Which version answers each comment: by comment pk, the pk of the first of `versions` after
+    the comment's own (by number) in which the shot playing at the comment's time has another take,
+    that is, was made again. `versions` are the ones to look in (all for staff, the versions sent
+    for a client); comments not answered yet are left out."""
+    ordered = sorted(versions, key=lambda v: v.number)
+    takes = {v.pk: {row["shot"]: row.get("take") for row in v.contents.get("shots", [])} for v in ordered}
+    numbers = {v.pk: v.number for v in ordered}
+    answers: dict[int, int] = {}
+    for comment in comments:
+        own = spans.get(comment.version_id)
+        span = span_at(own, comment.at_seconds) if own else None
+        if span is None:
+            continue
+        after = comment.version.number if comment.version_id not in numbers else numbers[comment.version_id]
+        for v in ordered:
+            if v.number > after and span["shot"] in takes[v.pk] and takes[v.pk][span["shot"]] != span["take"]:
+                answers[comment.pk] = v.pk
+                break
+    return answers
 
 
 def decide(
@@ -325,18 +566,70 @@ def timecode(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def comment_rows(comments) -> list[dict]:
-    return [
-        {
-            "author": c.author_name,
-            "body": c.body,
-            "at": c.at_seconds,
-            "at_text": timecode(c.at_seconds),
-            "seek": f"{c.at_seconds:.2f}",
-            "created_at": c.created_at,
-        }
-        for c in comments
+def frame_timecode(seconds: float, fps: float) -> str:
+    """0:03:12 is frame 12 of second 3: how the players and the comments write a time in frames."""
+    frames = round(seconds * fps)
+    per_second = max(round(fps), 1)
+    whole, frame = divmod(frames, per_second)
+    return f"{timecode(whole)}:{frame:02d}"
+
+
+def _comment_row(c: ReviewComment, *, fps: float) -> dict:
+    return {
+        "pk": c.pk,
+        "author": c.author_name,
+        "is_staff": c.author_id is not None,
+        "is_internal": c.is_internal,
+        "body": c.body,
+        "at": c.at_seconds,
+        "at_text": timecode(c.at_seconds),
+        "frame_text": frame_timecode(c.at_seconds, fps),
+        "seek": f"{c.at_seconds:.2f}",
+        "drawing": c.drawing,
+        "drawing_json": json.dumps(c.drawing, separators=(",", ":")) if c.drawing else "",
+        "shape_count": len(c.drawing),
+        "is_resolved": c.is_resolved,
+        "created_at": c.created_at,
+    }
+
+
+def comment_rows(comments, *, fps: float = DEFAULT_FRAME_RATE, spans: list[dict] | None = None) -> list[dict]:
+    """Threads in film order: each top comment with its replies (oldest first), its time in frames,
+    its drawing and, given the version's `spans`, the shot playing at its time."""
+    comments = list(comments)
+    replies: dict[int, list[dict]] = {}
+    for c in sorted(comments, key=lambda c: (c.created_at, c.pk)):
+        if c.parent_id:
+            replies.setdefault(c.parent_id, []).append(_comment_row(c, fps=fps))
+    rows = []
+    for c in comments:
+        if c.parent_id:
+            continue
+        row = _comment_row(c, fps=fps)
+        row["replies"] = replies.get(c.pk, [])
+        span = span_at(spans, c.at_seconds) if spans else None
+        row["shot_number"] = span["number"] if span else None
+        row["shot_pk"] = span["shot"] if span else None
+        rows.append(row)
+    return rows
+
+
+def shot_groups(rows: list[dict], spans: list[dict]) -> list[dict]:
+    """The comment threads of a version under the shot playing at their time, in film order; the
+    threads that fall in no shot (a version without contents) last, under no shot."""
+    groups = [
+        {**span, "start_text": timecode(span["start"]), "end_text": timecode(span["end"]), "comments": []}
+        for span in spans
     ]
+    by_number = {g["number"]: g for g in groups}
+    loose = []
+    for row in rows:
+        group = by_number.get(row["shot_number"])
+        (group["comments"] if group else loose).append(row)
+    shown = [g for g in groups if g["comments"]]
+    if loose:
+        shown.append({"number": None, "comments": loose})
+    return shown
 
 
 def changes(contents: dict, previous: dict | None) -> list[str]:
@@ -421,11 +714,37 @@ def _verdict_summary(reviewers: list[dict]) -> tuple[str, str, str]:
     return Verdict.CHANGES_REQUESTED, "Changes requested", "badge-warn"
 
 
+def _answer_rows(
+    answers: dict[int, int], comments: dict[int, ReviewComment], versions: dict, spans: dict
+) -> dict:
+    """By version pk, the comments it answers: each with the version it was made on and the shot."""
+    rows: dict[int, list[dict]] = {}
+    for comment_pk, version_pk in answers.items():
+        comment = comments[comment_pk]
+        before = versions[comment.version_id]
+        span = span_at(spans[before.pk], comment.at_seconds)
+        rows.setdefault(version_pk, []).append(
+            {
+                "pk": comment.pk,
+                "author": comment.author_name,
+                "body": comment.body,
+                "at_text": timecode(comment.at_seconds),
+                "from_number": before.number,
+                "shot_number": span["number"],
+                "shot_pk": span["shot"],
+            }
+        )
+    for answered in rows.values():
+        answered.sort(key=lambda row: (row["from_number"], row["shot_number"], row["pk"]))
+    return rows
+
+
 def version_rows(sequence: Sequence, *, urls: dict) -> list[dict]:
     """The sequence page's versions, newest first, each with whether it was sent to the client, what
-    changed, each reviewer's standing decision, and its comments and decisions. Three queries
-    whatever the number of versions and comments. `urls` maps "film", "poster" and "master" to
-    functions of a version pk."""
+    changed, each reviewer's standing decision, its comment threads (clients' and staff's, internal
+    ones marked) under the shot playing at their time, and the comments of earlier versions it
+    answers (it made their shot again). A few queries whatever the number of versions and comments.
+    `urls` maps "film", "poster" and "master" to functions of a version pk."""
     versions = list(
         sequence.versions.select_related("sent_by")
         .annotate(comment_count=Count("comments", distinct=True))
@@ -434,17 +753,30 @@ def version_rows(sequence: Sequence, *, urls: dict) -> list[dict]:
     pks = [v.pk for v in versions]
     comments: dict[int, list] = {pk: [] for pk in pks}
     decisions: dict[int, list] = {pk: [] for pk in pks}
+    by_pk: dict[int, ReviewComment] = {}
     if pks:
         for c in ReviewComment.objects.filter(version_id__in=pks).order_by("at_seconds", "created_at", "pk"):
             comments[c.version_id].append(c)
+            by_pk[c.pk] = c
         for d in ReviewDecision.objects.filter(version_id__in=pks).order_by("-created_at", "-pk"):
             decisions[d.version_id].append(d)
+    spans = shot_spans(versions)
+    by_version = {v.pk: v for v in versions}
+    for c in by_pk.values():
+        c.version = by_version[c.version_id]
+    tops = [c for c in by_pk.values() if c.parent_id is None]
+    answers = _answer_rows(answered_by(versions, tops, spans), by_pk, by_version, spans)
+    current_shots = set(sequence.shots.values_list("pk", flat=True)) if pks else set()
     rows = []
     for index, v in enumerate(versions):
         film = urls["film"](v.pk)
         previous = versions[index + 1].contents if index + 1 < len(versions) else None
         reviewers = reviewer_rows(decisions[v.pk])
         verdict, label, badge = _verdict_summary(reviewers)
+        fps = frame_rate(v) if v.film else DEFAULT_FRAME_RATE
+        threads = comment_rows(comments[v.pk], fps=fps, spans=spans[v.pk])
+        for thread in threads:
+            thread["can_retake"] = thread["shot_pk"] in current_shots
         rows.append(
             {
                 "pk": v.pk,
@@ -452,6 +784,7 @@ def version_rows(sequence: Sequence, *, urls: dict) -> list[dict]:
                 "is_latest": index == 0,
                 "created_at": v.created_at,
                 "duration": v.duration,
+                "fps": fps,
                 "is_sent": v.is_sent,
                 "sent_at": v.sent_at,
                 "sent_by": (v.sent_by.get_full_name() or v.sent_by.get_username()) if v.sent_by else "",
@@ -466,7 +799,10 @@ def version_rows(sequence: Sequence, *, urls: dict) -> list[dict]:
                 "download_url": film + "?download=1",
                 "poster_url": urls["poster"](v.pk) if v.poster else "",
                 "master_url": urls["master"](v.pk) + "?download=1" if v.master else "",
-                "comments": comment_rows(comments[v.pk]),
+                "comments": threads,
+                "groups": shot_groups(threads, spans[v.pk]),
+                "spans": [{"start": sp["start"], "number": sp["number"]} for sp in spans[v.pk]],
+                "answers": answers.get(v.pk, []),
                 "decisions": [_decision_row(d) for d in decisions[v.pk]],
             }
         )
@@ -475,13 +811,23 @@ def version_rows(sequence: Sequence, *, urls: dict) -> list[dict]:
 
 def history_rows(link: ShareLink) -> tuple[list[dict], dict[int, list[ReviewDecision]]]:
     """The versions the link shows (newest first), each with what changed, each reviewer's standing
-    decision and its comment count: the client's version history; and every decision on them, by
-    version pk, newest first. Two queries."""
-    versions = list(shown_versions(link).annotate(comment_count=Count("comments")))
+    decision, its comment count (clients' comments only) and the client's comments on earlier
+    versions it answers: the client's version history; and every decision on them, by version pk,
+    newest first. Two queries, and two more for the answers when the link shows several versions."""
+    visible = Count("comments", filter=Q(comments__is_internal=False, comments__parent__isnull=True))
+    versions = list(shown_versions(link).annotate(comment_count=visible))
     pks = [v.pk for v in versions]
     decisions: dict[int, list] = {pk: [] for pk in pks}
     for d in ReviewDecision.objects.filter(version_id__in=pks).order_by("-created_at", "-pk"):
         decisions[d.version_id].append(d)
+    answers: dict = {}
+    if len(versions) > 1:
+        by_version = {v.pk: v for v in versions}
+        tops = list(ReviewComment.objects.for_client().filter(version_id__in=pks, parent__isnull=True))
+        for c in tops:
+            c.version = by_version[c.version_id]
+        spans = shot_spans(versions)
+        answers = _answer_rows(answered_by(versions, tops, spans), {c.pk: c for c in tops}, by_version, spans)
     rows = []
     for index, v in enumerate(versions):
         # Against the version sent before it (the client never saw the drafts between); the first
@@ -495,6 +841,7 @@ def history_rows(link: ShareLink) -> tuple[list[dict], dict[int, list[ReviewDeci
         rows.append(
             {
                 "version": v,
+                "pk": v.pk,
                 "number": v.number,
                 "sent_at": v.sent_at,
                 "sent_note": v.sent_note,
@@ -505,6 +852,7 @@ def history_rows(link: ShareLink) -> tuple[list[dict], dict[int, list[ReviewDeci
                 "badge": badge,
                 "is_approved": any(r["verdict"] == Verdict.APPROVED for r in reviewers),
                 "comment_count": v.comment_count,
+                "answers": answers.get(v.pk, []),
             }
         )
     return rows, decisions

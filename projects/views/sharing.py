@@ -5,8 +5,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_POST, require_safe
@@ -21,10 +22,12 @@ from projects.forms import (
     SendVersionForm,
     ShareLinkForm,
     SharePasswordForm,
+    StaffCommentForm,
 )
 from projects.models import (
     FilmVersion,
     Project,
+    ReviewComment,
     Sequence,
     ShareLink,
     token_digest,
@@ -33,6 +36,7 @@ from projects.views.common import (
     EDIT,
     OWN,
     VIEW,
+    _can_edit,
     _confirm,
     _film_filename,
     _get_for_user,
@@ -310,6 +314,8 @@ def _shared_film_page(
     this = next(row for row in history if row["number"] == version.number)
     number = version.number
     decisions = decisions_by_version[version.pk]
+    fps = review.frame_rate(version)
+    others = [row["number"] for row in history if row["number"] != number]
     context = {
         "link": link,
         "token": token,
@@ -331,7 +337,12 @@ def _shared_film_page(
         "can_approve": link.can_approve,
         "review_name": name,
         "reviewers": review.reviewer_rows(decisions),
-        "comments": review.comment_rows(version.comments.all()),
+        "comments": _client_threads(version, fps),
+        "fps": fps,
+        "compare_url": reverse("shared_compare", args=[token]) + f"?a={others[0]}&b={number}"
+        if others
+        else "",
+        "compare_base": reverse("shared_compare", args=[token]),
     }
     if link.can_review:
         context.update(
@@ -343,6 +354,10 @@ def _shared_film_page(
             }
         )
     return _client_page(request, "projects/shared_film.html", context)
+
+
+def _client_threads(version: FilmVersion, fps: float) -> list[dict]:
+    return review.comment_rows(version.comments.for_client(), fps=fps)
 
 
 def _asked_version(request: HttpRequest, link: ShareLink, current: FilmVersion, number: str) -> FilmVersion:
@@ -535,26 +550,117 @@ def _refused(
     return _client_page(request, "projects/shared_film_review_refused.html", context, status=403)
 
 
+def _wants_fragment(request: HttpRequest) -> bool:
+    """Whether the form was sent by the page's script (review.js), which takes JSON with the parts
+    of the page to replace and keeps the player as it is; without the script, post/redirect/get."""
+    return request.headers.get("X-Requested-With") == "fetch" or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _fragment_response(
+    request: HttpRequest,
+    *,
+    message: str = "",
+    error: str = "",
+    fragments: dict | None = None,
+    status: int = 200,
+) -> JsonResponse:
+    rendered = {
+        name: render_to_string(template, context, request=request)
+        for name, (template, context) in (fragments or {}).items()
+    }
+    response = JsonResponse(
+        {"ok": not error, "message": message, "error": error, "fragments": rendered}, status=status
+    )
+    return _private_headers(response)
+
+
+def _form_problems(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _client_comments_fragment(token: str, link: ShareLink, version: FilmVersion) -> dict:
+    fps = review.frame_rate(version)
+    context = {
+        "comments": _client_threads(version, fps),
+        "token": token,
+        "version": version,
+        "can_comment": link.can_comment,
+        "seek_base": _file_url("shared_film_download", token, version, "&inline=1"),
+        "fps": fps,
+    }
+    return {"comments": ("projects/_shared_comments.html", context)}
+
+
 @require_POST
 def add_review_comment(request: HttpRequest, token: str) -> HttpResponse:
     link, version, refusal = _review_post(request, token)
     if refusal:
         return refusal
+    fragment = _wants_fragment(request)
     name = _review_name(request)
     if not name:
-        messages.error(request, "Give your name first: it is shown beside your comments.")
+        text = "Give your name first: it is shown beside your comments."
+        if fragment:
+            return _fragment_response(request, error=text, status=400)
+        messages.error(request, text)
         return _back_to_page(token, version)
     form = ReviewCommentForm(request.POST)
     if not form.is_valid():
+        if fragment:
+            return _fragment_response(request, error=_form_problems(form), status=400)
         return _shared_film_page(request, token, link, version, comment_form=form)
     data = form.cleaned_data
     try:
         comment = review.add_comment(
-            link, number=data["version"], author_name=name, body=data["body"], at_seconds=data["at"]
+            link,
+            number=data["version"],
+            author_name=name,
+            body=data["body"],
+            at_seconds=data["at"],
+            drawing=data["drawing"],
+            reply_to=data["reply_to"],
         )
     except review.ReviewRefused as error:
+        if fragment:
+            return _fragment_response(request, error=str(error), status=403)
         return _refused(request, token, link, error)
-    messages.success(request, f"Comment added at {review.timecode(comment.at_seconds)}.")
+    if comment.parent_id:
+        text = f"Reply added to the comment at {review.timecode(comment.at_seconds)}."
+    else:
+        text = f"Comment added at {review.timecode(comment.at_seconds)}."
+    if fragment:
+        return _fragment_response(
+            request, message=text, fragments=_client_comments_fragment(token, link, comment.version)
+        )
+    messages.success(request, text)
+    return _back_to_page(token, comment.version, "comments")
+
+
+@require_POST
+def resolve_review_comment(request: HttpRequest, token: str, pk: int) -> HttpResponse:
+    """The client marks a thread they can see resolved, or open again (`resolved=0`)."""
+    link, version, refusal = _review_post(request, token)
+    if refusal:
+        return refusal
+    fragment = _wants_fragment(request)
+    try:
+        if not link.can_comment:
+            raise review.CommentsNotAllowed()
+        comment = review.comment_for_link(link, pk)
+    except review.ReviewRefused as error:
+        if fragment:
+            return _fragment_response(request, error=str(error), status=403)
+        return _refused(request, token, link, error)
+    resolved = request.POST.get("resolved", "1") != "0"
+    review.resolve_comment(comment, resolved=resolved)
+    text = "Marked resolved." if resolved else "Opened again."
+    if fragment:
+        return _fragment_response(
+            request, message=text, fragments=_client_comments_fragment(token, link, comment.version)
+        )
+    messages.success(request, text)
     return _back_to_page(token, comment.version, "comments")
 
 
@@ -563,12 +669,18 @@ def decide_review(request: HttpRequest, token: str) -> HttpResponse:
     link, version, refusal = _review_post(request, token)
     if refusal:
         return refusal
+    fragment = _wants_fragment(request)
     name = _review_name(request)
     if not name:
-        messages.error(request, "Give your name first: it is shown beside your decision.")
+        text = "Give your name first: it is shown beside your decision."
+        if fragment:
+            return _fragment_response(request, error=text, status=400)
+        messages.error(request, text)
         return _back_to_page(token, version)
     form = ReviewDecisionForm(request.POST)
     if not form.is_valid():
+        if fragment:
+            return _fragment_response(request, error=_form_problems(form), status=400)
         return _shared_film_page(request, token, link, version, decision_form=form)
     data = form.cleaned_data
     try:
@@ -581,14 +693,117 @@ def decide_review(request: HttpRequest, token: str) -> HttpResponse:
             sequence_url=request.build_absolute_uri(reverse("sequence_detail", args=[link.sequence_id])),
         )
     except review.ReviewRefused as error:
+        if fragment:
+            return _fragment_response(request, error=str(error), status=403)
         return _refused(request, token, link, error)
+    number = decision.version.number
     if decision.verdict == review.Verdict.APPROVED:
-        messages.success(request, f"Thank you: version {decision.version.number} is approved.")
+        text = f"Thank you: version {number} is approved."
     else:
-        messages.success(
-            request, f"Thank you: your request for changes to version {decision.version.number} was sent."
+        text = f"Thank you: your request for changes to version {number} was sent."
+    if fragment:
+        history, decisions_by_version = review.history_rows(link)
+        decisions = decisions_by_version[decision.version_id]
+        context = {
+            "decisions": decisions[:5],
+            "reviewers": review.reviewer_rows(decisions),
+            "version": decision.version,
+        }
+        return _fragment_response(
+            request, message=text, fragments={"decision": ("projects/_shared_decision.html", context)}
         )
+    messages.success(request, text)
     return _back_to_page(token, decision.version)
+
+
+# --- comparing two versions ----------------------------------------------------------------------
+
+
+def _compare_sides(versions: list[FilmVersion], *, shot_pk: int | None, film_url) -> tuple[list[dict], str]:
+    """The two versions' players, each starting where `shot_pk` plays in it (0 without a shot, or
+    where the shot is not in the film), and the shot's title."""
+    spans = review.shot_spans(versions)
+    sides, title = [], ""
+    for version in versions:
+        span = next((sp for sp in spans[version.pk] if sp["shot"] == shot_pk), None) if shot_pk else None
+        if span:
+            title = f"Shot {span['number']}"
+        sides.append(
+            {
+                "title": f"Version {version.number}",
+                "number": version.number,
+                "video_url": film_url(version),
+                "start": f"{span['start']:.3f}" if span else "0",
+                "end": f"{span['end']:.3f}" if span else "",
+                "start_text": review.timecode(span["start"]) if span else "",
+                "fps": review.frame_rate(version),
+            }
+        )
+    return sides, title
+
+
+def _shot_param(request: HttpRequest) -> int | None:
+    value = request.GET.get("shot", "")
+    return int(value) if value.isdigit() else None
+
+
+@require_safe
+def shared_compare(request: HttpRequest, token: str) -> HttpResponse:
+    """Two versions the link shows (`?a=&b=`, numbers), side by side or one over the other with a
+    slider, playing together; `&shot=` starts each where that shot plays (before and after a
+    retake)."""
+    link, current, refusal = _open_link(request, token)
+    if refusal:
+        return refusal
+    numbers = [request.GET.get("a", ""), request.GET.get("b", "")]
+    if not all(n.isdigit() for n in numbers) or numbers[0] == numbers[1]:
+        raise Http404("Choose two versions to compare.")
+    versions = [_asked_version(request, link, current, n) for n in numbers]
+    sides, shot_title = _compare_sides(
+        versions,
+        shot_pk=_shot_param(request),
+        film_url=lambda v: _file_url("shared_film_download", token, v, "&inline=1"),
+    )
+    context = {
+        "link": link,
+        "token": token,
+        "sequence": link.sequence,
+        "brand": review.branding(link.sequence.project),
+        "sides": sides,
+        "shot_title": shot_title,
+        "choices": [row.number for row in review.shown_versions(link)],
+        "selected": numbers,
+        "back": reverse("shared_film", args=[token]) + f"?v={numbers[1]}",
+    }
+    return _client_page(request, "projects/shared_compare.html", context)
+
+
+@require_safe
+@login_required
+def version_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff: two versions of the sequence (`?a=&b=`, numbers, drafts too) side by side or with a
+    slider, playing together; `&shot=` starts each where that shot plays."""
+    sequence = _get_sequence_for_user(request, pk)
+    numbers = [request.GET.get("a", ""), request.GET.get("b", "")]
+    if not all(n.isdigit() for n in numbers) or numbers[0] == numbers[1]:
+        raise Http404("Choose two versions to compare.")
+    found = {v.number: v for v in sequence.versions.filter(number__in=[int(n) for n in numbers])}
+    if len(found) != 2:
+        raise Http404("No such version.")
+    film = _pk_url("version_film")
+    sides, shot_title = _compare_sides(
+        [found[int(n)] for n in numbers], shot_pk=_shot_param(request), film_url=lambda v: film(v.pk)
+    )
+    context = {
+        "project": sequence.project,
+        "sequence": sequence,
+        "sides": sides,
+        "shot_title": shot_title,
+        "choices": list(sequence.versions.order_by("-number").values_list("number", flat=True)),
+        "selected": numbers,
+        "back": reverse("sequence_detail", args=[sequence.pk]) + "#versions",
+    }
+    return render(request, "projects/version_compare.html", context)
 
 
 # --- versions on the sequence page ---------------------------------------------------------------
@@ -607,7 +822,75 @@ def versions_section(sequence: Sequence) -> dict:
         "master": _pk_url("version_master"),
     }
     rows = review.version_rows(sequence, urls=urls)
-    return {"rows": rows, "latest": rows[0] if rows else None}
+    return {
+        "rows": rows,
+        "latest": rows[0] if rows else None,
+        "compare_base": reverse("version_compare", args=[sequence.pk]),
+    }
+
+
+def _staff_comments_fragment(request: HttpRequest, version: FilmVersion) -> dict:
+    sequence = _get_sequence_for_user(request, version.sequence_id)
+    row = next(r for r in versions_section(sequence)["rows"] if r["pk"] == version.pk)
+    context = {"row": row, "can_edit": _can_edit(sequence.my_role), "sequence": sequence}
+    return {f"comments-{version.number}": ("projects/_version_comments.html", context)}
+
+
+@require_POST
+@login_required
+def add_staff_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """A staff member's comment on a version, or reply to a comment on it; internal unless unticked.
+    Viewers may comment too: a comment changes nothing of the film."""
+    version = _get_version_for_user(request, pk)
+    back = reverse("sequence_detail", args=[version.sequence_id]) + f"#version-{version.number}"
+    fragment = _wants_fragment(request)
+    form = StaffCommentForm(request.POST)
+    if not form.is_valid():
+        text = f"The comment was not added. {_form_problems(form)}"
+        if fragment:
+            return _fragment_response(request, error=text, status=400)
+        messages.error(request, text)
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        comment = review.add_staff_comment(
+            version,
+            user=request.user,
+            body=data["body"],
+            at_seconds=data["at"],
+            is_internal=data["is_internal"],
+            drawing=data["drawing"],
+            reply_to=data["reply_to"],
+        )
+    except review.ReviewRefused as error:
+        if fragment:
+            return _fragment_response(request, error=str(error), status=400)
+        messages.error(request, str(error))
+        return redirect(back)
+    seen = "for staff only" if comment.is_internal else "the client sees it"
+    text = f"{'Reply' if comment.parent_id else 'Comment'} added at {review.timecode(comment.at_seconds)}: {seen}."
+    if fragment:
+        return _fragment_response(request, message=text, fragments=_staff_comments_fragment(request, version))
+    messages.success(request, text)
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def resolve_staff_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    queryset = ReviewComment.objects.select_related("version", "parent")
+    comment = _get_for_user(request, queryset, pk, project_path="version__sequence__project", need=VIEW)
+    resolved = request.POST.get("resolved", "1") != "0"
+    review.resolve_comment(comment, resolved=resolved)
+    text = "Marked resolved." if resolved else "Opened again."
+    if _wants_fragment(request):
+        return _fragment_response(
+            request, message=text, fragments=_staff_comments_fragment(request, comment.version)
+        )
+    messages.success(request, text)
+    return redirect(
+        reverse("sequence_detail", args=[comment.version.sequence_id]) + f"#version-{comment.version.number}"
+    )
 
 
 @require_POST
