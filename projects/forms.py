@@ -583,9 +583,19 @@ class StoryboardCommentForm(forms.Form):
     )
 
 
+class StoryboardLinkForm(forms.Form):
+    recipient_name = forms.CharField(max_length=80, required=False, label="For")
+    recipient_email = forms.EmailField(required=False, label="Email")
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, max_value=365, label="Expires after (days)"
+    )
+
+
 class StoryboardApprovalForm(forms.Form):
-    # The estimate the client was shown: an approval covers that amount, not one changed meanwhile.
+    # The estimate and the storyboard the client was shown: an approval covers those, not what
+    # changed meanwhile.
     credits = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    digest = forms.CharField(max_length=64, widget=forms.HiddenInput)
     note = forms.CharField(
         max_length=2000,
         required=False,

@@ -195,10 +195,18 @@ def mail_link(link: ShareLink, *, url: str) -> bool:
         sequence = link.sequence
         title = one_line(sequence.title)
         sender = one_line(link.created_by.get_full_name() or link.created_by.get_username())
-        what = f"version {link.version.number} of “{title}”" if link.version_id else f"“{title}”"
+        if link.kind == ShareLink.Kind.STORYBOARD:
+            what = f"the storyboard of “{title}”"
+        elif link.version_id:
+            what = f"version {link.version.number} of “{title}”"
+        else:
+            what = f"“{title}”"
         lines = [f"Hello {one_line(link.recipient_name)}," if link.recipient_name else "Hello,", ""]
         lines += [f"{sender} shared {what} with you.", "", url, ""]
-        lines.append(f"Through this link you may {allowed_text(link)}.")
+        if link.kind == ShareLink.Kind.STORYBOARD:
+            lines.append("Through this link you may comment on each shot and approve the storyboard.")
+        else:
+            lines.append(f"Through this link you may {allowed_text(link)}.")
         if link.expires_at:
             lines.append(f"The link works until {timezone.localtime(link.expires_at):%d %B %Y, %H:%M}.")
         if link.has_password:
@@ -235,6 +243,8 @@ def allowed_text(link: ShareLink) -> str:
 
 def shown_versions(link: ShareLink) -> QuerySet[FilmVersion]:
     """The versions the link shows, the newest first: sent ones only, and only its pinned one."""
+    if link.kind == ShareLink.Kind.STORYBOARD:
+        return FilmVersion.objects.none()
     versions = FilmVersion.objects.filter(sequence_id=link.sequence_id).sent()
     if link.version_id:
         versions = versions.filter(pk=link.version_id)
@@ -348,6 +358,30 @@ def comment_for_link(link: ShareLink, pk: int) -> ReviewComment:
     if comment is None:
         raise NoSuchComment()
     return comment
+
+
+def note_for_retake(shot_pk: int, comment_pk: str) -> dict | None:
+    """The comment a retake of the shot answers, as the retake confirmation shows it beside the
+    prompt: a comment (or its thread's first) on a version of the shot's sequence. None otherwise."""
+    if not str(comment_pk).isdigit():
+        return None
+    comment = (
+        ReviewComment.objects.select_related("version", "parent")
+        .filter(pk=int(comment_pk), version__sequence__shots__pk=shot_pk)
+        .first()
+    )
+    if comment is None:
+        return None
+    comment = comment.parent or comment
+    return {
+        "pk": comment.pk,
+        "author": comment.author_name,
+        "body": comment.body,
+        "at_text": timecode(comment.at_seconds),
+        "version_number": comment.version.number,
+        "is_internal": comment.is_internal,
+        "has_drawing": bool(comment.drawing),
+    }
 
 
 # --- drawings ------------------------------------------------------------------------------------

@@ -87,6 +87,21 @@ urlpatterns = [
         name="resolve_review_comment",
     ),
     path("s/<str:token>/compare/", sharing.shared_compare, name="shared_compare"),
+    path("s/<str:token>/storyboard/comments/", sharing.add_storyboard_comment, name="add_storyboard_comment"),
+    path("s/<str:token>/storyboard/approve/", sharing.approve_storyboard, name="approve_storyboard"),
+    path(
+        "s/<str:token>/storyboard/<str:kind>/<int:pk>/",
+        sharing.shared_storyboard_image,
+        name="shared_storyboard_image",
+    ),
+    path(
+        "sequences/<int:pk>/storyboard/share/", sharing.create_storyboard_link, name="create_storyboard_link"
+    ),
+    path(
+        "projects/<int:pk>/storyboard-approval/",
+        sharing.set_storyboard_approval_required,
+        name="set_storyboard_approval_required",
+    ),
     path("versions/<int:pk>/comments/", sharing.add_staff_comment, name="add_staff_comment"),
     path("comments/<int:pk>/resolve/", sharing.resolve_staff_comment, name="resolve_staff_comment"),
     path("sequences/<int:pk>/versions/compare/", sharing.version_compare, name="version_compare"),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from generation import estimates, pipeline, runway
 from generation.models import Take
-from projects import page_cache, services
+from projects import page_cache, review, services, storyboard_review
 from projects import usage as credit_usage
 from projects.downloads import ranged_file_response
 from projects.forms import (
@@ -779,6 +779,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("start_sequence", pk=sequence.pk)
         try:
+            storyboard_review.require_approval(sequence)  # the project may wait for the client
             takes = pipeline.start_sequence(
                 sequence,
                 user=request.user,
@@ -906,6 +907,8 @@ def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: st
         "can_afford": estimate.total_credits <= available,
         "has_errors": any(item.error for item in estimate.shots),
         "back": back,
+        # "Retake with this note" from a client's comment: the note shown beside the prompt.
+        "note": review.note_for_retake(shot.pk, request.POST.get("comment", "")),
     }
     return render(request, "projects/retake_shot.html", context)
 

@@ -10,9 +10,10 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from projects import review, throttle
+from projects import review, storyboard_review, throttle
 from projects.downloads import ranged_file_response, starts_a_fetch
 from projects.forms import (
     ProjectBrandingForm,
@@ -23,6 +24,9 @@ from projects.forms import (
     ShareLinkForm,
     SharePasswordForm,
     StaffCommentForm,
+    StoryboardApprovalForm,
+    StoryboardCommentForm,
+    StoryboardLinkForm,
 )
 from projects.models import (
     FilmVersion,
@@ -211,6 +215,8 @@ def _share_link_or_gone(
     if link is None:
         throttle.record_failure("share-miss", ip, window=settings.SHARE_LINK_MISS_WINDOW)
         raise Http404("No such link.")
+    if link.kind == ShareLink.Kind.STORYBOARD and link.is_active:
+        return link, None, None  # a storyboard link shows no film version
     current = review.current_version(link) if link.is_active else None
     if current is None:
         context = {"link": link, "brand": review.branding(link.sequence.project)}
@@ -245,13 +251,15 @@ def _password_page(
 
 
 def _open_link(
-    request: HttpRequest, token: str, *, locked_status: int = 403
+    request: HttpRequest, token: str, *, locked_status: int = 403, storyboard: bool = False
 ) -> tuple[ShareLink | None, FilmVersion | None, HttpResponse | None]:
     """As `_share_link_or_gone`, and the password page while the link's password has not been given
-    in this browser."""
+    in this browser. A storyboard link opens only the pages that take one (`storyboard`)."""
     link, current, gone = _share_link_or_gone(request, token)
     if gone:
         return None, None, gone
+    if current is None and not storyboard:
+        raise Http404("This link shows a storyboard, not a film.")
     if not _is_unlocked(request, link):
         return None, None, _password_page(request, token, link, status=locked_status)
     return link, current, None
@@ -378,9 +386,11 @@ def _asked_version(request: HttpRequest, link: ShareLink, current: FilmVersion, 
 
 @require_safe
 def shared_film(request: HttpRequest, token: str) -> HttpResponse:
-    link, current, refusal = _open_link(request, token, locked_status=200)
+    link, current, refusal = _open_link(request, token, locked_status=200, storyboard=True)
     if refusal:
         return refusal
+    if current is None:
+        return _storyboard_page(request, token, link)
     version = _asked_version(request, link, current, request.GET.get("v", ""))
     return _shared_film_page(request, token, link, version)
 
@@ -494,7 +504,7 @@ def _logo_response(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def _review_post(
-    request: HttpRequest, token: str
+    request: HttpRequest, token: str, *, storyboard: bool = False
 ) -> tuple[ShareLink | None, FilmVersion | None, HttpResponse | None]:
     """The link a review form was sent through and the version the form names (or the current one),
     or the refusal: too many posts from this address (429), an unknown link (404), a revoked or
@@ -502,12 +512,14 @@ def _review_post(
     ip = throttle.client_ip(request)
     if throttle.is_blocked("review", ip, limit=settings.REVIEW_POST_LIMIT):
         return None, None, _client_page(request, "projects/shared_film_review_throttled.html", {}, status=429)
-    link, current, refusal = _open_link(request, token)
+    link, current, refusal = _open_link(request, token, storyboard=storyboard)
     if refusal:
         return None, None, refusal
     throttle.record_failure("review", ip, window=settings.REVIEW_POST_WINDOW)
     if not link.can_review:
         return None, None, _refused(request, token, link, review.ReviewNotAllowed())
+    if current is None:
+        return link, None, None  # a storyboard link
     number = request.POST.get("version", "")
     try:
         version = _asked_version(request, link, current, number if number.isdigit() else "")
@@ -523,13 +535,15 @@ def _back_to_page(token: str, version: FilmVersion | None = None, anchor: str = 
 
 @require_POST
 def set_review_name(request: HttpRequest, token: str) -> HttpResponse:
-    link, version, refusal = _review_post(request, token)
+    link, version, refusal = _review_post(request, token, storyboard=True)
     if refusal:
         return refusal
     form = ReviewNameForm(request.POST)
     if not form.is_valid():
+        if version is None:
+            return _storyboard_page(request, token, link, name_form=form)
         return _shared_film_page(request, token, link, version, name_form=form)
-    response = _back_to_page(token, version if request.POST.get("version") else None)
+    response = _back_to_page(token, version if version and request.POST.get("version") else None)
     response.set_signed_cookie(
         REVIEW_NAME_COOKIE,
         form.cleaned_data["name"],
@@ -714,6 +728,170 @@ def decide_review(request: HttpRequest, token: str) -> HttpResponse:
         )
     messages.success(request, text)
     return _back_to_page(token, decision.version)
+
+
+# --- the storyboard, before generating -----------------------------------------------------------
+
+
+def _storyboard_page(
+    request: HttpRequest,
+    token: str,
+    link: ShareLink,
+    *,
+    name_form: ReviewNameForm | None = None,
+    approval_form: StoryboardApprovalForm | None = None,
+) -> HttpResponse:
+    """The storyboard for the client: each shot with its first frame, prompt, duration and
+    comments, the estimate, and the approval."""
+    sequence = link.sequence
+    board = storyboard_review.storyboard(sequence)
+    name = _review_name(request)
+    image = reverse("shared_storyboard_image", args=[token, "KIND", 0]).replace("KIND/0/", "")
+    for row in board["rows"]:
+        row["image_url"] = f"{image}{row['frame_kind']}/{row['frame_pk']}/" if row["frame_pk"] else ""
+    state = storyboard_review.approval_state(sequence)
+    context = {
+        "link": link,
+        "token": token,
+        "sequence": sequence,
+        "brand": review.branding(sequence.project),
+        "board": board,
+        "state": state,
+        "review_name": name,
+        "name_form": name_form or ReviewNameForm(initial={"name": name}),
+        "approval_form": approval_form
+        or StoryboardApprovalForm(initial={"credits": board["estimate_credits"], "digest": board["digest"]}),
+    }
+    return _client_page(request, "projects/shared_storyboard.html", context)
+
+
+@require_POST
+def add_storyboard_comment(request: HttpRequest, token: str) -> HttpResponse:
+    link, _version, refusal = _review_post(request, token, storyboard=True)
+    if refusal:
+        return refusal
+    back = reverse("shared_film", args=[token])
+    name = _review_name(request)
+    form = StoryboardCommentForm(request.POST)
+    if not name or not form.is_valid():
+        messages.error(request, "Give your name first." if not name else f"Not added. {_form_problems(form)}")
+        return redirect(back + "#shots")
+    try:
+        comment = storyboard_review.add_comment(
+            link, shot_pk=form.cleaned_data["shot"], author_name=name, body=form.cleaned_data["body"]
+        )
+    except review.ReviewRefused as error:
+        return _refused(request, token, link, error)
+    messages.success(request, "Comment added.")
+    return redirect(back + f"#shot-{comment.shot_id}")
+
+
+@require_POST
+def approve_storyboard(request: HttpRequest, token: str) -> HttpResponse:
+    link, _version, refusal = _review_post(request, token, storyboard=True)
+    if refusal:
+        return refusal
+    back = reverse("shared_film", args=[token])
+    name = _review_name(request)
+    form = StoryboardApprovalForm(request.POST)
+    if not name:
+        messages.error(request, "Give your name first: it is shown beside your approval.")
+        return redirect(back + "#approval")
+    if not form.is_valid():
+        return _storyboard_page(request, token, link, approval_form=form)
+    data = form.cleaned_data
+    try:
+        approval = storyboard_review.approve(
+            link, author_name=name, credits=data["credits"], shown_digest=data["digest"], note=data["note"]
+        )
+    except storyboard_review.StoryboardChanged as error:
+        messages.warning(request, str(error))
+        return redirect(back + "#approval")
+    except review.ReviewRefused as error:
+        return _refused(request, token, link, error)
+    messages.success(
+        request, f"Thank you: the storyboard is approved at {approval.estimate_credits} credits."
+    )
+    return redirect(back + "#approval")
+
+
+@require_safe
+def shared_storyboard_image(request: HttpRequest, token: str, kind: str, pk: int) -> HttpResponse:
+    link, _current, refusal = _open_link(request, token, storyboard=True)
+    if refusal:
+        return refusal
+    try:
+        file = storyboard_review.image_file(link, kind=kind, pk=pk)
+    except review.ReviewRefused:
+        raise Http404("No such image.") from None
+    if not file:
+        raise Http404("No such image.")
+    extension = file.name.rsplit(".", 1)[-1]
+    response = ranged_file_response(
+        request,
+        file,
+        filename=f"frame-{pk}.{extension}",
+        as_attachment=False,
+        cache_control=SHARED_CACHE_CONTROL,
+    )
+    return _private_headers(response)
+
+
+@require_POST
+@login_required
+def create_storyboard_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Share the storyboard with a client before generating: a storyboard link, shown on its own
+    page (as a film link is) and mailed to its recipient."""
+    sequence = _get_sequence_for_user(request, pk, EDIT)
+    form = StoryboardLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"No link was made. {_form_problems(form)}")
+        return redirect(reverse("sequence_detail", args=[sequence.pk]) + "#storyboard-review")
+    data = form.cleaned_data
+    link, token = storyboard_review.issue_link(
+        sequence,
+        created_by=request.user,
+        recipient_name=data["recipient_name"],
+        recipient_email=data["recipient_email"],
+        expires_in_days=data["expires_in_days"],
+    )
+    url = request.build_absolute_uri(reverse("shared_film", args=[token]))
+    if link.recipient_email:
+        if review.mail_link(link, url=url):
+            messages.success(request, f"The link was mailed to {link.recipient_email}.")
+        else:
+            messages.error(request, f"The link could not be mailed to {link.recipient_email}: copy it below.")
+    page = reverse("share_link", args=[link.pk])
+    response = redirect(page)
+    response.set_signed_cookie(
+        NEW_LINK_COOKIE,
+        f"{link.pk}:{token}",
+        salt=NEW_LINK_SALT,
+        max_age=NEW_LINK_MAX_AGE,
+        path=page,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+@require_POST
+@login_required
+def set_storyboard_approval_required(request: HttpRequest, pk: int) -> HttpResponse:
+    """Owners: whether Generate waits for the client's approval of the storyboard in this project."""
+    project = _get_project_for_user(request, pk, OWN)
+    required = request.POST.get("required") == "1"
+    storyboard_review.set_required(project, required=required)
+    if required:
+        messages.success(request, "Generate now waits for the client's approval of the storyboard.")
+    else:
+        messages.success(request, "Generate no longer waits for the client's approval.")
+    return redirect(
+        request.POST.get("next")
+        if url_has_allowed_host_and_scheme(request.POST.get("next", ""), allowed_hosts={request.get_host()})
+        else reverse("project_detail", args=[project.pk])
+    )
 
 
 # --- comparing two versions ----------------------------------------------------------------------
