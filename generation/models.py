@@ -417,3 +417,7 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token} answered {self.answered_seq}"
+
+
+# The audit log's model lives with its one writer, generation/audit.py; importing it here registers it.
+from generation.audit import AuditEntry  # noqa: E402, F401

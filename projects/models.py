@@ -7,7 +7,7 @@ import secrets
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.validators import MaxLengthValidator, RegexValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -60,6 +60,15 @@ class Project(models.Model):
     # Generate spends on video only once the client approved the storyboard at its current
     # estimate (projects/storyboard_review.py); owners change it.
     requires_storyboard_approval = models.BooleanField(default=False)
+    # What the agency adds to the credits' money value on this project's statements (percent);
+    # owners and admins set it (projects/statements.py). It changes no hold or charge.
+    markup_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(999)],
+        help_text="Agency markup on statements, in percent of the credits' value.",
+    )
 
     objects = ProjectQuerySet.as_manager()
 
