@@ -455,6 +455,11 @@ class FilmVersion(models.Model):
     sent_note = models.TextField(
         blank=True, max_length=NOTE_MAX_LENGTH, validators=[MaxLengthValidator(NOTE_MAX_LENGTH)]
     )
+    # The captions as saved from the captions page (generation/captions.py drafts them from the
+    # narration): [{"start": s, "end": s, "text": str}, ...]. Empty until saved: only saved cues
+    # are played as a track or burned in. Bumped by each save of the captions form only.
+    captions = models.JSONField(default=list, blank=True, editable=False)
+    captions_version = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = FilmVersionQuerySet.as_manager()
