@@ -62,6 +62,9 @@
       canvas.height = Math.round(player.clientHeight * ratio);
       canvas.style.width = player.clientWidth + "px";
       canvas.style.height = player.clientHeight + "px";
+      // Over the picture wherever the page's styles put the player in its box (margins, centring).
+      canvas.style.left = player.offsetLeft + "px";
+      canvas.style.top = player.offsetTop + "px";
       context.setTransform(ratio, 0, 0, ratio, 0, 0);
       render();
     }
@@ -107,14 +110,18 @@
         tools.querySelector("[data-draw-toggle]").textContent = on ? "Done drawing" : "Draw on the frame";
         tools.querySelector("[data-draw-options]").hidden = !on && !drawing.length;
       }
-      if (on) player.pause();
+      if (on) {
+        player.pause();
+        // On a phone the form is below the player: bring the frame to draw on into view.
+        player.scrollIntoView({ block: "center" });
+      }
       render();
     }
 
     canvas.addEventListener("pointerdown", function (event) {
       if (!isDrawing || drawing.length >= 20) return;
       event.preventDefault();
-      canvas.setPointerCapture(event.pointerId);
+      try { canvas.setPointerCapture(event.pointerId); } catch (e) { /* a pointer that is gone already */ }
       var p = point(event);
       current = { kind: tool, points: [p, p], colour: "red" };
       render();
