@@ -736,3 +736,48 @@ def cut(video: str | Path, out: str | Path, *, start_frame: int, end_frame: int)
             what=f"cutting frames {start_frame}-{end_frame} of {video.name}",
         )
     return probe(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Burned-in captions
+
+# Captions are drawn by libass (ffmpeg's `subtitles` filter, in the imageio-ffmpeg build) in DejaVu
+# Sans: wide coverage (Latin, Greek, Cyrillic), open shapes that read at small sizes, and on Debian
+# in the fonts-dejavu-core package. CAPTION_FONTS_DIR in the settings points elsewhere.
+CAPTION_FONT_NAME = "DejaVu Sans"
+DEFAULT_CAPTION_FONTS_DIR = "/usr/share/fonts/truetype/dejavu"
+
+
+def caption_fonts_dir() -> Path:
+    """The folder of the captions' font; MediaError when it holds no font, since libass would then
+    fall back to whatever fontconfig finds, or draw nothing at all."""
+    configured = getattr(settings, "CAPTION_FONTS_DIR", "") if settings.configured else ""
+    folder = Path(configured or DEFAULT_CAPTION_FONTS_DIR)
+    if not any(folder.glob("*.ttf")):
+        raise MediaError(f"no caption font in {folder}: install fonts-dejavu-core or set CAPTION_FONTS_DIR")
+    return folder
+
+
+def _filter_value(value: str) -> str:
+    """`value` quoted as one option value of a filter graph (paths with : or ' in them)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "'\\''").replace(":", "\\:") + "'"
+
+
+def burn_subtitles(video: str | Path, subtitles: str | Path, out: str | Path) -> Probe:
+    """Write `video` with the captions of `subtitles` (an ASS or SRT file) drawn into its picture at
+    `out`: H.264 yuv420p MP4 at the film's size and frame rate, its sound copied, +faststart.
+    Raises MediaError when ffmpeg fails or no font is found. Replaces `out` atomically."""
+    video, subtitles, out = Path(video), Path(subtitles), Path(out)
+    info = probe(video)
+    fonts = caption_fonts_dir()
+    chain = f"subtitles=filename={_filter_value(subtitles)}:fontsdir={_filter_value(fonts)},format=yuv420p"
+    args = ["-y", "-i", str(video), "-map", "0:v:0", "-map", "0:a:0?", "-vf", chain]
+    args += ["-c:v", "libx264", "-preset", X264_PRESET, "-crf", X264_CRF, "-fps_mode", "passthrough"]
+    args += ["-g", str(2 * math.ceil(info.fps or 24)), "-c:a", "copy", "-movflags", "+faststart"]
+    with _atomic_output(out) as tmp:
+        _run(
+            [*args, str(tmp)],
+            timeout=ENCODE_TIMEOUT_BASE + ENCODE_TIMEOUT_PER_SECOND * info.duration,
+            what=f"burning captions into {video.name}",
+        )
+    return probe(out)
