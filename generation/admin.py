@@ -69,7 +69,7 @@ class CreditBudgetAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: CreditBudget, form, change: bool) -> None:
         # Through the service, which locks the row and writes only the limit: a plain save() would
         # also write back the `held` read when the page was loaded.
-        budget = credits.set_monthly_limit(obj.user, credits=obj.monthly_limit)
+        budget = credits.set_monthly_limit(obj.user, credits=obj.monthly_limit, by=request.user)
         obj.pk = budget.pk
 
     @admin.display(description="Granted this month", ordering="granted_sum")
@@ -148,7 +148,7 @@ class ProjectBudgetAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "project"] if obj else self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: ProjectBudget, form, change: bool) -> None:
-        budget = credits.set_project_limit(obj.project, credits=obj.monthly_limit)
+        budget = credits.set_project_limit(obj.project, credits=obj.monthly_limit, by=request.user)
         obj.pk = budget.pk
 
     @admin.display(description="Used this month", ordering="used_sum")

@@ -1,4 +1,5 @@
-"""Soft credit alerts: one mail when a budget reaches 80 % and one at 100 %, per calendar month;
+"""Soft credit alerts: one mail per level of `settings.CREDIT_ALERT_LEVELS` (80 % and 100 % unless
+set) a budget reaches, per calendar month, with the month's end at its pace so far;
 and the admins' alert when Runway asks more for a model than the price table says (`price_drift`).
 
 Checked after a hold or a settlement commits, outside its locks. Each level is claimed with a
@@ -22,8 +23,6 @@ from generation.models import CreditMonth, PriceDrift, Take
 
 logger = logging.getLogger(__name__)
 
-LEVELS = (100, 80)
-
 
 def check_after_commit(*, user_id: int, project_ids: Iterable[int | None] = ()) -> None:
     """Check the user's and the projects' budgets once the current transaction commits."""
@@ -41,11 +40,24 @@ def check(*, user_id: int, project_ids: Iterable[int] = ()) -> None:
         logger.exception("Credit alert check failed for user %s, projects %s", user_id, project_ids)
 
 
+def levels() -> list[int]:
+    """The alert levels in percent, highest first (`settings.CREDIT_ALERT_LEVELS`)."""
+    return sorted({int(level) for level in settings.CREDIT_ALERT_LEVELS if int(level) > 0}, reverse=True)
+
+
 def level_reached(spent: int, total: int | None) -> int:
-    """The highest alert level (80 or 100) that `spent` of `total` reaches, or 0."""
+    """The highest alert level that `spent` of `total` reaches, or 0."""
     if not total or total <= 0:
         return 0
-    return next((level for level in LEVELS if spent * 100 >= total * level), 0)
+    return next((level for level in levels() if spent * 100 >= total * level), 0)
+
+
+def _pace(summary, *, is_project: bool) -> str:
+    """The forecast line of the meters ("At this pace ... runs out on the 19th."), for the mail."""
+    from projects import usage
+
+    words = usage.forecast_words(usage.forecast_of(summary), is_project=is_project)
+    return f"{words}\n" if words else ""
 
 
 def _claim(*, level: int, month, user_id: int | None = None, project_id: int | None = None) -> bool:
@@ -78,6 +90,7 @@ def _check_user(user_id: int) -> None:
             f"Hello {one_line(user.get_username())},\n\n"
             f"You have used or reserved {spent} of your {summary.total} credits for {period} "
             f"({summary.used} used, {summary.held} held); {max(summary.available, 0)} are left.\n"
+            + _pace(summary, is_project=False)
             + _advice(level, "ask an admin for more credits")
         ),
         to=[user.email],
@@ -110,7 +123,9 @@ def _check_project(project_id: int) -> None:
         body=(
             f"The project '{name}' has used or reserved {spent} of its monthly cap of "
             f"{summary.limit} credits for {period} ({summary.used} used, {summary.held} held); "
-            f"{max(summary.available or 0, 0)} are left.\n" + _advice(level, "raise the project's cap")
+            f"{max(summary.available or 0, 0)} are left.\n"
+            + _pace(summary, is_project=True)
+            + _advice(level, "raise the project's cap")
         ),
         to=owners,
     )

@@ -33,7 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
-from generation import alerts
+from generation import alerts, audit
 from generation.models import CreditBudget, CreditMonth, LedgerEntry, ProjectBudget
 
 Kind = LedgerEntry.Kind
@@ -330,7 +330,8 @@ def transfer_hold(hold: LedgerEntry, *, take, reason: str) -> LedgerEntry | None
 
 
 def grant(user, *, credits: int, reason: str, by=None) -> LedgerEntry:
-    """Add (or, with a negative amount, take away) credits for the current month."""
+    """Add (or, with a negative amount, take away) credits for the current month; in the audit log
+    as made by `by` (None: the system or a command line)."""
     if not reason.strip():
         raise ValueError("A grant needs a reason.")
     check_credits_in_range(credits, model=LedgerEntry, field="credits", what="A grant")
@@ -345,31 +346,61 @@ def grant(user, *, credits: int, reason: str, by=None) -> LedgerEntry:
             row.granted + credits, model=CreditMonth, field="granted", what="This month's grants"
         )
         CreditMonth.objects.filter(pk=row.pk).update(granted=F("granted") + credits)
+        audit.record(
+            actor=by,
+            action=audit.AuditEntry.Action.GRANT,
+            obj=user,
+            description=f"{row.granted} -> {row.granted + credits} credits granted for "
+            f"{row.month:%B %Y} ({credits:+}): {reason}",
+        )
         return entry
 
 
-def set_monthly_limit(user, *, credits: int) -> CreditBudget:
+def set_monthly_limit(user, *, credits: int, by=None) -> CreditBudget:
+    """Set the user's monthly limit; in the audit log with the limit it replaces, as made by `by`.
+    Setting the limit the user has records nothing."""
     if credits < 0:
         raise ValueError("A monthly limit cannot be negative.")
     check_credits_in_range(credits, model=CreditBudget, field="monthly_limit", what="A monthly limit")
     with transaction.atomic():
         budget = _lock_budget(user)
+        before = budget.monthly_limit
         budget.monthly_limit = credits
         budget.save(update_fields=["monthly_limit", "updated_at"])
+        if before != credits:
+            audit.record(
+                actor=by,
+                action=audit.AuditEntry.Action.MONTHLY_LIMIT,
+                obj=user,
+                description=f"{before} -> {credits} credits a month",
+            )
     return budget
 
 
-def set_project_limit(project, *, credits: int | None) -> ProjectBudget:
-    """Cap the project's credits per month; None removes the cap."""
+def set_project_limit(project, *, credits: int | None, by=None) -> ProjectBudget:
+    """Cap the project's credits per month; None removes the cap. In the audit log with the cap it
+    replaces, as made by `by`; setting the cap the project has records nothing."""
     if credits is not None and credits < 0:
         raise ValueError("A monthly cap cannot be negative.")
     if credits is not None:
         check_credits_in_range(credits, model=ProjectBudget, field="monthly_limit", what="A monthly cap")
     with transaction.atomic():
         budget = _lock_projects([project.pk])[project.pk]
+        before = budget.monthly_limit
         budget.monthly_limit = credits
         budget.save(update_fields=["monthly_limit", "updated_at"])
+        if before != credits:
+            audit.record(
+                actor=by,
+                action=audit.AuditEntry.Action.PROJECT_CAP,
+                obj=project,
+                description=f"{_cap_words(before)} -> {_cap_words(credits)}",
+            )
     return budget
+
+
+def _cap_words(cap: int | None) -> str:
+    return "no cap" if cap is None else f"{cap} credits a month"
 
 
 # --- checking the running figures against the ledger --------------------------------------------

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from generation import audit
 from generation.mail import one_line, quoted
 from generation.models import Take
 from projects.models import (
@@ -170,7 +171,7 @@ def issue_link(
             version.send(by=created_by)
         elif not sequence.versions.sent().exists():
             raise NothingToShare()
-        return ShareLink.issue(
+        link, token = ShareLink.issue(
             sequence,
             created_by=created_by,
             expires_at=expires_at,
@@ -183,6 +184,13 @@ def issue_link(
             can_download_master=can_download_master,
             password_hash=ShareLink.hash_password(password),
         )
+        audit.record(
+            actor=created_by,
+            action=audit.AuditEntry.Action.LINK_CREATED,
+            obj=link,
+            description=f"none -> link for {sequence.title!r} ({allowed_text(link)})",
+        )
+        return link, token
 
 
 def mail_link(link: ShareLink, *, url: str) -> bool:

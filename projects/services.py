@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from django.db import models, transaction
 from django.db.models import F, Max
 
-from generation import catalog, credits, estimates
+from generation import audit, catalog, credits, estimates
 from generation.models import Take
 from projects.models import (
     Keyframe,
@@ -87,9 +87,18 @@ def create_project(*, name: str, owner, description: str = "") -> Project:
     return project
 
 
-def add_member(project: Project, *, user, role: str) -> Membership:
-    """Add `user` to the project; the caller has checked that they are not a member yet."""
-    return Membership.objects.create(project=project, user=user, role=role)
+def add_member(project: Project, *, user, role: str, by=None) -> Membership:
+    """Add `user` to the project; the caller has checked that they are not a member yet. In the
+    audit log as done by `by`."""
+    with transaction.atomic():
+        membership = Membership.objects.create(project=project, user=user, role=role)
+        audit.record(
+            actor=by,
+            action=audit.AuditEntry.Action.MEMBER_ADDED,
+            obj=membership,
+            description=f"{user.get_username()} in {project.name!r}: none -> {role}",
+        )
+    return membership
 
 
 def _lock_owners(project_id: int) -> list[Membership]:
@@ -98,24 +107,42 @@ def _lock_owners(project_id: int) -> list[Membership]:
     return list(Membership.objects.select_for_update().filter(project_id=project_id, role=Role.OWNER))
 
 
-def change_role(membership: Membership, *, role: str) -> None:
+def change_role(membership: Membership, *, role: str, by=None) -> None:
     """Give a member another role. Raises LastOwner, changing nothing, when the project's only
-    owner would stop being one. Setting the role a member has changes nothing."""
+    owner would stop being one. Setting the role a member has changes nothing. In the audit log as
+    done by `by`."""
     with transaction.atomic():
         owners = _lock_owners(membership.project_id)
         if role != Role.OWNER and [o.pk for o in owners] == [membership.pk]:
             raise LastOwner()
-        Membership.objects.filter(pk=membership.pk).update(role=role)
+        before = Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()
+        if Membership.objects.filter(pk=membership.pk).exclude(role=role).update(role=role):
+            audit.record(
+                actor=by,
+                action=audit.AuditEntry.Action.MEMBER_ROLE,
+                obj=membership,
+                description=f"{membership.user.get_username()} in {membership.project.name!r}: "
+                f"{before} -> {role}",
+            )
     membership.role = role
 
 
-def remove_member(membership: Membership) -> None:
-    """Remove a member from the project. Raises LastOwner, removing nothing, for its only owner."""
+def remove_member(membership: Membership, *, by=None) -> None:
+    """Remove a member from the project. Raises LastOwner, removing nothing, for its only owner.
+    In the audit log as done by `by`."""
     with transaction.atomic():
         owners = _lock_owners(membership.project_id)
         if [o.pk for o in owners] == [membership.pk]:
             raise LastOwner()
-        Membership.objects.filter(pk=membership.pk).delete()
+        before = Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()
+        if Membership.objects.filter(pk=membership.pk).delete()[0]:
+            audit.record(
+                actor=by,
+                action=audit.AuditEntry.Action.MEMBER_REMOVED,
+                obj=membership,
+                description=f"{membership.user.get_username()} in {membership.project.name!r}: "
+                f"{before} -> none",
+            )
 
 
 # --- order ---------------------------------------------------------------------------------------

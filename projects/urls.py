@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.views import finishing, keyframes, projects, references, sequences, sharing, usage
+from projects.views import finishing, keyframes, projects, references, sequences, sharing, statements, usage
 
 urlpatterns = [
     path("", projects.dashboard, name="dashboard"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("projects/<int:pk>/", projects.project_detail, name="project_detail"),
     path("projects/<int:pk>/members/add/", projects.add_member, name="add_member"),
     path("projects/<int:pk>/budget/", projects.set_project_budget, name="set_project_budget"),
+    path("projects/<int:pk>/statement/", statements.project_statement, name="project_statement"),
+    path("projects/<int:pk>/statement.csv", statements.project_statement_csv, name="project_statement_csv"),
+    path("projects/<int:pk>/markup/", statements.set_project_markup, name="set_project_markup"),
     path("members/<int:pk>/role/", projects.change_member_role, name="change_member_role"),
     path("members/<int:pk>/remove/", projects.remove_member, name="remove_member"),
     path(

@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Audit entries written while handling a request say which address it came from.
+    "generation.audit.AuditSourceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Runs before anything reads the body (CSRF reads it only in process_view).
@@ -272,6 +274,9 @@ PIPELINE_RECOVER_INTERVAL = env.float("PIPELINE_RECOVER_INTERVAL", default=10.0)
 # run checks, and the difference in credits per day and model above which admins are mailed.
 RECONCILE_DAYS = env.int("RECONCILE_DAYS", default=7)
 RECONCILE_ALERT_CREDITS = env.int("RECONCILE_ALERT_CREDITS", default=0)
+# Credit alerts (generation/alerts.py): the percentages of a user's month or a project's cap at
+# which its owners are mailed, each once per month.
+CREDIT_ALERT_LEVELS = env.list("CREDIT_ALERT_LEVELS", cast=int, default=[80, 100])
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -204,7 +204,7 @@ def add_member(request: HttpRequest, pk: int) -> HttpResponse:
             request, "projects/project_detail.html", _project_context(request, project, member_form=form)
         )
     user = form.cleaned_data["username"]
-    services.add_member(project, user=user, role=form.cleaned_data["role"])
+    services.add_member(project, user=user, role=form.cleaned_data["role"], by=request.user)
     messages.success(
         request, f"{user.get_username()} added as {Role(form.cleaned_data['role']).label.lower()}."
     )
@@ -221,7 +221,7 @@ def change_member_role(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("project_detail", pk=membership.project_id)
     new_role = form.cleaned_data["role"]
     try:
-        services.change_role(membership, role=new_role)
+        services.change_role(membership, role=new_role, by=request.user)
     except services.LastOwner as refusal:
         messages.error(request, str(refusal))
         return redirect("project_detail", pk=membership.project_id)
@@ -246,7 +246,7 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     if confirmation:
         return confirmation
     try:
-        services.remove_member(membership)
+        services.remove_member(membership, by=request.user)
     except services.LastOwner as refusal:
         messages.error(request, str(refusal))
         return redirect(back)
@@ -266,7 +266,7 @@ def set_project_budget(request: HttpRequest, pk: int) -> HttpResponse:
             request, "projects/project_detail.html", _project_context(request, project, budget_form=form)
         )
     limit = form.cleaned_data["monthly_limit"]
-    credits.set_project_limit(project, credits=limit)
+    credits.set_project_limit(project, credits=limit, by=request.user)
     if limit is None:
         messages.success(request, "The project's monthly cap was removed.")
     else:

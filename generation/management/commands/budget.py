@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import credits
+from generation import audit, credits
 from generation.models import CreditBudget, LedgerEntry
 
 
@@ -35,15 +35,17 @@ class Command(BaseCommand):
                 credits.check_credits_in_range(grant, model=LedgerEntry, field="credits", what="--grant")
         except credits.CreditsOutOfRange as error:
             raise CommandError(str(error)) from None
-        if limit is not None:
-            credits.set_monthly_limit(user, credits=limit)
-            self.stdout.write(f"Monthly limit of {username} set to {limit} credits.")
-        if grant is not None:
-            try:
-                credits.grant(user, credits=grant, reason=reason)
-            except credits.CreditsOutOfRange as error:
-                raise CommandError(str(error)) from None
-            self.stdout.write(f"Granted {grant} credits to {username}: {reason}")
+        # The audit log says these changes came from the command line.
+        with audit.source("command line: budget"):
+            if limit is not None:
+                credits.set_monthly_limit(user, credits=limit)
+                self.stdout.write(f"Monthly limit of {username} set to {limit} credits.")
+            if grant is not None:
+                try:
+                    credits.grant(user, credits=grant, reason=reason)
+                except credits.CreditsOutOfRange as error:
+                    raise CommandError(str(error)) from None
+                self.stdout.write(f"Granted {grant} credits to {username}: {reason}")
         summary = credits.month_summary(user)
         self.stdout.write(
             f"{username}, {summary.period_start:%B %Y}: limit {summary.limit}, granted {summary.granted}, "
