@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from generation import catalog, credits
+from generation.audit import AuditEntry
 from generation.models import (
     CreditBudget,
     CreditMonth,
@@ -457,3 +458,39 @@ class PriceDriftAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Who changed a budget, a grant, a member's role, a share link or a project cap: read-only."""
+
+    list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "description", "source"]
+    list_filter = ["action", "object_type", MonthFilter, ("actor", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["actor_name", "description", "object_id", "source"]
+    date_hierarchy = "created_at"
+    actions = ["export_csv"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Export selected entries as CSV")
+    def export_csv(self, request: HttpRequest, queryset) -> HttpResponse:
+        writer = csv.writer(_Echo())
+        header = ["id", "created_at", "actor", "action", "object_type", "object_id", "description", "source"]
+
+        def rows():
+            yield writer.writerow(header)
+            for e in queryset.order_by("created_at", "pk").iterator():
+                cells = [e.pk, e.created_at.isoformat(), e.actor_name, e.action, e.object_type, e.object_id,
+                         e.description, e.source]  # fmt: skip
+                yield writer.writerow([spreadsheet_cell(cell) for cell in cells])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response

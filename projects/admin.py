@@ -2,10 +2,11 @@
 (share link downloads, sequence status and film) are read-only here."""
 
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 from django.forms import BaseInlineFormSet, ModelForm
 
+from generation import audit
 from projects.models import (
     FilmVersion,
     Membership,
@@ -99,6 +100,14 @@ class ProjectAdmin(ChangedFieldsModelAdmin):
     exclude = ["logo"]
     readonly_fields = ["logo_file"]
 
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            before = Project.objects.filter(pk=obj.pk).values_list("markup_percent", flat=True).first()
+            super().save_model(request, obj, form, change)
+            if change and "markup_percent" in form.changed_data:
+                audit.record(actor=request.user, action=audit.AuditEntry.Action.MARKUP, obj=obj,
+                             description=f"{before}% -> {obj.markup_percent}%")  # fmt: skip
+
 
 @admin.register(Membership)
 class MembershipAdmin(ChangedFieldsModelAdmin):
@@ -107,6 +116,24 @@ class MembershipAdmin(ChangedFieldsModelAdmin):
     search_fields = ["project__name", "user__username"]
     list_select_related = ["project", "user"]
     autocomplete_fields = ["project", "user"]
+
+    # Each change in the audit log, in the transaction of the change.
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            before = Membership.objects.filter(pk=obj.pk).values_list("role", flat=True).first() or "none"
+            super().save_model(request, obj, form, change)
+            if before != obj.role:
+                action = (
+                    audit.AuditEntry.Action.MEMBER_ROLE if change else audit.AuditEntry.Action.MEMBER_ADDED
+                )
+                audit.record(actor=request.user, action=action, obj=obj,
+                             description=f"{obj.user.get_username()} in {obj.project.name!r}: {before} -> {obj.role}")  # fmt: skip
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            audit.record(actor=request.user, action=audit.AuditEntry.Action.MEMBER_REMOVED, obj=obj,
+                         description=f"{obj.user.get_username()} in {obj.project.name!r}: {obj.role} -> none")  # fmt: skip
+            super().delete_model(request, obj)
 
 
 class ReferenceImageInline(admin.TabularInline):
