@@ -90,7 +90,8 @@ def feedback_waiting(user) -> list[Feedback]:
     """Client comments and decisions the user has not seen on the sequence's page, newest first."""
     comments = [
         Feedback("comment", c.version.sequence, c.version.number, c.author_name, c.body, c.created_at)
-        for c in _unseen(ReviewComment.objects.all(), user)[:FEEDBACK_SHOWN]
+        # Clients' comments only: staff's own (internal or not) are not waiting for anyone.
+        for c in _unseen(ReviewComment.objects.filter(author__isnull=True), user)[:FEEDBACK_SHOWN]
     ]
     decisions = [
         Feedback(

@@ -152,6 +152,20 @@ def test_feedback_on_projects_i_only_view_or_am_not_in_is_not_mine_to_answer(
         assert "Too dark" not in client.get(reverse("dashboard")).text
 
 
+def test_staff_comments_are_not_waiting_for_a_reply(client, alice, project):
+    from projects.models import ReviewComment
+
+    version = version_of(project, alice)
+    ReviewComment.objects.create(
+        version=version, author=alice, author_name="alice", body="Internal: swap shot 2", is_internal=True
+    )
+    ReviewComment.objects.create(version=version, author=alice, author_name="alice", body="Fixed in v2")
+    client.force_login(alice)
+    page = client.get(reverse("dashboard")).text
+    assert "Internal: swap shot 2" not in page
+    assert "Fixed in v2" not in page
+
+
 def test_runs_under_way_show_their_progress(client, alice, project):
     from django.utils import timezone
 
