@@ -391,3 +391,20 @@ def burn_captions_task(version_pk: int) -> None:
     if version is None or not version.captions:
         return
     burn_captions(version)
+
+
+def enqueue_burn(version: FilmVersion) -> None:
+    """Queue `burn_captions_task` for the version once the current transaction commits (run at once
+    with PIPELINE_INLINE, as the pipeline's tasks are)."""
+    from django.conf import settings
+    from django.db import transaction
+
+    def now() -> None:
+        if settings.PIPELINE_INLINE:
+            burn_captions_task(version.pk)
+            return
+        from django_q.tasks import async_task
+
+        async_task("generation.captions.burn_captions_task", version.pk, group="burn_captions")
+
+    transaction.on_commit(now)

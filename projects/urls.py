@@ -1,5 +1,7 @@
 from django.urls import path
 
+from projects.views import deliverables
+
 from projects.views import finishing, keyframes, projects, references, sequences, sharing, statements, usage
 
 urlpatterns = [
@@ -109,6 +111,14 @@ urlpatterns = [
     path("comments/<int:pk>/resolve/", sharing.resolve_staff_comment, name="resolve_staff_comment"),
     path("sequences/<int:pk>/versions/compare/", sharing.version_compare, name="version_compare"),
     path("versions/<int:pk>/send/", sharing.send_version, name="send_version"),
+    path("versions/<int:pk>/captions/", deliverables.version_captions, name="version_captions"),
+    path(
+        "versions/<int:pk>/captions.<str:kind>", deliverables.version_captions_file, name="version_captions_file"
+    ),
+    path("versions/<int:pk>/captions/burn/", deliverables.burn_version_captions, name="burn_version_captions"),
+    path("versions/<int:pk>/captioned/", deliverables.captioned_film, name="captioned_film"),
+    path("versions/<int:pk>/timeline.zip", deliverables.version_timeline, name="version_timeline"),
+    path("s/<str:token>/captions.vtt", deliverables.shared_captions, name="shared_captions"),
     path("versions/<int:pk>/film/", sharing.version_film, name="version_film"),
     path("versions/<int:pk>/poster/", sharing.version_poster, name="version_poster"),
     path("versions/<int:pk>/master/", sharing.version_master, name="version_master"),

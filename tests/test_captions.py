@@ -20,6 +20,11 @@ SCRIPT = "Morning light on the harbour. [pause] The boats go out before the town
 
 @pytest.fixture
 def version(project, alice, tmp_path) -> FilmVersion:
+    return narrated_version(project, alice, tmp_path)
+
+
+def narrated_version(project, alice, tmp_path) -> FilmVersion:
+    """A 2 s 320x180 film with sound, and its narration (1.8 s of speech saying SCRIPT)."""
     sequence = Sequence.objects.create(project=project, title="Harbour", created_by=alice, status="done")
     film = render_clip(
         out=tmp_path / "film.mp4",
