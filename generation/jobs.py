@@ -137,7 +137,8 @@ def build_job(
             except catalog.UnsupportedRequest as exc:
                 raise catalog.UnsupportedRequest(f"Clip {index + 1}'s keyframe: {exc}") from None
     if keyframes:
-        each = catalog.IMAGE_MODELS[KEYFRAME_MODEL].estimate(ratio=estimates.image_ratio_for(sequence.ratio))
+        image_model = catalog.with_prices(catalog.IMAGE_MODELS[KEYFRAME_MODEL], estimates.price_book())
+        each = image_model.estimate(ratio=estimates.image_ratio_for(sequence.ratio))
         notices += keyframe_notices(images, tags, keyframes, each=each)
         if any(catalog.CITATION_RE.search(p) for p in prompts):
             notices.append("The video prompts are sent without the @ of the tags they cite.")

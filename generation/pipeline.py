@@ -88,15 +88,12 @@ class PipelineError(Exception):
 
 
 DailyLimitReached = tiers.DailyLimitReached
-# How often a take waiting for Runway's daily limit is tried again. Runway's window is a rolling
-# 24 hours, and it does not say when a slot frees up, so the take simply asks again now and then.
-DAILY_LIMIT_RECHECK_SECONDS = 600.0
 
 
 def _daily_limit_recheck() -> dt.timedelta:
-    return dt.timedelta(
-        seconds=float(getattr(settings, "RUNWAY_DAILY_LIMIT_RECHECK", DAILY_LIMIT_RECHECK_SECONDS))
-    )
+    # Runway's window is a rolling 24 hours, and it does not say when a slot frees up, so a take
+    # waiting for it simply asks again now and then.
+    return dt.timedelta(seconds=settings.RUNWAY_DAILY_LIMIT_RECHECK)
 
 
 def current_origin(client: runway.RunwayClient | None = None) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.template.defaultfilters import pluralize
 
 from generation import catalog, runway
 
@@ -48,8 +49,9 @@ class DailyLimitReached(Exception):
         self.fits = limits.remaining_today or 0
         self.fit_credits = fit_credits
         message = (
-            f"Runway allows {limits.max_daily} {limits.kind} generations a day on this account; "
-            f"{limits.used_today} are used; this run needs {needed}."
+            f"Runway allows {limits.max_daily} {limits.kind} generation{pluralize(limits.max_daily)} a day on "
+            f"this account; {limits.used_today} {'is' if limits.used_today == 1 else 'are'} used; this run "
+            f"needs {needed}."
         )
         super().__init__(message)
         self.message = message

@@ -112,6 +112,16 @@ def test_a_run_that_meets_the_limit_mid_way_waits_and_finishes_after_the_reset(
     assert third.status == Status.QUEUED
     assert third.is_waiting_for_daily_limit
     assert len(runway.tasks()) == 2
+    # The page says why the take waits.
+    from django.test import Client
+    from django.urls import reverse
+
+    staff = Client()
+    staff.force_login(rich_alice)
+    assert (
+        "Waiting for Runway&#x27;s daily limit"
+        in staff.get(reverse("sequence_detail", args=[sequence.pk])).text
+    )
 
     runway.advance_day()
     sequence = drive(sequence)

@@ -270,6 +270,10 @@ PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=60)
 PIPELINE_INLINE = env.bool("PIPELINE_INLINE", default=False)
 # How often the poller looks for work whose worker died.
 PIPELINE_RECOVER_INTERVAL = env.float("PIPELINE_RECOVER_INTERVAL", default=10.0)
+# How often a take waiting for Runway's daily limit asks again, seconds (generation/pipeline.py).
+RUNWAY_DAILY_LIMIT_RECHECK = env.float("RUNWAY_DAILY_LIMIT_RECHECK", default=600.0)
+# Where the font for burned-in captions is (a folder of .ttf files; Debian's fonts-dejavu-core).
+CAPTION_FONTS_DIR = env("CAPTION_FONTS_DIR", default="/usr/share/fonts/truetype/dejavu")
 # Reconciliation with Runway's usage report (generation/reconcile.py): how many UTC days back each
 # run checks, and the difference in credits per day and model above which admins are mailed.
 RECONCILE_DAYS = env.int("RECONCILE_DAYS", default=7)

@@ -161,6 +161,8 @@ def _take_rows(takes: list[Take], shot: Shot, *, can_edit: bool, is_active: bool
             row["note"] = f"{take.failure_message} {take.charge_note}"
         elif take.output:
             row["video_url"] = urls["video"](take.pk)
+        elif take.is_waiting_for_daily_limit:
+            row["status"], row["note"] = "Waiting for Runway's daily limit", take.failure_message
         elif not take.is_final:
             row["percent"] = str(percent(take.progress))
         if not is_chosen and can_edit and status == Take.Status.SUCCEEDED and not is_active:
