@@ -177,10 +177,13 @@ def test_a_keyframe_refused_by_moderation_stops_before_any_video(capsys, boss, r
             "The hall [sim:fail=SAFETY.INPUT.TEXT]",
         )
     assert str(error.value).startswith("Clip 1's keyframe image could not be made: Runway's moderation")
-    assert "No video was made. Runway charged 0 credits." in str(error.value)
+    # Runway keeps the charge of a refused input (SAFETY.INPUT), so the image is paid for.
+    charged = sum(t["cost"] for t in runway.tasks())
+    assert charged > 0
+    assert f"No video was made. Runway charged {charged} credits." in str(error.value)
     assert all(_is_image(t) for t in runway.tasks())
     assert not credits.open_holds().exists()
-    assert credits.month_summary(boss).used == 0
+    assert credits.month_summary(boss).used == charged
 
 
 def test_the_python_api_makes_keyframes_from_the_guides_three_images(capsys, boss, runway, images, tmp_path):
