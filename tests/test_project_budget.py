@@ -94,7 +94,9 @@ def test_a_retake_refused_by_the_cap_shows_why(client, alice, project, sequence)
     credits.set_project_limit(project, credits=50)
     client.force_login(alice)
 
-    response = client.post(reverse("retake_shot", args=[shot.pk]), follow=True)
+    response = client.post(
+        reverse("retake_shot", args=[shot.pk]), {"confirm": "yes", "credits": "60"}, follow=True
+    )
 
     assert (
         "This needs 60 credits but the project 'Harbour House' has only 50 left of its monthly cap"
