@@ -22,8 +22,11 @@ run: $(VENV)/.installed
 	$(PY) manage.py seed_demo
 	$(PY) manage.py studio
 
+# TEST_WORKERS=3 runs the tests in three processes (pytest-xdist), each on its own test database,
+# queue and cache keys, a module's tests in one process (--dist loadfile); 0 runs them in this one.
+TEST_WORKERS ?= 0
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
