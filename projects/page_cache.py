@@ -5,7 +5,7 @@ panel, the film versions with their feedback and the narration and master sectio
 part of the sequence page, and most views of a sequence find it as it was a moment ago.
 `sequence_digest` reads every row those parts depend on (the sequence; its shots, their takes,
 keyframes and keyframe references; the images of its reference set; its own takes, film versions,
-comments and decisions), all columns of each, as the database gives them: no model instances, no
+comments (replies too) and decisions, and the names of who sent each version), all columns of each, as the database gives them: no model instances, no
 estimate. Any change to any of them makes a new digest, so a kept rendering is never out of date;
 it is a pure function of those rows, the viewer's right to edit, and the code (the key carries
 `VERSION`, and entries expire after `SEQUENCE_PAGE_CACHE_SECONDS` so a deploy with a shared cache
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from functools import cache as cache_in_process
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, models
 
@@ -36,7 +37,8 @@ from projects.models import (
     Shot,
 )
 
-VERSION = 1
+VERSION = 2
+USER_COLUMNS = ["id", "username", "first_name", "last_name"]
 
 
 def _columns(model: type[models.Model]) -> list[str]:
@@ -59,8 +61,17 @@ def _reads() -> tuple[tuple[type[models.Model], str, str], ...]:
         (FilmVersion.objects.filter(sequence_id=0), "pk"),
         (ReviewComment.objects.filter(version__sequence_id=0), "pk"),
         (ReviewDecision.objects.filter(version__sequence_id=0), "pk"),
+        # The names the versions section shows for who sent each version (names only: a login
+        # changes the user's row, not the page).
+        (
+            get_user_model().objects.filter(
+                pk__in=FilmVersion.objects.filter(sequence_id=0).values("sent_by_id")
+            ),
+            "pk",
+        ),
     ):
-        sql, params = queryset.order_by("pk").values_list(*_columns(queryset.model)).query.sql_with_params()
+        columns = _columns(queryset.model) if queryset.model is not get_user_model() else USER_COLUMNS
+        sql, params = queryset.order_by("pk").values_list(*columns).query.sql_with_params()
         if params != (0,):
             raise RuntimeError(f"{queryset.model.__name__}: expected one parameter, got {params}")
         reads.append((queryset.model, sql, parameter))

@@ -4,10 +4,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -466,6 +468,11 @@ def _shot_parts(
     )
     versions = versions_section(sequence)
     latest = versions["latest"]
+    # Without a request, so without CSRF tokens: its forms are markers that `_with_version_forms`
+    # fills for each page, and its per-comment buttons use those page forms through `form=`.
+    versions_html = render_to_string(
+        "projects/_film_versions.html", {"versions": versions, "can_edit": can_edit, "sequence": sequence}
+    )
     parts = {
         "shot_list": shot_list,
         "order": ",".join(str(shot.pk) for shot in shots),
@@ -479,11 +486,33 @@ def _shot_parts(
         "has_errors": any(item.error for item in to_generate.shots),
         "keyframe_summary": keyframe_data["summary"],
         "versions": versions,
+        "versions_html": versions_html,
         # Without its form, which is made for each page (a form is not something to keep).
         "finishing": {k: v for k, v in finishing_section(sequence).items() if k != "form"},
         **{key: value for key, value in panel.items() if key != "take_strips"},
     }
     return parts
+
+
+def _with_version_forms(request: HttpRequest, html: str, versions: dict, *, can_edit: bool) -> str:
+    """The kept versions section with this visitor's forms (each holds a CSRF token) put in at its
+    markers: a version's send form, its comment form and the one reply form of its comments, and
+    the section's forms that the per-comment "resolved" and "retake" buttons submit."""
+    if not versions["rows"]:
+        return html
+    for row in versions["rows"]:
+        forms = render_to_string("projects/_version_forms.html", {"row": row, "can_edit": can_edit}, request)
+        send, comment = forms.split("<!--split-->")
+        html = html.replace(f"<!--send-version-form:{row['pk']}-->", send, 1)
+        html = html.replace(f"<!--staff-comment-form:{row['pk']}-->", comment, 1)
+    token = get_token(request)
+    section_forms = (
+        f'<form id="version-actions" method="post" action="" data-review-ajax hidden>'
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}"></form>'
+        f'<form id="version-posts" method="post" action="" hidden>'
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}"></form>'
+    )
+    return mark_safe(html.replace("<!--version-forms-->", section_forms, 1))  # noqa: S308 (markup made here and by templates)
 
 
 def _sequence_context(
@@ -544,6 +573,9 @@ def _sequence_context(
         },
         "catalog_script": _catalog_script(),
         "sequence_url": reverse("sequence_detail", args=[sequence.pk]),
+        "versions_html": _with_version_forms(
+            request, parts["versions_html"], parts["versions"], can_edit=can_edit
+        ),
     }
     if sequence.status != Sequence.Status.DRAFT:
         shots = takes_of = None

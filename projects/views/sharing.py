@@ -1022,7 +1022,18 @@ def add_staff_comment(request: HttpRequest, pk: int) -> HttpResponse:
     version = _get_version_for_user(request, pk)
     back = reverse("sequence_detail", args=[version.sequence_id]) + f"#version-{version.number}"
     fragment = _wants_fragment(request)
-    form = StaffCommentForm(request.POST)
+    data = request.POST
+    reply_to = data.get("reply_to", "")
+    if reply_to.isdigit() and f"reply-body-{reply_to}" in data:
+        # The sequence page's one reply form per version: the button names the comment answered,
+        # and its fields are that comment's.
+        data = data.copy()
+        data["body"] = data[f"reply-body-{reply_to}"]
+        if data.get(f"reply-internal-{reply_to}"):
+            data["is_internal"] = "on"
+        else:
+            data.pop("is_internal", None)
+    form = StaffCommentForm(data)
     if not form.is_valid():
         text = f"The comment was not added. {_form_problems(form)}"
         if fragment:

@@ -220,9 +220,11 @@
       data = new FormData(form);
       if (event.submitter && event.submitter.name) data.append(event.submitter.name, event.submitter.value);
     }
-    var buttons = form.querySelectorAll("button");
+    // A button outside the form (`form=` attribute) may name its own action.
+    var action = (event.submitter && event.submitter.getAttribute("formaction")) || form.action;
+    var buttons = Array.prototype.filter.call(form.elements, function (el) { return el.tagName === "BUTTON"; });
     buttons.forEach(function (b) { b.disabled = true; });
-    fetch(form.action, {
+    fetch(action, {
       method: "POST",
       body: data,
       credentials: "same-origin",
@@ -242,7 +244,7 @@
         });
         say(form, answer.message, false);
         if (document.body.contains(form)) {
-          form.querySelectorAll("textarea").forEach(function (t) { t.value = ""; });
+          Array.prototype.forEach.call(form.elements, function (t) { if (t.tagName === "TEXTAREA") t.value = ""; });
           form.dispatchEvent(new CustomEvent("review:sent"));
         }
         document.dispatchEvent(new CustomEvent("review:updated"));
