@@ -139,3 +139,63 @@ def test_client_feedback_and_finishing_takes_make_a_new_rendering(alice, sequenc
     Take.objects.create(sequence=sequence, user=alice, endpoint="text_to_speech")
     with_narration = page_cache.sequence_digest(sequence)
     assert len({before, with_version, with_comment, with_narration}) == 4
+
+
+def test_the_kept_versions_section_shows_each_feedback_change_at_once(client, alice, bob, sequence):
+    """The versions section is kept too: a comment, a reply, "resolved", a decision, the version
+    sent and the sender's name each show on the next view; the kept part holds no CSRF token."""
+    from projects import page_cache
+    from projects.models import ReviewDecision, ShareLink
+
+    version = FilmVersion.objects.create(sequence=sequence, number=1, film="films/tour.mp4")
+    client.force_login(alice)
+    assert "No comments yet." in page(client, sequence)
+    comment = ReviewComment.objects.create(
+        version=version, author_name="Dana", body="Brighter here", at_seconds=3
+    )
+    assert "Brighter here" in page(client, sequence)
+    ReviewComment.objects.create(
+        version=version, parent=comment, author_name="Eli", body="Agreed", at_seconds=3
+    )
+    assert "Agreed" in page(client, sequence)
+    ReviewComment.objects.filter(pk=comment.pk).update(resolved_at=version.created_at)
+    assert "Open again" in page(client, sequence)
+    link, _ = ShareLink.issue(sequence, created_by=alice, recipient_name="Dana")
+    ReviewDecision.objects.create(version=version, share_link=link, author_name="Fay", verdict="changes")
+    assert "Fay" in page(client, sequence)
+    FilmVersion.objects.filter(pk=version.pk).update(sent_at=version.created_at, sent_by=bob)
+    text = page(client, sequence)
+    assert "Send version 1 to the client" not in text
+    assert f"by {bob.get_username()}" in text
+    bob.first_name, bob.last_name = "Robert", "Stone"
+    bob.save(update_fields=["first_name", "last_name"])
+    assert "by Robert Stone" in page(client, sequence)
+    stored = Sequence.objects.get(pk=sequence.pk)
+    kept = page_cache.kept((page_cache.sequence_digest(stored), True, True), dict)
+    assert "csrfmiddlewaretoken" not in kept["versions_html"]
+
+
+def test_a_reply_sent_with_the_versions_one_reply_form(client, alice, sequence):
+    """Without the script, "Send reply" of one comment posts the version's shared reply form: the
+    button names the comment, and only that comment's fields are read."""
+    version = FilmVersion.objects.create(sequence=sequence, number=1, film="films/tour.mp4")
+    first, second = (
+        ReviewComment.objects.create(version=version, author_name="Dana", body=body, at_seconds=at)
+        for body, at in (("Brighter", 3), ("Slower", 6))
+    )
+    client.force_login(alice)
+    text = page(client, sequence)
+    assert f'form="staff-replies-{version.pk}" name="reply_to" value="{second.pk}"' in text
+    assert text.count('id="staff-replies-') == 1
+    client.post(
+        reverse("add_staff_comment", args=[version.pk]),
+        {
+            "version": 1,
+            "reply_to": second.pk,
+            f"reply-body-{first.pk}": "",
+            f"reply-body-{second.pk}": "Yes, by half",
+            f"reply-internal-{first.pk}": "on",
+        },
+    )
+    reply = ReviewComment.objects.get(parent__isnull=False)
+    assert (reply.parent, reply.body, reply.is_internal) == (second, "Yes, by half", False)
