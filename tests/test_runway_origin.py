@@ -132,7 +132,7 @@ def test_command_lines_racing_for_one_budget_get_exactly_what_fits(settings, run
     succeeded = [log for code, log in zip(codes, logs, strict=True) if code == 0]
     refused = [log for code, log in zip(codes, logs, strict=True) if code != 0]
     assert len(succeeded) == 3, logs
-    assert all("Done: 10 credits charged" in log for log in succeeded)
+    assert all("Done: Runway charged 10 credits (estimate 10)." in log for log in succeeded), succeeded
     assert len(refused) == 9
     assert all("This needs 10 credits but only" in log for log in refused), refused
     assert Take.objects.filter(status=Take.Status.SUCCEEDED).count() == 3
