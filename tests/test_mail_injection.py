@@ -3,6 +3,7 @@ break or other control character in it can neither add a header nor pass for a l
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from generation import credits, mail
 from projects import review
@@ -47,7 +48,7 @@ def version(project, alice):
     sequence = Sequence.objects.create(
         project=project, title="Harbour\r\nX-Forged: title", created_by=alice, status="done"
     )
-    version = FilmVersion(sequence=sequence, number=1, duration=4.0)
+    version = FilmVersion(sequence=sequence, number=1, duration=4.0, sent_at=timezone.now())
     version.film.save("film.mp4", ContentFile(b"film" * 20), save=False)
     version.save()
     return version

@@ -10,10 +10,11 @@ import re
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import Resolver404, clear_url_caches, resolve, reverse
+from django.utils import timezone
 
 import videogen.urls
 from generation.models import Take
-from projects.models import Sequence, ShareLink, Shot
+from projects.models import FilmVersion, Sequence, ShareLink, Shot
 
 pytestmark = pytest.mark.django_db
 SRC = re.compile(r'(?:src|poster|href)="(/[^"#]*)')
@@ -84,6 +85,14 @@ def test_every_page_shows_its_media_through_checked_views(client, alice, carol, 
 
 
 def test_the_share_page_shows_its_media_through_the_link(client, alice, sequence):
+    # A share link shows only versions sent to the client.
+    FilmVersion.objects.create(
+        sequence=sequence,
+        number=1,
+        film=sequence.film.name,
+        poster=sequence.poster.name,
+        sent_at=timezone.now(),
+    )
     _, token = ShareLink.issue(sequence, created_by=alice)
     text = client.get(reverse("shared_film", args=[token])).text
     assert "/media/" not in text

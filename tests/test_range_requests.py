@@ -7,8 +7,9 @@ conversion), so such a header once failed every file endpoint, the anonymous sha
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
-from projects.models import Sequence, ShareLink
+from projects.models import FilmVersion, Sequence, ShareLink
 
 pytestmark = pytest.mark.django_db
 FILM = bytes(range(256)) * 40
@@ -21,6 +22,8 @@ def sequence(project, alice):
         project=project, title="Harbour House", created_by=alice, status="done"
     )
     sequence.film.save("film.mp4", ContentFile(FILM), save=True)
+    # A share link shows only versions sent to the client.
+    FilmVersion.objects.create(sequence=sequence, number=1, film=sequence.film.name, sent_at=timezone.now())
     return sequence
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from projects.models import FilmVersion, ReviewComment, Sequence, ShareLink
 
@@ -30,7 +31,7 @@ def review_url(project, alice):
     sequence = Sequence.objects.create(
         project=project, title="Harbour House", created_by=alice, status="done"
     )
-    version = FilmVersion(sequence=sequence, number=1, duration=12.0)
+    version = FilmVersion(sequence=sequence, number=1, duration=12.0, sent_at=timezone.now())
     version.film.save("film.mp4", ContentFile(b"film" * 100), save=False)
     version.save()
     _, token = ShareLink.issue(sequence, created_by=alice)

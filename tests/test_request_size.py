@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from projects.models import FilmVersion, ReferenceImage, ReferenceSet, ReviewComment, Sequence, ShareLink
@@ -150,7 +151,7 @@ def review_link(project, alice):
     sequence = Sequence.objects.create(
         project=project, title="Harbour House", created_by=alice, status="done"
     )
-    version = FilmVersion(sequence=sequence, number=1, duration=12.0)
+    version = FilmVersion(sequence=sequence, number=1, duration=12.0, sent_at=timezone.now())
     version.film.save("film.mp4", ContentFile(b"film" * 100), save=False)
     version.save()
     _, token = ShareLink.issue(sequence, created_by=alice)

@@ -7,7 +7,8 @@ from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
 from generation import pipeline
-from projects.models import Sequence, ShareLink
+from projects import review
+from projects.models import Sequence
 from tests.helpers import drive, make_sequence
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +61,8 @@ def test_a_film_is_made_stored_and_shared_from_a_bucket(
     assert all(s.chosen_take.output.name in keys for s in sequence.shots.select_related("chosen_take"))
     assert not (settings.MEDIA_ROOT.exists() and any(p.is_file() for p in settings.MEDIA_ROOT.rglob("*")))
 
-    _, token = ShareLink.issue(sequence, created_by=alice)
+    review.send_version(sequence.versions.get(), by=alice)
+    _, token = review.issue_link(sequence, created_by=alice)
     response = client.get(reverse("shared_film_download", args=[token]), HTTP_RANGE="bytes=0-7")
     assert response.status_code == 206
     assert b"".join(response.streaming_content)[4:8] == b"ftyp"
