@@ -151,4 +151,11 @@ def test_a_keyframe_refused_by_moderation_says_why_and_is_made_again(client, ali
     client.post(choose_url(takes[1]))
     assert Keyframe.objects.get(pk=keyframe.pk).chosen_take_id == takes[1].pk
     assert_ledger_exact(alice, runway)
-    assert LedgerEntry.objects.filter(user=alice, kind="release", take=failed).exists()
+    # Runway keeps the charge of a prompt its moderation refused (SAFETY.INPUT.*): the refused
+    # image is paid at Runway's cost and nothing of its hold goes back.
+    refused = next(task for task in runway.tasks() if task["id"] == failed.runway_task_id)
+    assert refused["cost"] == 5
+    assert list(LedgerEntry.objects.filter(take=failed).order_by("pk").values_list("kind", "credits")) == [
+        ("hold", 5),
+        ("settle", 5),
+    ]

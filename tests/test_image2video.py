@@ -223,12 +223,15 @@ def test_a_rejected_clip_stops_the_run_and_says_why(capsys, boss, runway, images
 
     assert str(error.value) == (
         "The sequence needs attention: Shot 2 failed: Runway's moderation rejected the prompt. "
-        "Reword it and retake the shot. Runway charged 10 credits."
+        "Reword it and retake the shot. Runway charged 20 credits."
     )
     assert Sequence.objects.get().status == Sequence.Status.NEEDS_ATTENTION
-    assert len(runway.tasks()) == 2  # the third clip was never sent
+    tasks = runway.tasks()
+    assert len(tasks) == 2  # the third clip was never sent
+    # Runway keeps the charge of a prompt its moderation refused (SAFETY.INPUT.*).
+    assert [task["cost"] for task in tasks] == [10, 10]
     assert not credits.open_holds().exists()
-    assert credits.month_summary(boss).used == 10
+    assert credits.month_summary(boss).used == 20
 
 
 def veo_clip(capsys, tmp_path, *extra: str) -> str:

@@ -35,8 +35,9 @@ def _ledger(user) -> list[tuple[str, int, int | None]]:
 
 
 def _stopped_at_shot_2(project, alice, references) -> Sequence:
-    """A stitched gen4_turbo sequence of three 2-second shots (10 credits each) whose second shot
-    is rejected by moderation, driven until it stops."""
+    """A stitched gen4_turbo sequence of three 2-second shots (10 credits each) whose second shot's
+    prompt is rejected by moderation (Runway keeps the charge of a refused input), driven until it
+    stops."""
     sequence = make_sequence(
         project,
         alice,
@@ -65,18 +66,17 @@ def test_a_failed_stitched_shot_stops_the_later_shots_and_releases_their_holds_a
     assert three.failure_message == (
         "Not generated: shot 2 before it has no finished take. Retaking shot 2 generates this shot again."
     )
-    assert len(runway_simulator.tasks()) == 2
+    assert [task["cost"] for task in runway_simulator.tasks()] == [10, 10]
     assert _ledger(alice) == [
         ("hold", 10, one.pk),
         ("hold", 10, two.pk),
         ("hold", 10, three.pk),
         ("settle", 10, one.pk),
-        ("settle", 0, two.pk),  # Runway refunds a task its moderation rejected
-        ("release", 10, two.pk),
+        ("settle", 10, two.pk),  # Runway keeps the charge of a prompt its moderation refused
         ("release", 10, three.pk),
     ]
     assert not credits.open_holds().exists()
-    assert credits.month_summary(alice).available == 990
+    assert credits.month_summary(alice).available == 980
 
 
 def test_advancing_a_sequence_that_needs_attention_twice_changes_nothing(
@@ -123,14 +123,14 @@ def test_after_editing_the_failed_shot_a_retake_finishes_the_film_from_its_new_l
         assert mean_difference(Image.open(first), Image.open(fh).copy()) < 8
     assert_ledger_exact(alice, runway_simulator)
     assert_no_duplicate_submissions(runway_simulator)
-    assert credits.month_summary(alice).used == 30
+    assert credits.month_summary(alice).used == 10 + 10 + 20  # shot 1, the refused shot 2, the retake
 
 
 def test_a_retake_that_cannot_hold_every_later_shot_holds_nothing(
     project, alice, references, runway_simulator
 ):
     sequence = _stopped_at_shot_2(project, alice, references)
-    credits.set_monthly_limit(alice, credits=25)  # 10 used: 15 left, and shots 2 and 3 need 20
+    credits.set_monthly_limit(alice, credits=35)  # 20 used: 15 left, and shots 2 and 3 need 20
     second = sequence.shots.get(position=1)
     before = _ledger(alice)
 
@@ -174,7 +174,7 @@ def test_generate_again_after_a_failure_makes_only_the_unfinished_shots(
     assert Take.objects.filter(shot__position=0).count() == 1
     assert len(runway_simulator.tasks()) == 4  # 2 in the first run, 2 now
     assert_ledger_exact(alice, runway_simulator)
-    assert credits.month_summary(alice).used == 30
+    assert credits.month_summary(alice).used == 10 + 10 + 20  # shot 1, the refused shot 2, shots 2-3
 
 
 def test_generate_again_after_a_cancel_charges_only_the_unfinished_shots(
