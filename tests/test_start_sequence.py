@@ -111,7 +111,7 @@ def test_a_run_beyond_runways_daily_limit_offers_to_wait_or_run_what_fits(client
 
     assert response.status_code == 200
     assert (
-        "Runway allows 1 video generations a day on this account; 0 are used; this run needs 2."
+        "Runway allows 1 video generation a day on this account; 0 are used; this run needs 2."
         in response.text
     )
     assert 'name="daily_limit" value="wait"' in response.text
