@@ -85,6 +85,7 @@ TAKE_FIELDS = (
     "estimated_credits",
     "cost_credits",
     "taken_over_at",
+    "is_waiting_for_daily_limit",
     "created_at",
 )
 
