@@ -1,7 +1,7 @@
 """The studio end to end in a real Chromium, with a real qcluster and poller against the Runway simulator:
 sign in, make a project, upload references (one broken), build a stitched three-shot Veo sequence,
-confirm the amount, watch it generate without reloading, play the film, share it and download it as a
-logged-out client. Screenshots of every step go to test-results/e2e/ for a person to look at."""
+confirm the amount, watch it generate without reloading, play the film, send it to the client, share it
+and download it as a logged-out client. Screenshots of every step go to test-results/e2e/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def _upload_references(page: Page, screenshots: Screenshots) -> None:
     screenshots.take(page, "upload-chosen")
     page.get_by_role("button", name="Upload").click()
     messages = page.locator(".messages")
-    expect(messages).to_contain_text("Added 2 images.")
+    expect(messages).to_contain_text("Added 2 of 3 images.")
     expect(messages).to_contain_text("“broken.jpg” was not added: it is damaged or incomplete")
     expect(page.locator("ol.thumbs > li")).to_have_count(2)
     expect(page.get_by_role("img", name="R1: room1.jpg")).to_be_visible()
@@ -227,14 +227,20 @@ def _build_sequence(page: Page, screenshots: Screenshots) -> None:
     expect(page.get_by_role("heading", name="Harbour tour", level=1)).to_be_visible()
     expect(page.locator(".page-head")).to_contain_text("Veo 3.1 Fast · 1280:720 · stitched · with sound")
 
-    # Each new shot proposes: start on the previous shot's last frame, end on the next reference.
-    for number, (prompt, proposed_end) in enumerate(
-        zip(PROMPTS, ["R2: room2.jpg", "R3: room3.jpg", "None"], strict=True), 1
+    # Each new shot proposes: start on the previous shot's last frame (the first, having none, on
+    # R1), end on the next reference.
+    starts = [
+        "R1, the reference image at this shot's place (the first shot has no shot before it)",
+        "Last frame of the previous shot",
+        "Last frame of the previous shot",
+    ]
+    for number, (prompt, proposed_start, proposed_end) in enumerate(
+        zip(PROMPTS, starts, ["R2: room2.jpg", "R3: room3.jpg", "None"], strict=True), 1
     ):
         adder = page.get_by_role("region", name="Add a shot")
         adder.get_by_label("Prompt").fill(prompt)
         adder.get_by_label("Duration (seconds)").select_option(label="4 s")
-        expect(adder.get_by_role("radio", name="Last frame of the previous shot")).to_be_checked()
+        expect(adder.get_by_role("radio", name=proposed_start, exact=True)).to_be_checked()
         ending = adder.get_by_label("End on a reference image (optional)")
         expect(ending.locator("option:checked")).to_have_text(proposed_end)
         adder.get_by_role("button", name="Add shot").click()
@@ -286,9 +292,14 @@ def _confirm_and_generate(page: Page, screenshots: Screenshots) -> None:
 def _share(page: Page, base_url: str, screenshots: Screenshots) -> str:
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name="Create share link").click()
-    expect(page.locator(".messages")).to_contain_text("Share link created.")
-    share_url = page.get_by_label("Link 1").input_value()
+    # A link shows only the versions sent to the client.
+    page.get_by_role("button", name="Send version 1 to the client").click()
+    expect(page.locator(".messages")).to_contain_text("Version 1 was sent to the client")
+    page.locator("#sharing").get_by_role("button", name="Create share link").click()
+    # The new link is shown once, on its own page, with a Copy button.
+    expect(page.get_by_role("heading", name="Link 1", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Copy the link")).to_be_visible()
+    share_url = page.get_by_label("The link").input_value()
     assert share_url.startswith(base_url + "/s/")
     screenshots.take(page, "share-link")
     return share_url
@@ -312,10 +323,10 @@ def _download_as_client(
         screenshots.take(page, "shared-film")
 
         with page.expect_download() as download_info:
-            page.get_by_role("link", name=re.compile(r"^Download the film \(MP4")).click()
+            page.get_by_role("link", name=re.compile(r"^Download version 1 \(MP4")).click()
         download = download_info.value
         assert download.failure() is None
-        assert download.suggested_filename == "harbour-tour.mp4"
+        assert download.suggested_filename == "harbour-tour-v1.mp4"
         saved = screenshots.directory / "downloaded-film.mp4"
         download.save_as(saved)
         return saved
