@@ -1,6 +1,7 @@
 """The live generation panel in a real Chromium: the poller swaps in new progress and stops (with one
 reload) once the sequence is final. Progress itself is tested without a browser in test_sequence_progress.py."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,10 @@ def page(live_server, alice, monkeypatch):
 def test_the_panel_follows_progress_and_stops_when_final(page, live_server, project, alice):
     from playwright.sync_api import expect
 
-    sequence = Sequence.objects.create(project=project, title="Tour", created_by=alice, status="running")
+    # A text-only shot on a model that makes video from text: a shot the page can price a retake of.
+    sequence = Sequence.objects.create(
+        project=project, title="Tour", created_by=alice, status="running", model="gen4.5"
+    )
     shot = Shot.objects.create(sequence=sequence, prompt="Hall", first_frame="none")
     take = Take.objects.create(shot=shot, user=alice, status="running", progress=0.3)
     page.goto(live_server.url + reverse("sequence_detail", args=[sequence.pk]))
@@ -60,5 +64,7 @@ def test_the_panel_follows_progress_and_stops_when_final(page, live_server, proj
     Sequence.objects.filter(pk=sequence.pk).update(status="failed")
     expect(panel).to_have_attribute("data-final", "true", timeout=15_000)
     expect(panel).to_contain_text("moderation rejected the prompt", timeout=15_000)
-    # After the one reload the page is static: the retake button is there and nothing polls any more.
-    expect(page.get_by_role("button", name="Retake shot 1")).to_be_visible(timeout=15_000)
+    # After the one reload the page is static: the retake button is there, with its price.
+    retake = page.get_by_role("button", name="Retake shot 1")
+    expect(retake).to_be_visible(timeout=15_000)
+    expect(retake).to_have_text(re.compile(r"Retake shot 1 · \d+ credits"))
