@@ -163,8 +163,9 @@ def _keyframe_flow(browser: Browser, base_url: str, sequence: Sequence, shots: S
     progress = page.locator("#sequence-progress")
     expect(progress).to_have_attribute("data-final", "true", timeout=GENERATION_TIMEOUT_MS)
     expect(page.locator("#versions video#version-player")).to_be_visible(timeout=GENERATION_TIMEOUT_MS)
-    # The keyframe image is not one of the shot's clips.
-    expect(progress.locator(".take")).to_have_count(2)
+    # The keyframe image is not one of the shot's clips: the storyboard's cards show two clip takes
+    # ([data-take]) beside the keyframe panel's image.
+    expect(progress.locator("[data-take]")).to_have_count(2)
     shots.take(page, "film")
     context.close()
     assert errors == [], errors
