@@ -22,9 +22,9 @@ run: $(VENV)/.installed
 	$(PY) manage.py seed_demo
 	$(PY) manage.py studio
 
-# TEST_WORKERS=3 runs the tests in three processes (pytest-xdist), each on its own test database,
-# queue and cache keys, a module's tests in one process (--dist loadfile); 0 runs them in this one.
-TEST_WORKERS ?= 0
+# The tests run in TEST_WORKERS processes (pytest-xdist), each on its own test database, queue and
+# cache keys, a module's tests in one process (--dist loadfile); TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 3
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
