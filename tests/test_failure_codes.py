@@ -13,7 +13,7 @@ from django.utils import timezone
 from generation import failures, pipeline
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence
-from tests.helpers import assert_ledger_exact, drive, make_sequence
+from tests.helpers import assert_ledger_exact, drive, make_sequence, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,13 +71,14 @@ def test_an_unavailable_provider_is_retaken_after_a_delay_not_at_once(
 
     pipeline.start_sequence(sequence, user=alice)
     first = Take.objects.get(shot__sequence=sequence)
-    for _ in range(100):
+
+    def first_is_final() -> bool:
         pipeline.poll_once()
         pipeline.recover()
         first.refresh_from_db()
-        if first.is_final:
-            break
+        return first.is_final
 
+    wait_for(first_is_final, timeout=60, what="the first take to end")
     assert first.status == Status.FAILED
     assert first.cost_credits == 0
     retake = Take.objects.exclude(pk=first.pk).get(shot__sequence=sequence)

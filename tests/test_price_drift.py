@@ -31,9 +31,14 @@ def test_a_price_raised_at_runway_stops_the_take_before_it_runs_and_alerts_once(
     runway.set_price("gen4_turbo", credits_per_second=8)  # the catalog says 5
     # Runway shows a task it deleted as CANCELLED with its cost, which says what it kept.
     runway.fail_next("readable_after_delete", 2)
+    # The tasks stay PENDING until they are deleted, however slowly the machine answers: a task that
+    # started first would be the (separately tested) race of a delete against Runway starting it.
+    fast_pending = runway.config()["pending_seconds"]
+    runway.configure(pending_seconds=60)
 
     pipeline.start_sequence(sequence, user=alice)
     sequence = drive(sequence)
+    runway.configure(pending_seconds=fast_pending)
 
     assert sequence.status == Sequence.Status.NEEDS_ATTENTION
     takes = list(Take.objects.filter(shot__sequence=sequence))
