@@ -1,8 +1,16 @@
 from django.urls import path
 
-from projects.views import deliverables
-
-from projects.views import finishing, keyframes, projects, references, sequences, sharing, statements, usage
+from projects.views import (
+    deliverables,
+    finishing,
+    keyframes,
+    projects,
+    references,
+    sequences,
+    sharing,
+    statements,
+    usage,
+)
 
 urlpatterns = [
     path("", projects.dashboard, name="dashboard"),
@@ -113,9 +121,13 @@ urlpatterns = [
     path("versions/<int:pk>/send/", sharing.send_version, name="send_version"),
     path("versions/<int:pk>/captions/", deliverables.version_captions, name="version_captions"),
     path(
-        "versions/<int:pk>/captions.<str:kind>", deliverables.version_captions_file, name="version_captions_file"
+        "versions/<int:pk>/captions.<str:kind>",
+        deliverables.version_captions_file,
+        name="version_captions_file",
     ),
-    path("versions/<int:pk>/captions/burn/", deliverables.burn_version_captions, name="burn_version_captions"),
+    path(
+        "versions/<int:pk>/captions/burn/", deliverables.burn_version_captions, name="burn_version_captions"
+    ),
     path("versions/<int:pk>/captioned/", deliverables.captioned_film, name="captioned_film"),
     path("versions/<int:pk>/timeline.zip", deliverables.version_timeline, name="version_timeline"),
     path("s/<str:token>/captions.vtt", deliverables.shared_captions, name="shared_captions"),

@@ -164,4 +164,3 @@ def test_two_versions_are_compared(client, alice, sequence):
 def test_compare_redirects_anonymous_users_to_login(client, sequence):
     response = client.get(reverse("sequence_compare", args=[sequence.pk]))
     assert reverse("login") in response["Location"]
-
