@@ -61,6 +61,31 @@ NEW_LINK_SALT = "projects.new-share-link"
 NEW_LINK_MAX_AGE = 15 * 60
 
 
+def _show_new_link(request: HttpRequest, link, token: str) -> HttpResponse:
+    """After a link is made: mail it to its recipient if it names one, and redirect to the link's
+    own page, which alone may read the token (kept briefly in a signed cookie), so that a reload
+    shows the same link and never makes another."""
+    url = request.build_absolute_uri(reverse("shared_film", args=[token]))
+    if link.recipient_email:
+        if review.mail_link(link, url=url):
+            messages.success(request, f"The link was mailed to {link.recipient_email}.")
+        else:
+            messages.error(request, f"The link could not be mailed to {link.recipient_email}: copy it below.")
+    page = reverse("share_link", args=[link.pk])
+    response = redirect(page)
+    response.set_signed_cookie(
+        NEW_LINK_COOKIE,
+        f"{link.pk}:{token}",
+        salt=NEW_LINK_SALT,
+        max_age=NEW_LINK_MAX_AGE,
+        path=page,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
 @require_POST
 @login_required
 def create_share_link(request: HttpRequest, pk: int) -> HttpResponse:
@@ -91,25 +116,7 @@ def create_share_link(request: HttpRequest, pk: int) -> HttpResponse:
     except (review.NoSuchVersion, review.NothingToShare) as refusal:
         messages.error(request, str(refusal))
         return redirect(back)
-    url = request.build_absolute_uri(reverse("shared_film", args=[token]))
-    if link.recipient_email:
-        if review.mail_link(link, url=url):
-            messages.success(request, f"The link was mailed to {link.recipient_email}.")
-        else:
-            messages.error(request, f"The link could not be mailed to {link.recipient_email}: copy it below.")
-    page = reverse("share_link", args=[link.pk])
-    response = redirect(page)
-    response.set_signed_cookie(
-        NEW_LINK_COOKIE,
-        f"{link.pk}:{token}",
-        salt=NEW_LINK_SALT,
-        max_age=NEW_LINK_MAX_AGE,
-        path=page,
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Strict",
-    )
-    return response
+    return _show_new_link(request, link, token)
 
 
 def _new_token(request: HttpRequest, link: ShareLink) -> str:
@@ -855,25 +862,7 @@ def create_storyboard_link(request: HttpRequest, pk: int) -> HttpResponse:
         recipient_email=data["recipient_email"],
         expires_in_days=data["expires_in_days"],
     )
-    url = request.build_absolute_uri(reverse("shared_film", args=[token]))
-    if link.recipient_email:
-        if review.mail_link(link, url=url):
-            messages.success(request, f"The link was mailed to {link.recipient_email}.")
-        else:
-            messages.error(request, f"The link could not be mailed to {link.recipient_email}: copy it below.")
-    page = reverse("share_link", args=[link.pk])
-    response = redirect(page)
-    response.set_signed_cookie(
-        NEW_LINK_COOKIE,
-        f"{link.pk}:{token}",
-        salt=NEW_LINK_SALT,
-        max_age=NEW_LINK_MAX_AGE,
-        path=page,
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Strict",
-    )
-    return response
+    return _show_new_link(request, link, token)
 
 
 @require_POST
