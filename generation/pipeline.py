@@ -65,7 +65,7 @@ from generation.estimates import (
     estimate_stale,
 )
 from generation.models import Take
-from projects.models import FilmVersion, Keyframe, Sequence, Shot
+from projects.models import FilmVersion, Keyframe, Sequence, Shot, film_contents
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -1827,6 +1827,8 @@ def _record_film_version(
             poster=poster,
             duration=duration,
             narration_id=narration_id,
+            # What it is made of, read now while the sequence's row is held.
+            contents=film_contents(sequence_pk),
         )
 
 

@@ -473,13 +473,6 @@ class FilmVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.sequence} v{self.number}"
 
-    def save(self, *args, **kwargs) -> None:
-        # The contents are a record of the moment the version is made (the assembly that inserts it
-        # holds the sequence, so its shots cannot change meanwhile); the rows are only read.
-        if self._state.adding and not self.contents and self.sequence_id:
-            self.contents = film_contents(self.sequence_id)
-        super().save(*args, **kwargs)
-
     @property
     def is_sent(self) -> bool:
         return self.sent_at is not None

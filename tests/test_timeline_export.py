@@ -13,7 +13,7 @@ from generation import captions, catalog, media, timeline
 from generation.captions import Cue
 from generation.models import Take
 from generation.simulator.render import render_clip, render_speech
-from projects.models import FilmVersion, ReviewComment, Sequence, Shot
+from projects.models import FilmVersion, ReviewComment, Sequence, Shot, film_contents
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,10 @@ def version(project, alice, tmp_path) -> FilmVersion:
     Sequence.objects.filter(pk=sequence.pk).update(narration_take=narration)
     film = tmp_path / "film.mp4"
     media.assemble(clips, film)
-    version = FilmVersion.objects.create(sequence=sequence, number=1, duration=5.0, narration=narration)
+    # What the assembly records with a version it makes (pipeline._record_film_version).
+    version = FilmVersion.objects.create(
+        sequence=sequence, number=1, duration=5.0, narration=narration, contents=film_contents(sequence.pk)
+    )
     version.film.save("film.mp4", ContentFile(film.read_bytes()))
     for at, body, internal in (
         (3.5, "Warmer here", False),
