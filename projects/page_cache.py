@@ -1,4 +1,4 @@
-"""The heavy parts of the sequence page, kept rendered under a digest of the rows they are made from.
+"""The heavy parts of the sequence and share pages, kept rendered under a digest of the rows they are made from.
 
 The shot list (with the keyframe plan and the estimate of every shot), the takes of the generation
 panel, the film versions with their feedback and the narration and master section are the longest
@@ -16,6 +16,7 @@ messages, CSRF tokens, share links, the open forms) is never kept.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from functools import cache as cache_in_process
 
@@ -23,6 +24,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, models
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 from generation import finishing
 from generation.models import Take
@@ -112,3 +116,36 @@ def kept(key_parts: tuple, make: Callable[[], dict]) -> dict:
         if not any(isinstance(part, str) and "csrfmiddlewaretoken" in part for part in value.values()):
             cache.set(key, value, seconds)
     return value
+
+
+def kept_markup(key_parts: tuple, template: str, context: dict, *, request, token: str = "") -> SafeString:
+    """`template` rendered with `context`, kept under `key_parts`, which must name everything the
+    markup is made from (the rows, as read, and every switch the template reads). Forms in it get this
+    visitor's CSRF token, and links this share link's `token`, put in on the way out: the kept markup
+    holds neither. Each rendering stands random marks in for them (kept with it), so that no text a
+    visitor types can pass for a mark."""
+
+    def make() -> dict:
+        csrf_mark, token_mark = secrets.token_hex(16), secrets.token_hex(16)
+        values = {
+            name: value.replace(token, token_mark) if token and isinstance(value, str) else value
+            for name, value in context.items()
+        }
+        values["csrf_token"] = csrf_mark
+        if token:
+            values["token"] = token_mark
+        return {"html": render_to_string(template, values), "csrf": csrf_mark, "token": token_mark}
+
+    seconds = settings.SEQUENCE_PAGE_CACHE_SECONDS
+    if seconds:
+        key = "kept-markup:" + hashlib.sha256(repr((VERSION, template, *key_parts)).encode()).hexdigest()
+        value = cache.get(key)
+        if value is None:
+            value = make()
+            cache.set(key, value, seconds)
+    else:
+        value = make()
+    html = value["html"].replace(value["csrf"], get_token(request))
+    if token:
+        html = html.replace(value["token"], token)
+    return mark_safe(html)  # noqa: S308 (markup rendered by a template, with only the marks replaced)

@@ -3,6 +3,7 @@ approve or request changes. Feedback belongs to the version shown; links that ma
 revoked or expired links refuse it; input is limited, escaped and throttled per address."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core import signing
@@ -428,3 +429,79 @@ def test_the_throttle_counts_the_address_the_trusted_proxy_saw(client, link, set
     spoofed = {"HTTP_X_FORWARDED_FOR": "198.51.100.1, 203.0.113.5"}
     assert client.post(url, data, **spoofed).status_code == 429
     assert client.post(url, data, HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 302
+
+
+# --- the comment threads, kept rendered -----------------------------------------------------------
+
+
+@pytest.fixture
+def kept(monkeypatch):
+    """What `page_cache.kept_markup` keeps, as it is written to the cache."""
+    from projects import page_cache
+
+    values = []
+    real_set = page_cache.cache.set
+
+    def recording_set(key, value, *args, **kwargs):
+        if key.startswith("kept-markup:"):
+            values.append(value)
+        return real_set(key, value, *args, **kwargs)
+
+    monkeypatch.setattr(page_cache.cache, "set", recording_set)
+    return values
+
+
+def _form_token(text: str, marker: str) -> str:
+    """The CSRF token of the form holding `marker` in the page."""
+    form = text[: text.index(marker)]
+    form = form[form.rindex("<form") :]
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+
+
+def test_the_kept_comment_threads_hold_neither_the_link_nor_a_csrf_token(client, link, kept):
+    named(client, link)
+    comment(client, link)
+    text = client.get(page(link)).text
+    assert kept, "the threads were not kept"
+    for value in kept:
+        assert link.token not in value["html"]
+        assert "Brighter sky here" in value["html"]
+        assert value["csrf"] not in text
+        assert value["token"] not in text
+    # The page has the link in the reply and resolve forms.
+    assert f'action="{reverse("add_review_comment", args=[link.token])}"' in text
+    assert reverse("resolve_review_comment", args=[link.token, ReviewComment.objects.get().pk]) in text
+
+
+def test_a_reply_and_a_resolve_show_on_the_next_page_though_the_threads_are_kept(client, link):
+    named(client, link)
+    comment(client, link)
+    first = ReviewComment.objects.get()
+    assert "Mark resolved" in client.get(page(link)).text
+    reply = {"version": 2, "at": "0:03", "body": "Agreed", "reply_to": first.pk}
+    client.post(reverse("add_review_comment", args=[link.token]), reply)
+    client.post(
+        reverse("resolve_review_comment", args=[link.token, first.pk]), {"version": 2, "resolved": "1"}
+    )
+    text = client.get(page(link)).text
+    assert "Agreed" in text
+    assert "Open again" in text
+
+
+def test_each_visitor_gets_their_own_csrf_token_in_the_kept_threads(link):
+    ReviewComment.objects.create(
+        version=link.sequence.versions.get(number=2),
+        share_link=link,
+        author_name="Dana",
+        body="Hi",
+        at_seconds=1,
+    )
+    one, two = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    tokens = [_form_token(visitor.get(page(link)).text, 'name="reply_to"') for visitor in (one, two)]
+    url = reverse("add_review_comment", args=[link.token])
+    reply = {"version": 2, "at": "0:01", "body": "Reply", "reply_to": ReviewComment.objects.get().pk}
+    # The other visitor's token is refused; each visitor's own passes the CSRF check (without a
+    # name the page sends them back to give one).
+    assert two.post(url, {**reply, "csrfmiddlewaretoken": tokens[0]}).status_code == 403
+    assert one.post(url, {**reply, "csrfmiddlewaretoken": tokens[0]}).status_code == 302
+    assert two.post(url, {**reply, "csrfmiddlewaretoken": tokens[1]}).status_code == 302

@@ -227,9 +227,9 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 CACHES["default"]["KEY_PREFIX"] = TEST_WORKER
-# How long the sequence page keeps its rendered shot list and takes (projects/page_cache.py); they
-# are kept under a digest of their rows, so this only bounds how long old markup outlives a deploy.
-# 0 renders them on every request.
+# How long the sequence page keeps its rendered shot list and takes, and the share page its comment
+# threads (projects/page_cache.py); they are kept under a digest of their rows, so this only bounds
+# how long old markup outlives a deploy. 0 renders them on every request.
 SEQUENCE_PAGE_CACHE_SECONDS = env.int("SEQUENCE_PAGE_CACHE_SECONDS", default=600)
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from projects import storyboard_review
-from projects.models import Membership, Project, ShareLink, StoryboardComment
+from projects.models import Membership, ShareLink, StoryboardComment
 
 register = template.Library()
 
@@ -14,20 +14,17 @@ register = template.Library()
 def storyboard_review_panel(context: template.Context) -> dict:
     sequence = context["sequence"]
     role = getattr(sequence, "my_role", None)
-    required = Project.objects.filter(pk=sequence.project_id, requires_storyboard_approval=True).exists()
+    # The page's sequence was read with its project, in this request.
+    required = sequence.project.requires_storyboard_approval
     links = list(sequence.share_links.filter(kind=ShareLink.Kind.STORYBOARD))
-    numbers = {
-        pk: n
-        for n, pk in enumerate(sequence.shots.order_by("position", "pk").values_list("pk", flat=True), 1)
-    }
-    comments = [
-        c
-        for c in StoryboardComment.objects.filter(sequence=sequence, shot__isnull=False).order_by(
-            "created_at", "pk"
-        )
-    ]
-    for c in comments:
-        c.number = numbers.get(c.shot_id)
+    comments = list(
+        StoryboardComment.objects.filter(sequence=sequence, shot__isnull=False).order_by("created_at", "pk")
+    )
+    if comments:
+        shots = sequence.shots.order_by("position", "pk").values_list("pk", flat=True)
+        numbers = {pk: n for n, pk in enumerate(shots, 1)}
+        for c in comments:
+            c.number = numbers.get(c.shot_id)
     return {
         "sequence": sequence,
         "project": sequence.project,

@@ -502,7 +502,15 @@ def _with_version_forms(request: HttpRequest, html: str, versions: dict, *, can_
     if not versions["rows"]:
         return html
     for row in versions["rows"]:
-        forms = render_to_string("projects/_version_forms.html", {"row": row, "can_edit": can_edit}, request)
+        # What the forms read of a row, and nothing else, makes their key.
+        mark = {"pk": row["pk"], "number": row["number"], "is_sent": row["is_sent"]}
+        context = {"row": mark, "can_edit": can_edit}
+        forms = page_cache.kept_markup(
+            ("version-forms", *mark.values(), can_edit),
+            "projects/_version_forms.html",
+            context,
+            request=request,
+        )
         send, comment = forms.split("<!--split-->")
         html = html.replace(f"<!--send-version-form:{row['pk']}-->", send, 1)
         html = html.replace(f"<!--staff-comment-form:{row['pk']}-->", comment, 1)

@@ -13,7 +13,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from projects import review, storyboard_review, throttle
+from projects import page_cache, review, storyboard_review, throttle
 from projects.downloads import ranged_file_response, starts_a_fetch
 from projects.forms import (
     ProjectBrandingForm,
@@ -352,7 +352,7 @@ def _shared_film_page(
         "can_approve": link.can_approve,
         "review_name": name,
         "reviewers": review.reviewer_rows(decisions),
-        "comments": _client_threads(version, fps),
+        "comments_html": _client_comments(request, token, link, version, fps=fps),
         "fps": fps,
         "compare_url": reverse("shared_compare", args=[token]) + f"?a={others[0]}&b={number}"
         if others
@@ -371,8 +371,23 @@ def _shared_film_page(
     return _client_page(request, "projects/shared_film.html", context)
 
 
-def _client_threads(version: FilmVersion, fps: float) -> list[dict]:
-    return review.comment_rows(version.comments.for_client(), fps=fps)
+def _client_comments(
+    request: HttpRequest, token: str, link: ShareLink, version: FilmVersion, *, fps: float
+) -> str:
+    """The client's comment threads of `version`, rendered once for the threads as they are (the
+    longest part of the share page) and kept under them (`page_cache.kept_markup`)."""
+    threads = review.comment_rows(version.comments.for_client(), fps=fps)
+    context = {
+        "comments": threads,
+        "token": token,
+        "version": version,
+        "can_comment": link.can_comment,
+        "seek_base": _file_url("shared_film_download", token, version, "&inline=1"),
+    }
+    key = ("client-comments", link.pk, link.can_comment, version.pk, version.number, fps, threads)
+    return page_cache.kept_markup(
+        key, "projects/_shared_comments.html", context, request=request, token=token
+    )
 
 
 def _asked_version(request: HttpRequest, link: ShareLink, current: FilmVersion, number: str) -> FilmVersion:
@@ -588,8 +603,8 @@ def _fragment_response(
     status: int = 200,
 ) -> JsonResponse:
     rendered = {
-        name: render_to_string(template, context, request=request)
-        for name, (template, context) in (fragments or {}).items()
+        name: part if isinstance(part, str) else render_to_string(part[0], part[1], request=request)
+        for name, part in (fragments or {}).items()
     }
     response = JsonResponse(
         {"ok": not error, "message": message, "error": error, "fragments": rendered}, status=status
@@ -601,17 +616,10 @@ def _form_problems(form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
-def _client_comments_fragment(token: str, link: ShareLink, version: FilmVersion) -> dict:
-    fps = review.frame_rate(version)
-    context = {
-        "comments": _client_threads(version, fps),
-        "token": token,
-        "version": version,
-        "can_comment": link.can_comment,
-        "seek_base": _file_url("shared_film_download", token, version, "&inline=1"),
-        "fps": fps,
-    }
-    return {"comments": ("projects/_shared_comments.html", context)}
+def _client_comments_fragment(
+    request: HttpRequest, token: str, link: ShareLink, version: FilmVersion
+) -> dict:
+    return {"comments": _client_comments(request, token, link, version, fps=review.frame_rate(version))}
 
 
 @require_POST
@@ -653,7 +661,7 @@ def add_review_comment(request: HttpRequest, token: str) -> HttpResponse:
         text = f"Comment added at {review.timecode(comment.at_seconds)}."
     if fragment:
         return _fragment_response(
-            request, message=text, fragments=_client_comments_fragment(token, link, comment.version)
+            request, message=text, fragments=_client_comments_fragment(request, token, link, comment.version)
         )
     messages.success(request, text)
     return _back_to_page(token, comment.version, "comments")
@@ -679,7 +687,7 @@ def resolve_review_comment(request: HttpRequest, token: str, pk: int) -> HttpRes
     text = "Marked resolved." if resolved else "Opened again."
     if fragment:
         return _fragment_response(
-            request, message=text, fragments=_client_comments_fragment(token, link, comment.version)
+            request, message=text, fragments=_client_comments_fragment(request, token, link, comment.version)
         )
     messages.success(request, text)
     return _back_to_page(token, comment.version, "comments")
