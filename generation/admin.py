@@ -276,7 +276,7 @@ class TakeAdmin(admin.ModelAdmin):
         "pk",
         "shot",
         "sequence",
-        "kind",
+        "what",
         "user",
         "status",
         "runway_task_id",
@@ -284,7 +284,7 @@ class TakeAdmin(admin.ModelAdmin):
         "cost_credits",
         "created_at",
     ]
-    list_filter = ["status", "endpoint", ("keyframe", admin.EmptyFieldListFilter)]
+    list_filter = ["status", "kind", "endpoint"]
     search_fields = ["runway_task_id", "shot__prompt", "keyframe__prompt", "user__username"]
     list_select_related = ["shot", "sequence", "user", "keyframe"]
     # Everything on a take is written by the pipeline. Files are named, not linked (see stored_file).
@@ -304,15 +304,12 @@ class TakeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="kind", ordering="keyframe")
-    def kind(self, take: Take) -> str:
-        """A clip, or an image made for a shot's first or last frame (filter "keyframe": empty = clips),
-        or a sequence's narration or 4K master part (filter "endpoint")."""
-        if take.is_narration:
-            return "narration"
-        if take.is_master_part:
-            return "4K master part"
-        return f"{take.keyframe.slot} keyframe image" if take.keyframe_id else "clip"
+    @admin.display(description="kind", ordering="kind")
+    def what(self, take: Take) -> str:
+        """The take's kind, with the slot of a keyframe image (filter "kind")."""
+        if take.is_keyframe_image:
+            return f"{take.keyframe.slot} keyframe image"
+        return take.get_kind_display()
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         waiting = Take.objects.filter(status=Take.Status.UNCONFIRMED).count()

@@ -224,7 +224,7 @@ def active_shots(sequence: Sequence) -> set[int]:
     """The pks of the sequence's shots with a clip on its way."""
     return set(
         Take.objects.filter(
-            shot__sequence=sequence, status__in=Take.ACTIVE, keyframe__isnull=True
+            sequence=sequence, status__in=Take.ACTIVE, kind=Take.Kind.CLIP
         ).values_list("shot_id", flat=True)
     )
 
@@ -402,7 +402,7 @@ def estimate_keyframes(sequence: Sequence) -> KeyframesEstimate:
     use this, so the amount a user confirms is the amount held."""
     busy = set(
         Take.objects.filter(
-            shot__sequence=sequence, keyframe__isnull=False, status__in=Take.ACTIVE
+            sequence=sequence, kind=Take.Kind.KEYFRAME_IMAGE, status__in=Take.ACTIVE
         ).values_list("keyframe_id", flat=True)
     )
     wanted = [

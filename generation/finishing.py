@@ -141,6 +141,7 @@ def make_narration(sequence: Sequence, *, user, expected_credits: int | None = N
         pipeline.check_expected(estimate.total_credits, expected_credits)
         built = estimate.built
         take = Take.objects.create(
+            kind=Take.Kind.NARRATION,
             sequence=sequence,
             user=user,
             status=Status.QUEUED,
@@ -165,7 +166,7 @@ retake_narration = make_narration
 
 
 def narration_takes(sequence: Sequence):
-    return Take.objects.filter(sequence=sequence, endpoint=catalog.TEXT_TO_SPEECH).order_by(
+    return Take.objects.filter(sequence=sequence, kind=Take.Kind.NARRATION).order_by(
         "created_at", "pk"
     )
 
@@ -173,7 +174,7 @@ def narration_takes(sequence: Sequence):
 def choose_narration_take(take: Take) -> None:
     """Make a finished narration the one mixed over the film from the next assembly on ("Assemble
     again" makes a new version with it; clips are not made again). Idempotent."""
-    if not take.is_narration or take.sequence_id is None:
+    if not take.is_narration:
         raise pipeline.PipelineError("This take is not a narration.")
     if take.status != Status.SUCCEEDED or not take.output:
         raise pipeline.PipelineError("Only a finished narration can be chosen.")
@@ -396,6 +397,7 @@ def make_master(version: FilmVersion, *, user, expected_credits: int | None = No
         origin = pipeline.current_origin()
         takes = [
             Take.objects.create(
+                kind=Take.Kind.MASTER_PART,
                 sequence=sequence,
                 version=version,
                 user=user,
@@ -500,7 +502,7 @@ def versions_to_join() -> list[int]:
     """Versions without a master whose every part's newest take has succeeded (a join that did not
     happen: its worker died). Read from the takes alone: the join checks the film itself."""
     candidates = (
-        Take.objects.filter(version__isnull=False, version__master="", status=Status.SUCCEEDED)
+        Take.objects.filter(kind=Take.Kind.MASTER_PART, version__master="", status=Status.SUCCEEDED)
         .values_list("version_id", flat=True)
         .distinct()
     )

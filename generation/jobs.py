@@ -350,7 +350,7 @@ def charges_line(sequence: Sequence) -> str:
 def _progress_line(sequence: Sequence) -> str:
     parts = []
     for shot in sequence.shots.order_by("position"):
-        take = shot.takes.filter(keyframe__isnull=True).order_by("-pk").first()
+        take = shot.takes.filter(kind=Take.Kind.CLIP).order_by("-pk").first()
         if take is None:
             parts.append(f"clip {shot.position + 1}: waiting")
         elif take.status == take.Status.RUNNING:

@@ -12,15 +12,26 @@ from generation import catalog
 
 
 def _take_upload_to(instance: Take, filename: str) -> str:
-    return f"takes/{instance.sequence_pk}/{secrets.token_hex(8)}-{filename}"
+    return f"takes/{instance.sequence_id}/{secrets.token_hex(8)}-{filename}"
 
 
 class Take(models.Model):
     """One Runway task: a shot's clip or keyframe image, or a sequence's narration or 4K master part.
 
-    A shot can have many takes; the shot names the chosen one. What a take makes follows from its
-    endpoint: text_to_speech is a narration of its `sequence` (which names the chosen one),
-    video_upscale one part of the 4K master of its `version`."""
+    Every take belongs to its `sequence`; its `kind` says what it makes and what else it belongs to:
+    a clip or keyframe image to its `shot` (a keyframe image also to its `keyframe`), a master part
+    to the film `version` it upscales. A shot can have many takes; the shot names the chosen one,
+    and the sequence its chosen narration."""
+
+    class Kind(models.TextChoices):
+        CLIP = "clip", "Clip"
+        KEYFRAME_IMAGE = "keyframe", "Keyframe image"
+        NARRATION = "narration", "Narration"
+        MASTER_PART = "master_part", "4K master part"
+
+    # Made for a shot (and in its sequence's run), or for the whole sequence apart from any run.
+    SHOT_KINDS = (Kind.CLIP, Kind.KEYFRAME_IMAGE)
+    FINISHING_KINDS = (Kind.NARRATION, Kind.MASTER_PART)
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"  # reserved, waiting for its turn (stitching, concurrency)
@@ -41,13 +52,11 @@ class Take(models.Model):
     ACTIVE = (Status.QUEUED, Status.SUBMITTING, *IN_FLIGHT, Status.DOWNLOADING)
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.UNCONFIRMED)
 
-    # Empty on a narration or master part, which belong to the whole sequence (`sequence`).
+    kind = models.CharField(max_length=12, choices=Kind.choices, db_index=True)
+    sequence = models.ForeignKey("projects.Sequence", on_delete=models.CASCADE, related_name="takes")
+    # Empty on a narration or master part, which belong to the whole sequence.
     shot = models.ForeignKey(
         "projects.Shot", on_delete=models.CASCADE, null=True, blank=True, related_name="takes"
-    )
-    # Set on narrations and master parts only: a shot's takes belong to it through the shot.
-    sequence = models.ForeignKey(
-        "projects.Sequence", on_delete=models.CASCADE, null=True, blank=True, related_name="finishing_takes"
     )
     # A master part: the film version it upscales, and the frames of that film it covers
     # (from `part_start_frame`, up to but not including `part_end_frame`).
@@ -120,9 +129,13 @@ class Take(models.Model):
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["status", "next_poll_at"])]
         constraints = [
+            # What a take belongs to follows from its kind, and nothing else does.
             models.CheckConstraint(
-                condition=Q(shot__isnull=False) | Q(sequence__isnull=False),
-                name="take_of_a_shot_or_a_sequence",
+                condition=Q(kind="clip", shot__isnull=False, keyframe__isnull=True, version__isnull=True)
+                | Q(kind="keyframe", shot__isnull=False, keyframe__isnull=False, version__isnull=True)
+                | Q(kind="narration", shot__isnull=True, keyframe__isnull=True, version__isnull=True)
+                | Q(kind="master_part", shot__isnull=True, keyframe__isnull=True, version__isnull=False),
+                name="take_belongs_as_its_kind_says",
             ),
         ]
 
@@ -133,23 +146,49 @@ class Take(models.Model):
             return f"Take {self.pk}: 4K master part of film version {self.version_id}"
         return f"Take {self.pk} of {self.shot}"
 
+    def save(self, *args, **kwargs) -> None:
+        # A take made by hand (a test, a shell) without its kind or sequence gets them from what it
+        # is made for; the pipeline's factories always name both.
+        if not self.kind:
+            self.kind = self.kind_for(
+                shot_id=self.shot_id, keyframe_id=self.keyframe_id, version_id=self.version_id
+            )
+        if self.sequence_id is None and self.shot_id is not None:
+            self.sequence_id = self.shot.sequence_id
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def kind_for(cls, *, shot_id=None, keyframe_id=None, version_id=None) -> str:
+        """The kind of a take made for these: a keyframe's image, a shot's clip, a version's master
+        part, or else the sequence's narration."""
+        if keyframe_id is not None:
+            return cls.Kind.KEYFRAME_IMAGE
+        if shot_id is not None:
+            return cls.Kind.CLIP
+        if version_id is not None:
+            return cls.Kind.MASTER_PART
+        return cls.Kind.NARRATION
+
+    @property
+    def is_clip(self) -> bool:
+        return self.kind == self.Kind.CLIP
+
+    @property
+    def is_keyframe_image(self) -> bool:
+        return self.kind == self.Kind.KEYFRAME_IMAGE
+
     @property
     def is_narration(self) -> bool:
-        return self.endpoint == catalog.TEXT_TO_SPEECH
+        return self.kind == self.Kind.NARRATION
 
     @property
     def is_master_part(self) -> bool:
-        return self.endpoint == catalog.VIDEO_UPSCALE
+        return self.kind == self.Kind.MASTER_PART
 
     @property
     def is_finishing(self) -> bool:
         """A narration or master part: made for the whole sequence, apart from its run."""
-        return self.sequence_id is not None
-
-    @property
-    def sequence_pk(self) -> int:
-        """The sequence this take belongs to, directly or through its shot."""
-        return self.sequence_id if self.sequence_id is not None else self.shot.sequence_id
+        return self.kind in self.FINISHING_KINDS
 
     @property
     def is_final(self) -> bool:
@@ -165,11 +204,12 @@ class Take(models.Model):
 
     @property
     def output_word(self) -> str:
-        if self.is_narration:
-            return "narration"
-        if self.is_master_part:
-            return "master part"
-        return "image" if self.keyframe_id else "clip"
+        return {
+            self.Kind.CLIP: "clip",
+            self.Kind.KEYFRAME_IMAGE: "image",
+            self.Kind.NARRATION: "narration",
+            self.Kind.MASTER_PART: "master part",
+        }[self.kind]
 
     @property
     def charge_note(self) -> str:

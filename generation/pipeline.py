@@ -80,7 +80,7 @@ LOAD_SHEDDING = (502, 503)
 # How often recovery tries again to save an output Runway made but that could not be downloaded.
 REFETCH_DELAY = dt.timedelta(minutes=10)
 # Takes sent as soon as they are held, apart from a run: keyframe images, narrations, master parts.
-STANDALONE = Q(keyframe__isnull=False) | Q(sequence__isnull=False)
+STANDALONE = ~Q(kind=Take.Kind.CLIP)
 
 
 class PipelineError(Exception):
@@ -112,6 +112,8 @@ def _ours(origin: str | None = None) -> Q:
 def _new_take(shot: Shot, estimate: ShotEstimate, *, user, attempt: int = 0) -> Take:
     built, plan = estimate.built, estimate.plan
     return Take.objects.create(
+        kind=Take.Kind.CLIP,
+        sequence_id=shot.sequence_id,
         shot=shot,
         user=user,
         status=Status.QUEUED,
@@ -237,7 +239,7 @@ def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Tak
     """
     with transaction.atomic():
         sequence = Sequence.objects.select_for_update().get(pk=shot.sequence_id)
-        if shot.takes.filter(keyframe__isnull=True, status__in=ACTIVE).exists():
+        if shot.takes.filter(kind=Take.Kind.CLIP, status__in=ACTIVE).exists():
             raise PipelineError(f"Shot {shot.position + 1} is already generating.")
         if sequence.status == SeqStatus.ASSEMBLING:
             raise PipelineError("The film is being assembled; retake when it is done.")
@@ -300,7 +302,7 @@ def _reopen(sequence: Sequence, *, user, takes: list[Take]) -> None:
 def choose_take(take: Take) -> None:
     """Make `take` the one used in the film. In a stitched sequence the shots after it that start
     on the previous shot's last frame become stale."""
-    if take.keyframe_id is not None:
+    if not take.is_clip:
         raise PipelineError("This take is a keyframe image; choose it as the keyframe's image.")
     if take.status != Status.SUCCEEDED:
         raise PipelineError("Only a finished take can be chosen.")
@@ -402,7 +404,7 @@ def choose_keyframe_take(take: Take) -> None:
     another image of this keyframe becomes stale ("Regenerate stale shots" remakes it). Choosing the
     chosen image changes nothing. Raises PipelineError for a take that is not a finished keyframe
     image, or while the shot's clip is being made (it may be made from either image)."""
-    if take.keyframe_id is None:
+    if not take.is_keyframe_image:
         raise PipelineError("This take is a clip, not a keyframe image; choose it as the shot's take.")
     if take.status != Status.SUCCEEDED:
         raise PipelineError("Only a finished image can be chosen.")
@@ -412,7 +414,7 @@ def choose_keyframe_take(take: Take) -> None:
         keyframe = Keyframe.objects.select_for_update().get(pk=take.keyframe_id)
         if keyframe.chosen_take_id == take.pk:
             return
-        if shot.takes.filter(keyframe__isnull=True, status__in=ACTIVE).exists():
+        if shot.takes.filter(kind=Take.Kind.CLIP, status__in=ACTIVE).exists():
             raise PipelineError(
                 f"Shot {shot.position + 1} is being generated; choose its keyframe image when it is done."
             )
@@ -444,6 +446,8 @@ def _hold_keyframe_takes(sequence: Sequence, estimate: KeyframesEstimate, *, use
     origin = current_origin()
     takes = [
         Take.objects.create(
+            kind=Take.Kind.KEYFRAME_IMAGE,
+            sequence=sequence,
             shot_id=item.keyframe.shot_id,
             keyframe=item.keyframe,
             user=user,
@@ -497,7 +501,7 @@ def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = 
 
 def takes_of(sequence: Sequence) -> Q:
     """Every take of a sequence: its shots' clips and keyframe images, its narrations and master parts."""
-    return Q(shot__sequence=sequence) | Q(sequence=sequence)
+    return Q(sequence=sequence)
 
 
 @dataclass
@@ -704,7 +708,7 @@ def _mark_unconfirmed(
             **leases.RELEASED,
         )
         if moved:
-            enqueue("advance_sequence", take.sequence_pk)
+            enqueue("advance_sequence", take.sequence_id)
     return bool(moved)
 
 
@@ -821,7 +825,7 @@ def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = N
     shots = list(sequence.shots.order_by("position", "pk"))
     takes_by_shot: dict[int, list[Take]] = {s.pk: [] for s in shots}
     # The shots' clips; keyframe images are made apart from the run (see make_keyframes).
-    for take in Take.objects.filter(shot__sequence=sequence, keyframe__isnull=True).order_by("pk"):
+    for take in Take.objects.filter(sequence=sequence, kind=Take.Kind.CLIP).order_by("pk"):
         takes_by_shot[take.shot_id].append(take)
     now = timezone.now()
 
@@ -926,7 +930,7 @@ def _ask_for_attention(
         locked = Sequence.objects.select_for_update().filter(pk=sequence.pk, status=SeqStatus.RUNNING).first()
         if (
             locked is None
-            or Take.objects.filter(shot__in=stuck, keyframe__isnull=True, status__in=ACTIVE).exists()
+            or Take.objects.filter(shot__in=stuck, kind=Take.Kind.CLIP, status__in=ACTIVE).exists()
         ):
             return
         if Shot.objects.filter(pk__in=[s.pk for s in stuck], chosen_take__isnull=False).exists():
@@ -984,13 +988,12 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
     client = client or runway.client_from_settings()
     origin = client.origin
     claimed = Take.objects.filter(
-        # On the shot, not across the join: Django would put a joined condition, status included,
+        # On the take, not across the join: Django would put a joined condition, status included,
         # in a subquery that PostgreSQL does not re-check after waiting for a cancel's row lock.
         # Keyframe images, narrations and master parts are not part of a run: each carries its own origin.
         Q(
-            keyframe__isnull=True,
-            sequence__isnull=True,
-            shot__in=Shot.objects.filter(sequence__runway_origin__in=(origin, "")),
+            kind=Take.Kind.CLIP,
+            sequence__in=Sequence.objects.filter(runway_origin__in=(origin, "")),
         )
         | Q(STANDALONE, runway_origin__in=(origin, "")),
         pk=take_pk,
@@ -1018,7 +1021,7 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
     try:
         if take.is_finishing:
             body = finishing.request_body(client, take)
-        elif take.keyframe_id is not None:
+        elif take.is_keyframe_image:
             body = _image_request_body(client, take)
         else:
             body = _video_request_body(client, take)
@@ -1112,7 +1115,7 @@ def _refuse_price_drift(take: Take, client: runway.RunwayClient, claim: leases.C
         failure_code=take.failure_code or "PRICE_DRIFT", failure_message=f"{words} {said}".strip()[:1000]
     )
     alerts.price_drift(take=take, model=model, asked=asked, held=take.estimated_credits)
-    enqueue("advance_sequence", take.sequence_pk)
+    enqueue("advance_sequence", take.sequence_id)
 
 
 def _video_request_body(client: runway.RunwayClient, take: Take) -> dict:
@@ -1430,14 +1433,14 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                             take.user,
                             credits=take.estimated_credits,
                             reason=reason,
-                            project=Sequence.objects.get(pk=take.sequence_pk).project,
+                            project=Sequence.objects.get(pk=take.sequence_id).project,
                             take=retake,
                         )
                 except credits.InsufficientCredits as exc:
                     Take.objects.filter(pk=take.pk).update(
                         failure_message=f"{failures.user_message(code)} {exc}"[:1000]
                     )
-                    enqueue("advance_sequence", take.sequence_pk)
+                    enqueue("advance_sequence", take.sequence_id)
                     return
             else:
                 retake = _copy_for_retake(take)
@@ -1448,24 +1451,25 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                     next_poll_at=timezone.now() + failures.RETRY_DELAY,
                     failure_message=failures.retry_message(code)[:1000],
                 )
-            elif take.keyframe_id is not None or take.is_finishing:
+            elif not take.is_clip:
                 enqueue("submit_take", retake.pk)
-            if take.keyframe_id is None and not take.is_finishing:
-                enqueue("advance_sequence", take.sequence_pk)
+            if take.is_clip:
+                enqueue("advance_sequence", take.sequence_id)
         return
     _fail_take(take, code=code, message=failures.user_message(code), charge=charge)
 
 
 def _copy_for_retake(take: Take) -> Take:
     return Take.objects.create(
+        kind=take.kind,
+        sequence_id=take.sequence_id,
         shot_id=take.shot_id,
         keyframe_id=take.keyframe_id,
-        sequence_id=take.sequence_id,
         version_id=take.version_id,
         part_start_frame=take.part_start_frame,
         part_end_frame=take.part_end_frame,
         # A keyframe image, narration or master part carries its own origin (it is not part of a run).
-        runway_origin=take.runway_origin if take.keyframe_id or take.is_finishing else "",
+        runway_origin=take.runway_origin if not take.is_clip else "",
         user_id=take.user_id,
         endpoint=take.endpoint,
         request=take.request,
@@ -1507,7 +1511,7 @@ def _fail_take(
             if charge is not None and take.runway_task_id:
                 what = f"Runway task {take.runway_task_id} {status} ({code})" if code else what
             _close_hold(take, charge=charge, reason=what)
-            enqueue("advance_sequence", take.sequence_pk)
+            enqueue("advance_sequence", take.sequence_id)
     return bool(moved)
 
 
@@ -1536,7 +1540,7 @@ def _finish(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
     if take.is_finishing:
         finishing.finish(take, client, claim)
         return
-    if take.keyframe_id is not None:
+    if take.is_keyframe_image:
         _finish_image(take, client, claim)
         return
     expected = float(take.request.get("duration") or 0) or None
@@ -1681,7 +1685,7 @@ def _download_failed(take: Take, claim: leases.Claim, exc: Exception) -> None:
                 charge=charge,
                 reason=f"Runway task {take.runway_task_id} succeeded; its output could not be saved yet",
             )
-            enqueue("advance_sequence", take.sequence_pk)
+            enqueue("advance_sequence", take.sequence_id)
 
 
 def _output_word(take: Take) -> str:
@@ -1887,8 +1891,8 @@ def recover(*, client: runway.RunwayClient | None = None) -> int:
         _enqueue_now("assemble_sequence", pk)
         count += 1
     moving_clips = Take.objects.filter(
-        shot__sequence=OuterRef("pk"),
-        keyframe__isnull=True,
+        sequence=OuterRef("pk"),
+        kind=Take.Kind.CLIP,
         status__in=(Status.SUBMITTING, *Take.IN_FLIGHT, Status.DOWNLOADING),
     )
     running = Sequence.objects.filter(ours, status=SeqStatus.RUNNING).exclude(Exists(moving_clips))

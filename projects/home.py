@@ -115,16 +115,13 @@ def _visible(user):
 def runs_under_way(user) -> list[Sequence]:
     """The user's projects' runs that are generating, assembling or waiting for someone, each with
     `clips_done` and `clips_total`: the clips of this run (made since it started), not earlier ones."""
-    this_run = Q(
-        shots__takes__keyframe__isnull=True,
-        shots__takes__created_at__gte=F("started_at"),
-    )
+    this_run = Q(takes__kind=Take.Kind.CLIP, takes__created_at__gte=F("started_at"))
     return list(
         _visible(user)
         .filter(status__in=Sequence.UNFINISHED)
         .annotate(
-            clips_total=Count("shots__takes", filter=this_run),
-            clips_done=Count("shots__takes", filter=this_run & Q(shots__takes__status=Take.Status.SUCCEEDED)),
+            clips_total=Count("takes", filter=this_run),
+            clips_done=Count("takes", filter=this_run & Q(takes__status=Take.Status.SUCCEEDED)),
         )
         .order_by("-started_at", "-pk")
     )

@@ -159,17 +159,15 @@ class ReferenceImage(models.Model):
 
 class SequenceQuerySet(models.QuerySet):
     def with_totals(self) -> SequenceQuerySet:
-        """Each sequence with `shot_count` and `cost`, the credits its takes were charged: its shots'
-        clips and keyframe images, and its own narrations and 4K master parts. Each figure is its
-        own subquery (an index lookup per sequence): joining shots and takes would multiply rows."""
+        """Each sequence with `shot_count` and `cost`, the credits its takes were charged (clips,
+        keyframe images, narrations and 4K master parts). Each figure is its own subquery (an index
+        lookup per sequence): joining shots and takes would multiply rows."""
         take = apps.get_model("generation", "Take")
         shots = Shot.objects.filter(sequence=models.OuterRef("pk")).values("sequence")
-        of_shots = take.objects.filter(shot__sequence=models.OuterRef("pk")).values("shot__sequence")
-        own = take.objects.filter(sequence=models.OuterRef("pk")).values("sequence")
+        takes = take.objects.filter(sequence=models.OuterRef("pk")).values("sequence")
         return self.annotate(
             shot_count=Coalesce(models.Subquery(shots.annotate(n=models.Count("pk")).values("n")), 0),
-            cost=Coalesce(models.Subquery(of_shots.annotate(c=models.Sum("cost_credits")).values("c")), 0)
-            + Coalesce(models.Subquery(own.annotate(c=models.Sum("cost_credits")).values("c")), 0),
+            cost=Coalesce(models.Subquery(takes.annotate(c=models.Sum("cost_credits")).values("c")), 0),
         )
 
 
@@ -396,7 +394,7 @@ def film_contents(sequence_id: int) -> dict:
     chosen = [s.chosen_take_id for s in shots if s.chosen_take_id]
     numbers: dict[int, int] = {}
     if chosen:
-        clips = take.objects.filter(shot_id__in=[s.pk for s in shots], keyframe__isnull=True)
+        clips = take.objects.filter(shot_id__in=[s.pk for s in shots], kind=take.Kind.CLIP)
         per_shot: dict[int, int] = {}
         for pk, shot_id in clips.order_by("created_at", "pk").values_list("pk", "shot_id"):
             per_shot[shot_id] = per_shot.get(shot_id, 0) + 1

@@ -56,12 +56,12 @@ def _reads() -> tuple[tuple[type[models.Model], str, str], ...]:
     reads = []
     for queryset, parameter in (
         (Shot.objects.filter(sequence_id=0), "pk"),
-        (Take.objects.filter(shot__sequence_id=0), "pk"),
+        # Every take of the sequence: its shots' clips and keyframe images, its narrations and master parts.
+        (Take.objects.filter(sequence_id=0), "pk"),
         (Keyframe.objects.filter(shot__sequence_id=0), "pk"),
         (KeyframeReference.objects.filter(keyframe__shot__sequence_id=0), "pk"),
         (ReferenceImage.objects.filter(reference_set_id=0), "reference_set_id"),
-        # The sequence's own takes (narrations, 4K master parts), its film versions and their feedback.
-        (Take.objects.filter(sequence_id=0), "pk"),
+        # Its film versions and their feedback.
         (FilmVersion.objects.filter(sequence_id=0), "pk"),
         (ReviewComment.objects.filter(version__sequence_id=0), "pk"),
         (ReviewDecision.objects.filter(version__sequence_id=0), "pk"),

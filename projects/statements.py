@@ -22,7 +22,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import F
-from django.db.models.functions import Coalesce
 
 from generation import audit, credits
 from generation.models import LedgerEntry
@@ -132,8 +131,8 @@ def statement_for(project: Project, *, month: dt.date) -> Statement:
     rows = list(
         settled_entries(project, month)
         .annotate(
-            sequence_id=Coalesce("take__shot__sequence_id", "take__sequence_id"),
-            sequence_title=Coalesce("take__shot__sequence__title", "take__sequence__title"),
+            sequence_id=F("take__sequence_id"),
+            sequence_title=F("take__sequence__title"),
             take_made_at=F("take__created_at"),
             master_of=F("take__version__number"),
         )

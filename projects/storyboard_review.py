@@ -250,7 +250,7 @@ def image_file(link: ShareLink, *, kind: str, pk: int):
     sequence = link.sequence
     if kind == "keyframe":
         take = Take.objects.filter(
-            pk=pk, shot__sequence_id=sequence.pk, keyframe__isnull=False, keyframe__chosen_take_id=pk
+            pk=pk, sequence_id=sequence.pk, kind=Take.Kind.KEYFRAME_IMAGE, keyframe__chosen_take_id=pk
         ).first()
         return take.output if take and take.output else None
     if kind == "reference" and sequence.reference_set_id:

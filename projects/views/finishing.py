@@ -37,7 +37,7 @@ from projects.views.sharing import _get_version_for_user
 
 def _get_finishing_take_for_user(request: HttpRequest, pk: int, need: str = VIEW) -> Take:
     """A narration or master part, by its sequence's project (it has no shot)."""
-    queryset = Take.objects.filter(sequence__isnull=False).select_related("sequence__project")
+    queryset = Take.objects.filter(kind__in=Take.FINISHING_KINDS).select_related("sequence__project")
     return _get_for_user(request, queryset, pk, project_path="sequence__project", need=need)
 
 

@@ -65,6 +65,8 @@ def _back(shot_id: int, sequence_id: int) -> str:
 
 # The fields of a keyframe take the panel shows (its request and notices are never read there).
 TAKE_FIELDS = (
+    "kind",
+    "sequence_id",
     "keyframe_id",
     "status",
     "failure_code",
@@ -445,7 +447,7 @@ def retake_keyframe(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def choose_keyframe_take(request: HttpRequest, pk: int) -> HttpResponse:
     take = _get_take_for_user(request, pk, EDIT)
-    if take.keyframe_id is None:
+    if not take.is_keyframe_image:
         raise Http404("This take is not a keyframe image.")
     try:
         pipeline.choose_keyframe_take(take)
@@ -462,7 +464,7 @@ def choose_keyframe_take(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def keyframe_image(request: HttpRequest, pk: int) -> HttpResponse:
     take = _get_take_for_user(request, pk)
-    if take.keyframe_id is None or not take.output:
+    if not take.is_keyframe_image or not take.output:
         raise Http404("This take has no keyframe image.")
     extension = take.output.name.rsplit(".", 1)[-1].lower()
     filename = f"{slugify(take.shot.sequence.title) or 'keyframe'}-shot{take.shot.position + 1}-image{take.pk}.{extension}"

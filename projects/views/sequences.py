@@ -73,6 +73,8 @@ def create_sequence(request: HttpRequest, pk: int) -> HttpResponse:
 # The fields of a take that the storyboard shows; its request and notices (large JSON) and the rest
 # are never read there.
 TAKE_FIELDS = (
+    "kind",
+    "sequence_id",
     "shot_id",
     "status",
     "failure_code",
@@ -95,7 +97,7 @@ def _takes_of(shots: list[Shot]) -> dict[int, list[Take]]:
     takes: dict[int, list[Take]] = {shot.pk: [] for shot in shots}
     # A shot's keyframe images are takes too; their panel is the keyframes' (projects.views.keyframes).
     rows = (
-        Take.objects.filter(shot_id__in=list(takes), keyframe__isnull=True)
+        Take.objects.filter(shot_id__in=list(takes), kind=Take.Kind.CLIP)
         .only(*TAKE_FIELDS)
         .order_by("created_at", "pk")
     )
@@ -1054,7 +1056,7 @@ def take_frame(request: HttpRequest, pk: int) -> HttpResponse:
     """A still of a clip: the frame it started on (`?at=first`) or the frame it ended on."""
     take = _get_take_for_user(request, pk)
     file = take.input_first_frame if request.GET.get("at") == "first" else take.last_frame
-    if take.keyframe_id is not None or not file:
+    if not take.is_clip or not file:
         raise Http404("This take has no such frame.")
     extension = file.name.rsplit(".", 1)[-1].lower()
     response = ranged_file_response(
@@ -1101,7 +1103,7 @@ def _compared_takes(sequence: Sequence, pks: list[str]) -> tuple[list[dict], lis
     takes = {
         take.pk: take
         for take in Take.objects.filter(
-            pk__in=[int(pk) for pk in pks], shot__sequence=sequence, keyframe__isnull=True
+            pk__in=[int(pk) for pk in pks], sequence=sequence, kind=Take.Kind.CLIP
         ).select_related("shot", "first_frame_image", "last_frame_image", "user")
     }
     chosen = [takes.get(int(pk)) for pk in pks]
@@ -1109,7 +1111,7 @@ def _compared_takes(sequence: Sequence, pks: list[str]) -> tuple[list[dict], lis
         return [], []
     shot = chosen[0].shot
     siblings = list(
-        shot.takes.filter(keyframe__isnull=True).order_by("created_at", "pk").values_list("pk", "output")
+        shot.takes.filter(kind=Take.Kind.CLIP).order_by("created_at", "pk").values_list("pk", "output")
     )
     numbers = {pk: n for n, (pk, _) in enumerate(siblings, start=1)}
     shot_number = sequence.shots.filter(position__lt=shot.position).count() + 1
