@@ -13,12 +13,14 @@ from generation import catalog
 from generation.models import ModelPrice, Take
 from projects.models import Keyframe, ReferenceImage, Sequence, Shot
 
+FIRST = Take.FirstFrame
+
 
 @dataclass
 class ShotPlan:
     """Where a shot's first and last frames come from."""
 
-    first: str  # "previous", "reference", "keyframe" or "none"
+    first: str  # a Take.FirstFrame
     first_image: ReferenceImage | None = None
     last_image: ReferenceImage | None = None
     # The keyframes made from reference images: the clip starts (ends) on their chosen take's image.
@@ -91,18 +93,18 @@ def keyframe_of(shot: Shot, slot: str) -> Keyframe | None:
 
 def _plan_first(sequence: Sequence, shot: Shot, index: int, references: list[ReferenceImage]) -> ShotPlan:
     if shot.first_frame == Shot.FirstFrame.KEYFRAME:
-        return ShotPlan(first="keyframe", first_keyframe=keyframe_of(shot, Keyframe.Slot.FIRST))
+        return ShotPlan(first=FIRST.KEYFRAME, first_keyframe=keyframe_of(shot, Keyframe.Slot.FIRST))
     if shot.first_frame == Shot.FirstFrame.NONE:
-        return ShotPlan(first="none")
+        return ShotPlan(first=FIRST.NONE)
     if shot.first_frame == Shot.FirstFrame.REFERENCE and shot.first_frame_image is not None:
-        return ShotPlan(first="reference", first_image=shot.first_frame_image)
+        return ShotPlan(first=FIRST.REFERENCE, first_image=shot.first_frame_image)
     if shot.first_frame == Shot.FirstFrame.PREVIOUS and sequence.is_stitched and index > 0:
-        return ShotPlan(first="previous")
+        return ShotPlan(first=FIRST.PREVIOUS)
     if index < len(references):
-        return ShotPlan(first="reference", first_image=references[index])
+        return ShotPlan(first=FIRST.REFERENCE, first_image=references[index])
     if references and shot.first_frame == Shot.FirstFrame.REFERENCE:
-        return ShotPlan(first="reference", first_image=references[0])
-    return ShotPlan(first="none")
+        return ShotPlan(first=FIRST.REFERENCE, first_image=references[0])
+    return ShotPlan(first=FIRST.NONE)
 
 
 def references_of(sequence: Sequence) -> list[ReferenceImage]:
@@ -141,7 +143,7 @@ def build_shot_request(
         width=width,
         height=height,
         seed=shot.seed,
-        has_first_frame=plan.first != "none",
+        has_first_frame=plan.first != FIRST.NONE,
         has_last_frame=plan.has_last_frame,
         audio=sequence.has_audio,
     )
@@ -181,7 +183,7 @@ def keyframe_problem(sequence: Sequence, shot: Shot, plan: ShotPlan) -> str:
     """Why a shot planned on keyframe images cannot be made yet (empty when it can): a keyframe is
     missing, or none of its images is chosen. Video is paid for only after the images are chosen."""
     wanted = []
-    if plan.first == "keyframe":
+    if plan.first == FIRST.KEYFRAME:
         wanted.append(("first", plan.first_keyframe))
     if shot.has_made_last_frame and sequence.video_model.has_last_frame:
         wanted.append(("last", plan.last_keyframe))
@@ -223,9 +225,9 @@ def estimate_retake(shot: Shot) -> SequenceEstimate:
 def active_shots(sequence: Sequence) -> set[int]:
     """The pks of the sequence's shots with a clip on its way."""
     return set(
-        Take.objects.filter(
-            sequence=sequence, status__in=Take.ACTIVE, kind=Take.Kind.CLIP
-        ).values_list("shot_id", flat=True)
+        Take.objects.filter(sequence=sequence, status__in=Take.ACTIVE, kind=Take.Kind.CLIP).values_list(
+            "shot_id", flat=True
+        )
     )
 
 
@@ -234,7 +236,7 @@ def chain_after(estimate: SequenceEstimate, index: int) -> list[ShotEstimate]:
     take of it leaves each of them starting on a frame that is no longer chosen."""
     chain = []
     for item in estimate.shots[index + 1 :]:
-        if item.plan is None or item.plan.first != "previous":
+        if item.plan is None or item.plan.first != FIRST.PREVIOUS:
             break
         chain.append(item)
     return chain
@@ -445,11 +447,11 @@ def describe_plan(
         number = numbers.get(image.pk)
         return FrameSource("reference", f"R{number}" if number else str(image), image)
 
-    if plan.first == "reference" and plan.first_image is not None:
+    if plan.first == FIRST.REFERENCE and plan.first_image is not None:
         first = ref(plan.first_image)
-    elif plan.first == "previous":
+    elif plan.first == FIRST.PREVIOUS:
         first = FrameSource("previous", f"last frame of shot {index}")
-    elif plan.first == "keyframe":
+    elif plan.first == FIRST.KEYFRAME:
         first = FrameSource("keyframe", "an image made from reference images")
     else:
         first = FrameSource("none", "text only")

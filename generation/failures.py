@@ -19,6 +19,18 @@ import enum
 from dataclasses import dataclass
 
 
+class Code(enum.StrEnum):
+    """The failure codes of our own, for what went wrong on our side of a task or between us and
+    Runway (Runway's codes, the table below, are dotted: SAFETY.INPUT.TEXT, INTERNAL.BAD_OUTPUT...)."""
+
+    SUBMIT = "SUBMIT"  # the create request could not be made or was refused before a task existed
+    PRICE_DRIFT = "PRICE_DRIFT"  # Runway asked more than was held; the task was not started
+    NOT_FOUND = "NOT_FOUND"  # Runway no longer knows the task
+    CANCELLED = "CANCELLED"  # cancelled at Runway, not by the studio
+    DOWNLOAD = "DOWNLOAD"  # Runway made the output but it could not be saved (fetched again later)
+    UNCONFIRMED = "UNCONFIRMED"  # nobody can know whether Runway made (and charged) the task
+
+
 class Retry(enum.Enum):
     NEVER = "never"  # the user has to change something; a new take would fail the same way
     AT_ONCE = "at once"  # a new take of the same request, straight away

@@ -166,9 +166,7 @@ retake_narration = make_narration
 
 
 def narration_takes(sequence: Sequence):
-    return Take.objects.filter(sequence=sequence, kind=Take.Kind.NARRATION).order_by(
-        "created_at", "pk"
-    )
+    return Take.objects.filter(sequence=sequence, kind=Take.Kind.NARRATION).order_by("created_at", "pk")
 
 
 def choose_narration_take(take: Take) -> None:

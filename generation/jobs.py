@@ -340,7 +340,7 @@ def charges_line(sequence: Sequence) -> str:
         )
     line = "; ".join(parts) + "."
     lost = Take.objects.filter(
-        shot__sequence=sequence, status=Take.Status.FAILED, failure_code="DOWNLOAD"
+        shot__sequence=sequence, status=Take.Status.FAILED, failure_code=failures.Code.DOWNLOAD
     ).values_list("pk", flat=True)
     for take_pk in lost:
         line += f" A paid clip could not be saved: fetch it with `manage.py fetch_take {take_pk}`."

@@ -75,9 +75,17 @@ class Take(models.Model):
     endpoint = models.CharField(max_length=20, default="image_to_video")
     request = models.JSONField(default=dict)
     notices = models.JSONField(default=list, blank=True)
-    # Where the keyframes come from ("previous", "reference" or "none"), copied into the input
-    # files when the take is submitted, outside any transaction.
-    first_frame_from = models.CharField(max_length=10, default="none")
+
+    class FirstFrame(models.TextChoices):
+        """Where a clip's first frame comes from (the shot's plan: `Shot.FirstFrame`)."""
+
+        PREVIOUS = "previous", "The last frame of the shot before"
+        REFERENCE = "reference", "A reference image"
+        KEYFRAME = "keyframe", "The keyframe image made for the shot"
+        NONE = "none", "None (the prompt alone)"
+
+    # Copied into the input files when the take is submitted, outside any transaction.
+    first_frame_from = models.CharField(max_length=10, choices=FirstFrame.choices, default=FirstFrame.NONE)
     first_frame_image = models.ForeignKey(
         "projects.ReferenceImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

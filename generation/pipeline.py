@@ -64,7 +64,9 @@ from generation.estimates import (
     estimate_shots,
     estimate_stale,
 )
+from generation.failures import Code
 from generation.models import Take
+from generation.runway import TaskStatus
 from projects.models import FilmVersion, Keyframe, Sequence, Shot, film_contents
 
 T = TypeVar("T")
@@ -123,7 +125,7 @@ def _new_take(shot: Shot, estimate: ShotEstimate, *, user, attempt: int = 0) -> 
         estimated_credits=built.estimated_credits,
         attempt=attempt,
         first_frame_from=plan.first,
-        first_frame_image=plan.first_image if plan.first == "reference" else None,
+        first_frame_image=plan.first_image if plan.first == Take.FirstFrame.REFERENCE else None,
         last_frame_image=plan.last_image,
     )
 
@@ -596,7 +598,7 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient, claim: leases.Claim
                 "is unknown.",
             )
         return
-    if state.status == "SUCCEEDED":
+    if state.status == TaskStatus.SUCCEEDED:
         # Runway made the clip and charged for it: save it rather than throw it away.
         moved = claim.rows(status=Status.CANCELLED).update(
             status=Status.DOWNLOADING,
@@ -610,7 +612,7 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient, claim: leases.Claim
         if moved:
             _enqueue_now("finish_take", take.pk)
         return
-    if state.status in ("FAILED", "CANCELLED"):
+    if state.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
         charge = _charge(take, state)
         _close_cancelled(
             take, claim, charge=charge, message="Cancelled. Runway had already stopped this task."
@@ -623,7 +625,7 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient, claim: leases.Claim
         claim.release(status=Status.CANCELLED)
         return
     after = _read_after_delete(client, task_id)
-    if after is not None and after.status in ("SUCCEEDED", "FAILED", "CANCELLED"):
+    if after is not None and after.is_final:
         charge = _charge(take, after)
         _close_cancelled(
             take,
@@ -633,7 +635,11 @@ def _stop_at_runway(take: Take, client: runway.RunwayClient, claim: leases.Claim
             if charge
             else "Cancelled before Runway started it.",
         )
-    elif state.status == "RUNNING" or take.was_running or (after is not None and after.status == "RUNNING"):
+    elif (
+        state.status == TaskStatus.RUNNING
+        or take.was_running
+        or (after is not None and after.status == TaskStatus.RUNNING)
+    ):
         charge = state.estimated_credits if state.estimated_credits is not None else take.estimated_credits
         _close_cancelled(
             take,
@@ -702,7 +708,7 @@ def _mark_unconfirmed(
     with transaction.atomic():
         moved = rows.filter(status__in=from_statuses).update(
             status=Status.UNCONFIRMED,
-            failure_code="UNCONFIRMED",
+            failure_code=Code.UNCONFIRMED,
             failure_message=message[:1000],
             finished_at=timezone.now(),
             **leases.RELEASED,
@@ -749,7 +755,7 @@ def fetch_take_again(take: Take, *, client: runway.RunwayClient | None = None) -
             "again from the studio or command line that uses that Runway."
         )
     moved = Take.objects.filter(
-        pk=take.pk, status=Status.FAILED, failure_code="DOWNLOAD", runway_task_id__isnull=False
+        pk=take.pk, status=Status.FAILED, failure_code=Code.DOWNLOAD, runway_task_id__isnull=False
     ).update(
         status=Status.DOWNLOADING,
         failure_code="",
@@ -847,7 +853,7 @@ def advance_sequence(sequence_pk: int, *, client: runway.RunwayClient | None = N
             queued = [t for t in takes_by_shot[shot.pk] if t.status in ACTIVE]
             if not queued:
                 continue
-            if (not waiting or queued[0].first_frame_from == "keyframe") and ready(queued[0]):
+            if (not waiting or queued[0].first_frame_from == Take.FirstFrame.KEYFRAME) and ready(queued[0]):
                 to_submit.append(queued[0])
             waiting = True
     else:
@@ -1026,7 +1032,7 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
         else:
             body = _video_request_body(client, take)
     except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
-        _not_created(take, claim, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, claim, code=Code.SUBMIT, message=_user_message(exc))
         return
     if not claim.rows(status=Status.SUBMITTING).update(create_sent_at=timezone.now()):
         # Cancelled before the request left (nothing can have been charged), or taken over by
@@ -1061,7 +1067,7 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
         _requeue_or_fail(take, claim, exc)
         return
     except runway.RunwayError as exc:
-        _not_created(take, claim, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, claim, code=Code.SUBMIT, message=_user_message(exc))
         return
     now = timezone.now()
     # The task exists whoever holds the take now: its id is a fact, kept unconditionally.
@@ -1112,7 +1118,7 @@ def _refuse_price_drift(take: Take, client: runway.RunwayClient, claim: leases.C
     take.refresh_from_db()
     said = take.failure_message if take.failure_message != words else ""
     Take.objects.filter(pk=take.pk).update(
-        failure_code=take.failure_code or "PRICE_DRIFT", failure_message=f"{words} {said}".strip()[:1000]
+        failure_code=take.failure_code or Code.PRICE_DRIFT, failure_message=f"{words} {said}".strip()[:1000]
     )
     alerts.price_drift(take=take, model=model, asked=asked, held=take.estimated_credits)
     enqueue("advance_sequence", take.sequence_id)
@@ -1166,7 +1172,7 @@ def _keyframe_files(take: Take) -> tuple[object | None, object | None]:
     """The take's first and last keyframe files, copied into the take on its first submission:
     a reference image, the last frame of the previous shot's chosen take, or the chosen image of
     the shot's keyframe (the copy keeps the image's file name: see `_made_from`)."""
-    if not take.input_first_frame and take.first_frame_from != "none":
+    if not take.input_first_frame and take.first_frame_from != Take.FirstFrame.NONE:
         source = _first_frame_source(take)
         take.input_first_frame.save(Path(source.name).name, _copy_of(source), save=False)
         Take.objects.filter(pk=take.pk).update(input_first_frame=take.input_first_frame.name)
@@ -1198,9 +1204,9 @@ def _keyframe_image(shot: Shot, slot: str):
 
 def _first_frame_source(take: Take):
     shot = take.shot
-    if take.first_frame_from == "keyframe":
+    if take.first_frame_from == Take.FirstFrame.KEYFRAME:
         return _keyframe_image(shot, Keyframe.Slot.FIRST)
-    if take.first_frame_from == "reference":
+    if take.first_frame_from == Take.FirstFrame.REFERENCE:
         if take.first_frame_image is None:
             raise PipelineError(
                 f"The first-frame image of shot {shot.position + 1} was removed; choose another."
@@ -1256,7 +1262,7 @@ def _requeue_or_fail(take: Take, claim: leases.Claim, exc: Exception) -> None:
     """Runway refused the create without taking it (429, load shedding): send it again later."""
     attempts = take.submit_attempts + 1
     if attempts >= MAX_SUBMIT_ATTEMPTS:
-        _not_created(take, claim, code="SUBMIT", message=_user_message(exc))
+        _not_created(take, claim, code=Code.SUBMIT, message=_user_message(exc))
         return
     delay = min(300.0, settings.RUNWAY_POLL_INTERVAL * 2**attempts)
     moved = claim.rows(status=Status.SUBMITTING).update(
@@ -1347,7 +1353,7 @@ def apply_task_state(take: Take, state) -> None:
         if take.was_running:
             _fail_take(
                 take,
-                code="NOT_FOUND",
+                code=Code.NOT_FOUND,
                 message="Runway no longer knows this task (it was deleted outside the studio). Runway had "
                 "started it, so it keeps the charge. Retake the shot.",
                 charge=take.estimated_credits,
@@ -1368,16 +1374,16 @@ def apply_task_state(take: Take, state) -> None:
             poll_errors=errors, next_poll_at=timezone.now() + delay
         )
         return
-    if state.status in ("PENDING", "THROTTLED", "RUNNING"):
-        seen = {"was_running": True} if state.status == "RUNNING" else {}
+    if state.status in runway.IN_FLIGHT_STATUSES:
+        seen = {"was_running": True} if state.status == TaskStatus.RUNNING else {}
         Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
-            status=state.status.lower(),
+            status=runway.IN_FLIGHT_STATUSES[state.status],
             progress=state.progress or 0,
             poll_errors=0,
             next_poll_at=timezone.now() + _poll_delay(),
             **seen,
         )
-    elif state.status == "SUCCEEDED":
+    elif state.status == TaskStatus.SUCCEEDED:
         moved = Take.objects.filter(pk=take.pk, status__in=Take.IN_FLIGHT).update(
             status=Status.DOWNLOADING,
             progress=1,
@@ -1387,15 +1393,15 @@ def apply_task_state(take: Take, state) -> None:
         )
         if moved:
             _enqueue_now("finish_take", take.pk)
-    elif state.status == "FAILED":
+    elif state.status == TaskStatus.FAILED:
         _handle_failure(
             take, code=state.failure_code or "", failure=state.failure or "", charge=_charge(take, state)
         )
-    elif state.status == "CANCELLED":
+    elif state.status == TaskStatus.CANCELLED:
         charge = _charge(take, state)
         _fail_take(
             take,
-            code="CANCELLED",
+            code=Code.CANCELLED,
             message="The task was cancelled at Runway.",
             status=Status.CANCELLED,
             charge=charge,
@@ -1670,7 +1676,7 @@ def _download_failed(take: Take, claim: leases.Claim, exc: Exception) -> None:
     with transaction.atomic():
         moved = claim.rows(status=Status.DOWNLOADING).update(
             status=Status.FAILED,
-            failure_code="DOWNLOAD",
+            failure_code=Code.DOWNLOAD,
             failure_message=f"Runway made this {_output_word(take)}, but it could not "
             f"be saved ({exc}). Fetch it again: "
             "that is not charged twice."[:1000],
@@ -1878,7 +1884,7 @@ def recover(*, client: runway.RunwayClient | None = None) -> int:
     for take in Take.objects.filter(
         ours,
         status=Status.FAILED,
-        failure_code="DOWNLOAD",
+        failure_code=Code.DOWNLOAD,
         next_poll_at__lte=now,
         finished_at__gte=now - dt.timedelta(hours=24),
     ):

@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import email.utils
+import enum
 import hashlib
 import logging
 import math
@@ -53,7 +54,27 @@ ENDPOINTS = (
     catalog.TEXT_TO_SPEECH,
     catalog.VIDEO_UPSCALE,
 )
-FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+class TaskStatus(enum.StrEnum):
+    """A task's `status` as Runway writes it (runway-api.md section 6). A task may report one not
+    listed here; `TaskState.status` keeps whatever it said, and compares equal to these."""
+
+    PENDING = "PENDING"
+    THROTTLED = "THROTTLED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+FINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+# Runway's statuses of a task still under way, and the take status each is shown as.
+IN_FLIGHT_STATUSES = {
+    TaskStatus.PENDING: "pending",
+    TaskStatus.THROTTLED: "throttled",
+    TaskStatus.RUNNING: "running",
+}
 # The longest window POST /v1/organization/usage accepts.
 USAGE_MAX_DAYS = 90
 
@@ -175,7 +196,7 @@ class CreatedTask:
 @dataclass(frozen=True)
 class TaskState:
     id: str
-    status: str  # "PENDING" | "THROTTLED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" (or a new one)
+    status: str  # a TaskStatus, or a status Runway added since
     progress: float | None
     output: list[str]
     failure: str | None

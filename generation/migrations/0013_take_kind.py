@@ -56,6 +56,20 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.CASCADE, related_name="takes", to="projects.sequence"
             ),
         ),
+        migrations.AlterField(
+            model_name="take",
+            name="first_frame_from",
+            field=models.CharField(
+                choices=[
+                    ("previous", "The last frame of the shot before"),
+                    ("reference", "A reference image"),
+                    ("keyframe", "The keyframe image made for the shot"),
+                    ("none", "None (the prompt alone)"),
+                ],
+                default="none",
+                max_length=10,
+            ),
+        ),
         migrations.AddConstraint(
             model_name="take",
             constraint=models.CheckConstraint(

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from generation import finishing, pipeline
+from generation import failures, finishing, pipeline
 from generation.models import Take
 from projects import services
 from projects import usage as credit_usage
@@ -68,7 +68,7 @@ def _take_row(take: Take, number: int, *, fetch_url: str = "") -> dict:
     }
     if take.status in (Take.Status.FAILED, Take.Status.UNCONFIRMED):
         row["reason"] = failure_reason(take)
-        if take.failure_code == "DOWNLOAD" and take.runway_task_id:
+        if take.failure_code == failures.Code.DOWNLOAD and take.runway_task_id:
             # Runway made and charged it; fetching it again is not charged twice.
             row["status"], row["badge"] = "Not saved yet", "badge-warn"
             row["fetch_url"] = fetch_url

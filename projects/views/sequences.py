@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from generation import estimates, pipeline, runway
+from generation import estimates, failures, pipeline, runway
 from generation.models import Take
 from projects import page_cache, review, services, storyboard_review
 from projects import usage as credit_usage
@@ -160,7 +160,7 @@ def _take_rows(takes: list[Take], shot: Shot, *, can_edit: bool, is_active: bool
             row["poster_url"] = row["thumb_url"]
         if status in (Take.Status.FAILED, Take.Status.UNCONFIRMED):
             row["reason"] = failure_reason(take)
-            if can_edit and take.failure_code == "DOWNLOAD":
+            if can_edit and take.failure_code == failures.Code.DOWNLOAD:
                 row["fetch_url"] = urls["fetch"](take.pk)
         elif status == Take.Status.CANCELLED and take.failure_message:
             row["note"] = f"{take.failure_message} {take.charge_note}"
