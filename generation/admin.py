@@ -4,7 +4,6 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import BigIntegerField, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -95,15 +94,12 @@ class CreditBudgetAdmin(admin.ModelAdmin):
             form = GrantForm(request.POST)
             if form.is_valid():
                 try:
-                    # All or none: a month's total that would overflow for one user grants nobody.
-                    with transaction.atomic():
-                        for budget in queryset:
-                            credits.grant(
-                                budget.user,
-                                credits=form.cleaned_data["credits"],
-                                reason=form.cleaned_data["reason"],
-                                by=request.user,
-                            )
+                    credits.grant_many(
+                        [budget.user for budget in queryset.select_related("user")],
+                        credits=form.cleaned_data["credits"],
+                        reason=form.cleaned_data["reason"],
+                        by=request.user,
+                    )
                 except credits.CreditsOutOfRange as error:
                     self.message_user(request, f"Nothing was granted: {error}", messages.ERROR)
                     return None

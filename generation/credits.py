@@ -356,6 +356,16 @@ def grant(user, *, credits: int, reason: str, by=None) -> LedgerEntry:
         return entry
 
 
+def grant_many(users, *, credits: int, reason: str, by=None) -> list[LedgerEntry]:
+    """`grant` to each of `users`, all or none: a grant refused for one (a month's total out of
+    range) grants nobody. The users' budgets are locked in one order, so that two grants to
+    overlapping groups wait for each other instead of deadlocking."""
+    with transaction.atomic():
+        return [
+            grant(user, credits=credits, reason=reason, by=by) for user in sorted(users, key=lambda u: u.pk)
+        ]
+
+
 def set_monthly_limit(user, *, credits: int, by=None) -> CreditBudget:
     """Set the user's monthly limit; in the audit log with the limit it replaces, as made by `by`.
     Setting the limit the user has records nothing."""

@@ -231,6 +231,19 @@ def test_a_grant_that_would_overflow_the_months_total_is_refused_and_writes_noth
     assert credits.month_summary(alice).granted == near_max
 
 
+def test_a_grant_to_several_users_is_all_or_none(alice, carol):
+    credits.grant(carol, credits=10, reason="first")
+    near_max = column_max(CreditMonth, "granted") - 5
+    CreditMonth.objects.filter(user=carol).update(granted=near_max)
+    with pytest.raises(credits.CreditsOutOfRange):
+        credits.grant_many([alice, carol], credits=10, reason="bonus")
+    assert LedgerEntry.objects.filter(kind=Kind.GRANT).count() == 1  # carol's first grant only
+    assert credits.month_summary(alice).granted == 0
+    entries = credits.grant_many([carol, alice], credits=-5, reason="correction")
+    assert sorted(e.user_id for e in entries) == sorted([alice.pk, carol.pk])
+    assert credits.month_summary(alice).granted == -5
+
+
 def test_limits_beyond_their_columns_are_refused_and_change_nothing(alice, project):
     credits.set_project_limit(project, credits=500)
     with pytest.raises(credits.CreditsOutOfRange, match="A monthly limit must be between 0 and"):
