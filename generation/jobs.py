@@ -98,7 +98,8 @@ def build_job(
 
     The shots are planned as the pages and the pipeline plan them (`estimates`), first with
     stand-ins for the images, so that a request the catalog refuses stores nothing. Raises
-    catalog.UnsupportedRequest (with what would work) or JobError; writes nothing then.
+    catalog.UnsupportedRequest (with what would work) or JobError; leaves nothing then (the
+    reference set stored for the job is deleted again).
     """
     if not prompts:
         raise JobError("Give a prompt, or several with -p.")
@@ -150,31 +151,49 @@ def build_job(
             raise JobError(f"Cannot read image {path}: {exc.strerror}.") from exc
     project = _project_for(user)
     references = []
+    # The images are decoded and stored outside any transaction (each is its own row once its
+    # files are written); the sequence and its shots are then saved in one, and a failure of
+    # either deletes the reference set again.
     if files:
         sequence.reference_set = ReferenceSet.objects.create(
             project=project, name=", ".join(p.name for p in images)[:200]
         )
-        result = add_reference_images(sequence.reference_set, files=files)
-        if result.rejected:
-            name, reason = result.rejected[0]
-            raise JobError(f"Image {name} {reason}")
-        references = result.added
-    sequence.project = project
-    sequence.save()
-    saved = _shots(sequence, prompts, references, seed=seed, keyframes=keyframes)
-    for index, (shot, request) in enumerate(zip(saved, built, strict=True)):
-        shot.duration = request.duration  # as the catalog snapped it
-        shot.save()
-        wanted = (keyframes or [])[index] if keyframes else []
-        if wanted:
-            services.set_keyframe(
-                shot,
-                slot="first",
-                model=KEYFRAME_MODEL,
-                prompt=prompts[index],
-                references=[(references[i], tags[i]) for i in wanted],
-            )
+    try:
+        if files:
+            result = add_reference_images(sequence.reference_set, files=files)
+            if result.rejected:
+                name, reason = result.rejected[0]
+                raise JobError(f"Image {name} {reason}")
+            references = result.added
+        sequence.project = project
+        with transaction.atomic():
+            sequence.save()
+            saved = _shots(sequence, prompts, references, seed=seed, keyframes=keyframes)
+            for index, (shot, request) in enumerate(zip(saved, built, strict=True)):
+                shot.duration = request.duration  # as the catalog snapped it
+                shot.save()
+                wanted = (keyframes or [])[index] if keyframes else []
+                if wanted:
+                    services.set_keyframe(
+                        shot,
+                        slot="first",
+                        model=KEYFRAME_MODEL,
+                        prompt=prompts[index],
+                        references=[(references[i], tags[i]) for i in wanted],
+                    )
+    except BaseException:
+        if sequence.reference_set_id is not None:
+            _discard(sequence.reference_set)
+        raise
     return sequence, notices
+
+
+def _discard(reference_set: ReferenceSet) -> None:
+    """Delete a reference set stored for a job that failed, its rows first, then its files."""
+    files = [(i.image, i.thumbnail) for i in reference_set.images.all()]
+    reference_set.delete()
+    for stored in (f for pair in files for f in pair if f):
+        stored.storage.delete(stored.name)
 
 
 def _tags_of(images: list[Path]) -> list[str]:
@@ -533,21 +552,20 @@ def run_job(
         user = get_user_model().objects.filter(username=user).first()
         if user is None:
             raise JobError("No such user; pass --user with an existing username.")
-    with transaction.atomic():
-        sequence, notices = build_job(
-            user=user,
-            prompts=prompts,
-            images=[Path(p) for p in images or []],
-            model=model,
-            duration=duration,
-            width=width,
-            height=height,
-            seed=seed,
-            stitch=stitch,
-            audio=audio,
-            fit=fit,
-            keyframes=keyframes,
-        )
+    sequence, notices = build_job(
+        user=user,
+        prompts=prompts,
+        images=[Path(p) for p in images or []],
+        model=model,
+        duration=duration,
+        width=width,
+        height=height,
+        seed=seed,
+        stitch=stitch,
+        audio=audio,
+        fit=fit,
+        keyframes=keyframes,
+    )
     for notice in notices:
         progress(f"Notice: {notice}")
     # What make_keyframes and then start_sequence hold (every shot of a new sequence needs a take).

@@ -188,6 +188,19 @@ def test_a_missing_image_is_a_clear_error(capsys, boss, runway, tmp_path):
         run(capsys, "-i", str(tmp_path / "nope.jpg"), "Prompt")
 
 
+def test_an_image_that_is_not_a_picture_leaves_no_reference_set_or_file(
+    capsys, boss, runway, images, tmp_path, settings
+):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a picture at all")
+    with pytest.raises(CommandError, match="broken.jpg"):
+        run(capsys, "-i", f"{images[0]},{broken}", "-p", "One", "-p", "Two")
+    assert not ReferenceImage.objects.exists()
+    assert not Sequence.objects.exists()
+    assert [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()] == []  # nor its files
+    assert runway.tasks() == []
+
+
 def test_the_python_api_stitches_clips(boss, runway, images, tmp_path):
     from generation.api import generate_video_sequence_with_runway_stitching
 
