@@ -6,12 +6,13 @@ holds), so that the amount confirmed is the amount held. Everything here only re
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
 from generation import catalog
 from generation.models import ModelPrice, Take
-from projects.models import Keyframe, ReferenceImage, Sequence, Shot
+from projects.models import Keyframe, ReferenceImage, Sequence, Shot, StoryboardApproval
 
 FIRST = Take.FirstFrame
 
@@ -482,3 +483,62 @@ def frame_sources(
         item.shot.pk: describe_plan(item.plan, index=index, references=references)
         for index, item in enumerate(estimate.shots)
     }
+
+
+# --- what a client's approval of the storyboard covers -------------------------------------------
+
+
+def _storyboard_parts(sequence: Sequence, estimate: SequenceEstimate, *, prices: bool) -> list:
+    parts: list = [sequence.model, sequence.ratio, sequence.is_stitched, sequence.has_audio]
+    for item in estimate.shots:
+        plan = item.plan
+        row = (
+            item.shot.pk,
+            item.shot.prompt,
+            item.shot.duration,
+            plan.first if plan else "",
+            plan.first_image.pk if plan and plan.first_image else None,
+            plan.last_image.pk if plan and plan.last_image else None,
+            plan.first_keyframe.chosen_take_id if plan and plan.first_keyframe else None,
+            plan.last_keyframe.chosen_take_id if plan and plan.last_keyframe else None,
+        )
+        parts.append((*row, item.credits, item.error) if prices else row)
+    if prices:
+        parts.append(estimate.to_generate().total_credits)
+    return parts
+
+
+def storyboard_digest(sequence: Sequence, estimate: SequenceEstimate) -> str:
+    """What a client's approval of the storyboard covers, as a digest: the sequence's model and
+    format, each shot in order with its prompt, duration, first and last frames (the reference
+    images and chosen keyframe images) and price, and the total Generate would hold now."""
+    return hashlib.sha256(repr(_storyboard_parts(sequence, estimate, prices=True)).encode()).hexdigest()
+
+
+def storyboard_content_digest(sequence: Sequence, estimate: SequenceEstimate) -> str:
+    """The storyboard as the client saw it, without its prices: what a retake must still match.
+    Once clips are made the estimate of a Generate changes, the shots do not."""
+    return hashlib.sha256(repr(_storyboard_parts(sequence, estimate, prices=False)).encode()).hexdigest()
+
+
+def storyboard_approval(sequence: Sequence, *, estimate: SequenceEstimate | None = None) -> dict:
+    """The latest approval of the storyboard and whether it still covers it ("standing"), or why
+    not: "none", "changed" (the storyboard changed) or "estimate" (the estimate changed). Also
+    "shots_unchanged": whether the shots are still those the client approved, prices aside (what
+    a retake needs; an approval recorded without that digest counts only while it stands)."""
+    latest = StoryboardApproval.objects.filter(sequence=sequence).first()
+    if latest is None:
+        return {"approval": None, "state": "none", "estimate_credits": None, "shots_unchanged": False}
+    estimate = estimate if estimate is not None else estimate_sequence(sequence)
+    now = estimate.to_generate().total_credits
+    if latest.storyboard_digest == storyboard_digest(sequence, estimate) and latest.estimate_credits == now:
+        state = "standing"
+    elif latest.estimate_credits != now:
+        state = "estimate"
+    else:
+        state = "changed"
+    if latest.content_digest:
+        unchanged = latest.content_digest == storyboard_content_digest(sequence, estimate)
+    else:
+        unchanged = state == "standing"
+    return {"approval": latest, "state": state, "estimate_credits": now, "shots_unchanged": unchanged}

@@ -42,6 +42,7 @@ from generation import (
     alerts,
     catalog,
     credits,
+    estimates,
     failures,
     finishing,
     keyframes,
@@ -67,7 +68,7 @@ from generation.estimates import (
 from generation.failures import Code
 from generation.models import Take
 from generation.runway import TaskStatus
-from projects.models import FilmVersion, Keyframe, Sequence, Shot, film_contents
+from projects.models import FilmVersion, Keyframe, Project, Sequence, Shot, film_contents
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -90,6 +91,43 @@ class PipelineError(Exception):
 
 
 DailyLimitReached = tiers.DailyLimitReached
+
+
+class StoryboardNotApproved(PipelineError):
+    """Video is not paid for: the project requires the client's approval of the storyboard, and
+    none covers it as it is now. The message says which, and what to do."""
+
+
+def require_storyboard_approval(sequence: Sequence, *, retake: bool = False) -> None:
+    """Refuse (StoryboardNotApproved) to spend on video when the sequence's project requires the
+    client's approval of the storyboard and none covers what is about to be made. Generate needs
+    an approval of the storyboard and of the estimate as they are now. A retake or a regeneration
+    of stale shots (`retake`) needs the shots to be those approved, prices aside: making a clip
+    again of an approved shot is within the approval, while a changed prompt, duration or frame
+    must be approved again. Reads only; every path that spends on video calls it before holding
+    anything (keyframe images are part of the storyboard and are not gated)."""
+    if not Project.objects.filter(pk=sequence.project_id, requires_storyboard_approval=True).exists():
+        return
+    state = estimates.storyboard_approval(sequence)
+    approval = state["approval"]
+    if approval is None:
+        what = "a retake" if retake else "Generate"
+        raise StoryboardNotApproved(
+            f"This project needs the client's approval of the storyboard before {what} spends on "
+            "video. Share the storyboard from the sequence page and ask the client to approve it."
+        )
+    if retake and state["shots_unchanged"]:
+        return
+    if not retake and state["state"] == "standing":
+        return
+    if not retake and state["state"] == "estimate":
+        raise StoryboardNotApproved(
+            f"The client approved the storyboard at {approval.estimate_credits} credits; the estimate "
+            f"is now {state['estimate_credits']} credits. Ask the client to approve it again."
+        )
+    raise StoryboardNotApproved(
+        "The storyboard changed since the client approved it. Ask the client to approve it again."
+    )
 
 
 def _daily_limit_recheck() -> dt.timedelta:
@@ -182,14 +220,17 @@ def start_sequence(
     refuses today waits for the reset; "fit" holds and makes only the shots that fit today, in order.
 
     Nothing reaches Runway before the holds are written. Raises PipelineError (shot problems,
-    already running, an estimate other than `expected_credits`, the amount the user confirmed),
+    already running, an estimate other than `expected_credits`, the amount the user confirmed;
+    StoryboardNotApproved while the project waits for the client's approval),
     DailyLimitReached or credits.InsufficientCredits (with the amounts), writing nothing.
     Safe against double clicks: only one caller moves the sequence out of a startable state.
     """
     fits: int | None = None
+    planned = estimate_generation(sequence)
+    if planned.shots:
+        require_storyboard_approval(sequence)
     if daily_limit != "wait":
         # Outside the transaction: this may ask Runway for the organisation.
-        planned = estimate_generation(sequence)
         try:
             tiers.check_daily_room({catalog.VIDEO: len(planned.shots)})
         except tiers.DailyLimitReached as refusal:
@@ -237,8 +278,9 @@ def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Tak
     failure it goes on from the retake's new last frame). Returns the shot's new take.
 
     Raises PipelineError (already generating, assembling, an estimate other than
-    `expected_credits`) or credits.InsufficientCredits, writing nothing.
+    `expected_credits`, StoryboardNotApproved) or credits.InsufficientCredits, writing nothing.
     """
+    require_storyboard_approval(shot.sequence, retake=True)
     with transaction.atomic():
         sequence = Sequence.objects.select_for_update().get(pk=shot.sequence_id)
         if shot.takes.filter(kind=Take.Kind.CLIP, status__in=ACTIVE).exists():
@@ -266,8 +308,9 @@ def regenerate_stale_shots(sequence: Sequence, *, user, expected_credits: int | 
     assembled only once the whole chain is made again.
 
     Raises PipelineError (nothing stale, an estimate other than `expected_credits`, the amount the
-    user confirmed) or credits.InsufficientCredits, writing nothing.
+    user confirmed, StoryboardNotApproved) or credits.InsufficientCredits, writing nothing.
     """
+    require_storyboard_approval(sequence, retake=True)
     with transaction.atomic():
         sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
         if sequence.status == SeqStatus.ASSEMBLING:

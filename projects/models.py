@@ -704,8 +704,9 @@ class StoryboardComment(models.Model):
 
 class StoryboardApproval(models.Model):
     """A client's approval of a sequence's storyboard, with what it covered: the estimate of what
-    Generate spends and a digest of the shots as they were shown (storyboard_review.digest). It
-    stands while both are unchanged."""
+    Generate spends and a digest of the shots as they were shown (`estimates.storyboard_digest`).
+    It stands for Generate while both are unchanged, and for retakes while the shots are
+    (`content_digest`, the same digest without prices)."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="storyboard_approvals")
     share_link = models.ForeignKey(
@@ -714,6 +715,8 @@ class StoryboardApproval(models.Model):
     author_name = models.CharField(max_length=80)
     estimate_credits = models.PositiveIntegerField()
     storyboard_digest = models.CharField(max_length=64)
+    # Empty on approvals recorded before it was kept.
+    content_digest = models.CharField(max_length=64, blank=True)
     note = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

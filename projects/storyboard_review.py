@@ -1,19 +1,18 @@
 """The client's review of a storyboard before any video is paid for: staff share the shots (prompts,
 first frames, durations) and the estimate of what Generate spends through a storyboard share link;
 the client comments per shot and approves. An approval records the estimate it covered and a digest
-of the storyboard as shown; it stands while both are unchanged. A project can require a standing
-approval before Generate spends on video (`require_approval`, which the Generate view calls before
-the pipeline holds anything)."""
+of the storyboard as shown; it stands while both are unchanged. A project can require it before
+anything spends on video (`pipeline.require_storyboard_approval`, which Generate, retakes and the
+command line pass before they hold anything)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 from django.db import transaction
 from django.utils import timezone
 
-from generation import estimates, pipeline
+from generation import estimates
 from generation.models import Take
 from projects import review
 from projects.models import (
@@ -27,11 +26,6 @@ from projects.models import (
 )
 
 
-class StoryboardNotApproved(pipeline.PipelineError):
-    """Generate is refused: the project requires the client's approval of the storyboard, and there
-    is none that covers the storyboard and the estimate as they are now. The message says which."""
-
-
 class StoryboardChanged(review.ReviewRefused):
     def __init__(self) -> None:
         super().__init__(
@@ -42,31 +36,6 @@ class StoryboardChanged(review.ReviewRefused):
 class NotAStoryboardLink(review.ReviewRefused):
     def __init__(self) -> None:
         super().__init__("This link does not show a storyboard.")
-
-
-def digest(sequence: Sequence, estimate: estimates.SequenceEstimate) -> str:
-    """What an approval covers, as a digest: the sequence's model and format, each shot in order
-    with its prompt, duration, first and last frames (the reference images and chosen keyframe
-    images) and price, and the total Generate would hold now."""
-    parts: list = [sequence.model, sequence.ratio, sequence.is_stitched, sequence.has_audio]
-    for item in estimate.shots:
-        plan = item.plan
-        parts.append(
-            (
-                item.shot.pk,
-                item.shot.prompt,
-                item.shot.duration,
-                plan.first if plan else "",
-                plan.first_image.pk if plan and plan.first_image else None,
-                plan.last_image.pk if plan and plan.last_image else None,
-                plan.first_keyframe.chosen_take_id if plan and plan.first_keyframe else None,
-                plan.last_keyframe.chosen_take_id if plan and plan.last_keyframe else None,
-                item.credits,
-                item.error,
-            )
-        )
-    parts.append(estimate.to_generate().total_credits)
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _frame(item: estimates.ShotEstimate) -> tuple[str, int | None]:
@@ -119,51 +88,15 @@ def storyboard(sequence: Sequence) -> dict:
         "rows": rows,
         "estimate_credits": estimate.to_generate().total_credits,
         "runtime": sum(item.shot.duration for item in estimate.shots),
-        "digest": digest(sequence, estimate),
+        "digest": estimates.storyboard_digest(sequence, estimate),
         "has_errors": any(item.error for item in estimate.shots),
     }
 
 
 def approval_state(sequence: Sequence, *, estimate: estimates.SequenceEstimate | None = None) -> dict:
-    """The latest approval and whether it still covers the storyboard ("standing"), or why not:
-    "none", "changed" (the storyboard changed) or "estimate" (the estimate changed)."""
-    latest = StoryboardApproval.objects.filter(sequence=sequence).first()
-    if latest is None:
-        return {"approval": None, "state": "none", "estimate_credits": None}
-    estimate = estimate if estimate is not None else estimates.estimate_sequence(sequence)
-    now = estimate.to_generate().total_credits
-    if latest.storyboard_digest == digest(sequence, estimate) and latest.estimate_credits == now:
-        state = "standing"
-    elif latest.estimate_credits != now:
-        state = "estimate"
-    else:
-        state = "changed"
-    return {"approval": latest, "state": state, "estimate_credits": now}
-
-
-def require_approval(sequence: Sequence) -> None:
-    """Refuse Generate (StoryboardNotApproved) when the project requires the client's approval of
-    the storyboard and no approval covers it as it is now. Reads only; call it before the pipeline
-    holds anything. A project that does not require approval passes."""
-    project = Project.objects.only("requires_storyboard_approval").get(pk=sequence.project_id)
-    if not project.requires_storyboard_approval:
-        return
-    state = approval_state(sequence, estimate=estimates.estimate_sequence(sequence))
-    approval = state["approval"]
-    if state["state"] == "none":
-        raise StoryboardNotApproved(
-            "This project needs the client's approval of the storyboard before Generate spends on "
-            "video. Share the storyboard from the sequence page and ask the client to approve it."
-        )
-    if state["state"] == "estimate":
-        raise StoryboardNotApproved(
-            f"The client approved the storyboard at {approval.estimate_credits} credits; the estimate "
-            f"is now {state['estimate_credits']} credits. Ask the client to approve it again."
-        )
-    if state["state"] == "changed":
-        raise StoryboardNotApproved(
-            "The storyboard changed since the client approved it. Ask the client to approve it again."
-        )
+    """The latest approval and whether it still stands (`estimates.storyboard_approval`); what
+    spends on video checks it in `pipeline.require_storyboard_approval`."""
+    return estimates.storyboard_approval(sequence, estimate=estimate)
 
 
 def set_required(project: Project, *, required: bool) -> None:
@@ -230,7 +163,7 @@ def approve(
         sequence = Sequence.objects.select_for_update().get(pk=link.sequence_id)
         estimate = estimates.estimate_sequence(sequence)
         now = estimate.to_generate().total_credits
-        current = digest(sequence, estimate)
+        current = estimates.storyboard_digest(sequence, estimate)
         if credits != now or shown_digest != current:
             raise StoryboardChanged()
         return StoryboardApproval.objects.create(
@@ -239,6 +172,7 @@ def approve(
             author_name=author_name,
             estimate_credits=now,
             storyboard_digest=current,
+            content_digest=estimates.storyboard_content_digest(sequence, estimate),
             note=note,
         )
 

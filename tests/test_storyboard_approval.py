@@ -9,10 +9,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from generation import estimates
-from generation.models import LedgerEntry
+from generation import estimates, pipeline
+from generation.models import LedgerEntry, Take
 from projects import review, storyboard_review
-from projects.models import ReviewComment, Sequence, ShareLink, StoryboardApproval, StoryboardComment
+from projects.models import ReviewComment, Sequence, ShareLink, Shot, StoryboardApproval, StoryboardComment
 from tests.helpers import assert_ledger_exact, drive, make_sequence
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +200,55 @@ def test_approval_then_generate_then_a_comment_becomes_a_priced_retake_that_the_
     assert both.text.count('data-start="2.000"') == 2  # shot 2 starts at 0:02 in both versions
     assert_ledger_exact(alice, runway)
     assert link.kind == ShareLink.Kind.FILM
+
+
+# --- every path that spends on video waits for the approval ---------------------------------------
+
+
+def test_a_retake_and_a_regeneration_are_refused_without_the_clients_approval(
+    client, alice, sequence, requires_approval
+):
+    shot = sequence.shots.get(position=0)
+    client.force_login(alice)
+    response = client.post(
+        reverse("retake_shot", args=[shot.pk]), {"confirm": "yes", "credits": "10"}, follow=True
+    )
+    assert "approval of the storyboard before a retake spends on video" in response.text
+    with pytest.raises(pipeline.StoryboardNotApproved, match="before a retake spends on video"):
+        pipeline.regenerate_stale_shots(sequence, user=alice)
+    assert not LedgerEntry.objects.exists()
+    assert not Take.objects.exists()
+
+
+def test_a_retake_of_an_approved_shot_needs_no_new_approval_but_a_changed_prompt_does(
+    client, alice, sequence, requires_approval
+):
+    token = _storyboard_link(client, alice, sequence)
+    _name(client, token)
+    _approve(client, token)
+    shot = sequence.shots.get(position=0)
+    # Once clips are made the estimate of Generate changes; the shots the client approved do not.
+    take = pipeline.retake_shot(shot, user=alice)
+    assert take.estimated_credits == 10
+    pipeline.cancel_sequence(sequence)
+    held = LedgerEntry.objects.filter(kind="hold").count()
+    sequence.refresh_from_db()
+    Shot.objects.filter(pk=shot.pk).update(prompt="The harbour at night instead")
+    with pytest.raises(pipeline.StoryboardNotApproved, match="changed since the client approved it"):
+        pipeline.retake_shot(Shot.objects.get(pk=shot.pk), user=alice)
+    assert LedgerEntry.objects.filter(kind="hold").count() == held
+
+
+def test_the_command_line_waits_for_the_approval_too(capsys, boss, runway, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from generation import jobs
+    from tests.helpers import COLOURS, photo
+
+    storyboard_review.set_required(jobs._project_for(boss), required=True)
+    image = tmp_path / "hall.jpg"
+    image.write_bytes(photo(COLOURS[0], 0))
+    with pytest.raises(CommandError, match="approval of the storyboard before Generate spends on video"):
+        call_command("image2video", "--backend", "runway", "--yes", "-i", str(image), "A hall at dawn")
+    assert not LedgerEntry.objects.exists()
+    assert runway.tasks() == []

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from generation import estimates, failures, pipeline, runway
 from generation.models import Take
-from projects import page_cache, review, services, storyboard_review
+from projects import page_cache, review, services
 from projects import usage as credit_usage
 from projects.downloads import ranged_file_response
 from projects.forms import (
@@ -824,7 +824,6 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("start_sequence", pk=sequence.pk)
         try:
-            storyboard_review.require_approval(sequence)  # the project may wait for the client
             takes = pipeline.start_sequence(
                 sequence,
                 user=request.user,
