@@ -258,10 +258,7 @@ def start_sequence(
         if not sequence.shots.exists():
             raise PipelineError("There are no shots to generate. Add a shot first.")
         estimate = estimate_generation(sequence)
-        if expected_credits is not None and estimate.total_credits != expected_credits:
-            raise PipelineError(
-                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
-            )
+        check_expected(estimate.total_credits, expected_credits)
         if fits is not None:
             # The shots that fit today's limit, in order; the rest keep no take until generated again.
             estimate = SequenceEstimate(shots=estimate.shots[:fits])
@@ -289,10 +286,7 @@ def retake_shot(shot: Shot, *, user, expected_credits: int | None = None) -> Tak
             raise PipelineError("The film is being assembled; retake when it is done.")
         shot.sequence = sequence
         estimate = estimate_retake(shot)
-        if expected_credits is not None and estimate.total_credits != expected_credits:
-            raise PipelineError(
-                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
-            )
+        check_expected(estimate.total_credits, expected_credits)
         reason = f"Retake shot {shot.position + 1}"
         if len(estimate.shots) > 1:
             reason += " and the shots after it"
@@ -478,9 +472,19 @@ def _made_from(clip: Take, image: Take, *, slot: str) -> bool:
     return Path(source.name).name.endswith("-" + Path(image.output.name).name)
 
 
+class EstimateChanged(PipelineError):
+    """The estimate is not the amount the user confirmed (prices, shots or frames changed since):
+    nothing is held, and the user is asked to confirm the new amount."""
+
+    def __init__(self, credits: int) -> None:
+        self.credits = credits
+        super().__init__(f"The estimate is now {credits} credits. Check it and confirm again.")
+
+
 def check_expected(total: int, expected_credits: int | None) -> None:
+    """Raise EstimateChanged unless `total` is what the user confirmed (None: nothing to compare)."""
     if expected_credits is not None and total != expected_credits:
-        raise PipelineError(f"The estimate is now {total} credits. Check it and confirm again.")
+        raise EstimateChanged(total)
 
 
 def _hold_keyframe_takes(sequence: Sequence, estimate: KeyframesEstimate, *, user, reason: str) -> list[Take]:

@@ -223,9 +223,7 @@ def make_narration(request: HttpRequest, pk: int) -> HttpResponse:
     estimate = finishing.estimate_narration(sequence)
     if request.method == "POST":
         if request.POST.get("credits") != str(estimate.total_credits):
-            messages.warning(
-                request, f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
-            )
+            messages.warning(request, str(pipeline.EstimateChanged(estimate.total_credits)))
             return redirect("make_narration", pk=sequence.pk)
         try:
             finishing.make_narration(sequence, user=request.user, expected_credits=estimate.total_credits)
@@ -334,9 +332,7 @@ def make_master(request: HttpRequest, pk: int) -> HttpResponse:
     estimate = finishing.estimate_master(version)
     if request.method == "POST":
         if request.POST.get("credits") != str(estimate.total_credits):
-            messages.warning(
-                request, f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
-            )
+            messages.warning(request, str(pipeline.EstimateChanged(estimate.total_credits)))
             return redirect("make_master", pk=version.pk)
         try:
             takes = finishing.make_master(version, user=request.user, expected_credits=estimate.total_credits)

@@ -352,9 +352,7 @@ def make_keyframes(request: HttpRequest, pk: int) -> HttpResponse:
     estimate = estimates.estimate_keyframes(sequence)
     if request.method == "POST":
         if request.POST.get("credits") != str(estimate.total_credits):
-            messages.warning(
-                request, f"The estimate is now {estimate.total_credits} credits. Check it and confirm again."
-            )
+            messages.warning(request, str(pipeline.EstimateChanged(estimate.total_credits)))
             return redirect("make_keyframes", pk=sequence.pk)
         try:
             takes = pipeline.make_keyframes(
@@ -420,7 +418,7 @@ def retake_keyframe(request: HttpRequest, pk: int) -> HttpResponse:
     expected = estimate.total_credits
     if request.POST.get("confirm") != "yes" or request.POST.get("credits") != str(expected):
         if request.POST.get("confirm") == "yes":
-            messages.warning(request, f"The estimate is now {expected} credits. Check it and confirm again.")
+            messages.warning(request, str(pipeline.EstimateChanged(expected)))
         context = _confirmation_context(request, shot.sequence, estimate)
         context.update(
             {

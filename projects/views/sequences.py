@@ -820,7 +820,7 @@ def start_sequence(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("credits") != str(estimate.total_credits):
             messages.warning(
                 request,
-                f"The estimate is now {estimate.total_credits} credits. Check it and confirm again.",
+                str(pipeline.EstimateChanged(estimate.total_credits)),
             )
             return redirect("start_sequence", pk=sequence.pk)
         try:
@@ -914,7 +914,7 @@ def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
     expected = estimate.total_credits
     if request.POST.get("confirm") != "yes" or request.POST.get("credits") != str(expected):
         if request.POST.get("confirm") == "yes":
-            messages.warning(request, f"The estimate is now {expected} credits. Check it and confirm again.")
+            messages.warning(request, str(pipeline.EstimateChanged(expected)))
         return _retake_confirmation(request, shot, estimate, back=back)
     try:
         pipeline.retake_shot(shot, user=request.user, expected_credits=expected)
@@ -1008,7 +1008,7 @@ def regenerate_stale_shots(request: HttpRequest, pk: int) -> HttpResponse:
     expected = estimate.total_credits
     if request.POST.get("confirm") != "yes" or request.POST.get("credits") != str(expected):
         if request.POST.get("confirm") == "yes":
-            messages.warning(request, f"The estimate is now {expected} credits. Check it and confirm again.")
+            messages.warning(request, str(pipeline.EstimateChanged(expected)))
         return _regenerate_confirmation(request, sequence, estimate, back=back)
     try:
         pipeline.regenerate_stale_shots(sequence, user=request.user, expected_credits=expected)
