@@ -1,27 +1,9 @@
 """Every take names its kind and its sequence: a clip or keyframe image of a shot (and of the shot's
 sequence), a narration of a sequence, a part of a film version's 4K master. Existing takes get them
-from what they were made for."""
+from what they were made for. In three migrations, so that on PostgreSQL the rows are written in a
+transaction of their own before the columns are altered."""
 
-import django.db.models.deletion
 from django.db import migrations, models
-from django.db.models import OuterRef, Q, Subquery
-
-
-def name_kinds(apps, schema_editor):
-    Take = apps.get_model("generation", "Take")
-    Shot = apps.get_model("projects", "Shot")
-    Take.objects.filter(keyframe__isnull=False).update(kind="keyframe")
-    Take.objects.filter(shot__isnull=False, keyframe__isnull=True).update(kind="clip")
-    Take.objects.filter(shot__isnull=True, version__isnull=False).update(kind="master_part")
-    Take.objects.filter(shot__isnull=True, version__isnull=True).update(kind="narration")
-    Take.objects.filter(shot__isnull=False).update(
-        sequence_id=Subquery(Shot.objects.filter(pk=OuterRef("shot_id")).values("sequence_id")[:1])
-    )
-
-
-def forget_sequences_of_shot_takes(apps, schema_editor):
-    Take = apps.get_model("generation", "Take")
-    Take.objects.filter(shot__isnull=False).update(sequence=None)
 
 
 class Migration(migrations.Migration):
@@ -47,37 +29,5 @@ class Migration(migrations.Migration):
                 max_length=12,
             ),
             preserve_default=False,
-        ),
-        migrations.RunPython(name_kinds, forget_sequences_of_shot_takes),
-        migrations.AlterField(
-            model_name="take",
-            name="sequence",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="takes", to="projects.sequence"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="take",
-            name="first_frame_from",
-            field=models.CharField(
-                choices=[
-                    ("previous", "The last frame of the shot before"),
-                    ("reference", "A reference image"),
-                    ("keyframe", "The keyframe image made for the shot"),
-                    ("none", "None (the prompt alone)"),
-                ],
-                default="none",
-                max_length=10,
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="take",
-            constraint=models.CheckConstraint(
-                condition=Q(kind="clip", shot__isnull=False, keyframe__isnull=True, version__isnull=True)
-                | Q(kind="keyframe", shot__isnull=False, keyframe__isnull=False, version__isnull=True)
-                | Q(kind="narration", shot__isnull=True, keyframe__isnull=True, version__isnull=True)
-                | Q(kind="master_part", shot__isnull=True, keyframe__isnull=True, version__isnull=False),
-                name="take_belongs_as_its_kind_says",
-            ),
         ),
     ]
