@@ -15,11 +15,24 @@ from django.db import connection
 from django.db.models import Sum
 from PIL import Image, ImageChops, ImageStat
 
-from generation import credits, pipeline
+from generation import credits, pipeline, runway
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence, Shot
 
 COLOURS = [(200, 60, 40), (40, 160, 90), (50, 80, 200)]
+
+
+class WorkerKilled(BaseException):
+    """The worker process dying where the test stands (not an Exception: nothing catches it)."""
+
+
+class DiesAfterSending(runway.RunwayClient):
+    """The process dies after the create request reached Runway and before the answer was stored.
+    Patch it in with `generation.runway.client_from_settings`."""
+
+    def create_task(self, endpoint, body):
+        super().create_task(endpoint, body)
+        raise WorkerKilled
 
 
 def photo(colour: tuple[int, int, int], index: int) -> bytes:
@@ -101,6 +114,8 @@ def assert_no_duplicate_submissions(simulator) -> None:
 
 
 MANAGE = str(Path(django_settings.BASE_DIR) / "manage.py")
+# manage.py with Runway's 5 s floor between polls lowered to TEST_RUNWAY_MIN_POLL_SECONDS (see there).
+MANAGED = str(Path(__file__).resolve().parent / "managed.py")
 
 
 def _database_url() -> str:
@@ -125,7 +140,7 @@ class Cluster:
         command = {"qcluster": "qcluster", "poller": "runway_poller"}[name.split("-")[0]]
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, MANAGE, command], env=self.env, stdout=log, stderr=log, start_new_session=True
+            [sys.executable, MANAGED, command], env=self.env, stdout=log, stderr=log, start_new_session=True
         )
 
     def kill(self, name: str) -> None:
@@ -147,6 +162,7 @@ def cluster_env(settings, simulator) -> dict[str, str]:
         "RUNWAY_API_BASE": simulator.base_url,
         "RUNWAY_API_KEY": simulator.api_key,
         "RUNWAY_POLL_INTERVAL": "0.3",
+        "TEST_RUNWAY_MIN_POLL_SECONDS": "0.3",
         "PIPELINE_LEASE_SECONDS": "3",
         "PIPELINE_RECOVER_INTERVAL": "0.5",
         # The same queue as this process, so the workers run what the test (or its live server)
