@@ -41,9 +41,28 @@ def photo(colour: tuple[int, int, int], index: int) -> bytes:
         image.paste(
             (255 - colour[0], 255 - colour[1], 255 - colour[2]), (x + index * 10, 0, x + index * 10 + 20, 360)
         )
+    return encoded(image, "JPEG", quality=90)
+
+
+def encoded(image: Image.Image, format: str, **save_args) -> bytes:
+    """The bytes of `image` saved as a file in `format` (PIL's name: "PNG", "JPEG", "WEBP")."""
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
+    image.save(buffer, format, **save_args)
     return buffer.getvalue()
+
+
+def png(
+    size: tuple[int, int] = (640, 360), colour: tuple[int, ...] = (180, 40, 40), *, mode: str = "RGB"
+) -> bytes:
+    """A PNG of one colour."""
+    return encoded(Image.new(mode, size, colour), "PNG")
+
+
+def jpeg(
+    size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 40, 40), *, quality: int = 90
+) -> bytes:
+    """A JPEG of one colour."""
+    return encoded(Image.new("RGB", size, colour), "JPEG", quality=quality)
 
 
 def make_sequence(project, alice, references, *, model, stitched, duration, shots=3, **extra) -> Sequence:
