@@ -18,6 +18,16 @@ pytest_plugins = ["generation.simulator.testing"]
 WSGIServer.request_queue_size = 128
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The modules with slow tests (qclusters, browsers, 4K media) go first: in a parallel run
+    (--dist loadfile) a long module handed out last keeps one process busy after the others have
+    finished. pytest-django then sorts the tests as Django does (transactional ones after the
+    others), keeping this order within each kind."""
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow_modules)
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
