@@ -5,7 +5,7 @@ from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.servers.basehttp import WSGIServer
 
-from generation import credits
+from generation import credits, pipeline
 from generation.models import CreditBudget
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet
@@ -16,6 +16,16 @@ pytest_plugins = ["generation.simulator.testing"]
 # The live server's listen backlog (10) resets connections when 50 clients arrive at once, as the
 # concurrency tests make them; a production server (gunicorn) listens with a backlog of 2048.
 WSGIServer.request_queue_size = 128
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The modules with slow tests (qclusters, browsers, 4K media) go first: in a parallel run
+    (--dist loadfile) a long module handed out last keeps one process busy after the others have
+    finished. pytest-django then sorts the tests as Django does (transactional ones after the
+    others), keeping this order within each kind."""
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow_modules)
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +78,16 @@ def inline_pipeline(settings, runway):
     settings.RUNWAY_POLL_INTERVAL = 0.2
     settings.PIPELINE_LEASE_SECONDS = 2
     settings.RUNWAY_MAX_RETRIES = 3
+
+
+@pytest.fixture
+def runway_with_a_key(settings, runway, monkeypatch):
+    """The test simulator stands in for Runway "with a key" (commands use it as they find it), polled
+    every 0.2 s: Runway's 5 s floor between polls of a task is lowered to that for the simulator."""
+    settings.RUNWAY_SIMULATED = False
+    settings.RUNWAY_POLL_INTERVAL = 0.2
+    monkeypatch.setattr(pipeline, "RUNWAY_MIN_POLL_SECONDS", 0.2)
+    return runway
 
 
 @pytest.fixture

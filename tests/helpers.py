@@ -15,11 +15,24 @@ from django.db import connection
 from django.db.models import Sum
 from PIL import Image, ImageChops, ImageStat
 
-from generation import credits, pipeline
+from generation import credits, pipeline, runway
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence, Shot
 
 COLOURS = [(200, 60, 40), (40, 160, 90), (50, 80, 200)]
+
+
+class WorkerKilled(BaseException):
+    """The worker process dying where the test stands (not an Exception: nothing catches it)."""
+
+
+class DiesAfterSending(runway.RunwayClient):
+    """The process dies after the create request reached Runway and before the answer was stored.
+    Patch it in with `generation.runway.client_from_settings`."""
+
+    def create_task(self, endpoint, body):
+        super().create_task(endpoint, body)
+        raise WorkerKilled
 
 
 def photo(colour: tuple[int, int, int], index: int) -> bytes:
@@ -28,9 +41,28 @@ def photo(colour: tuple[int, int, int], index: int) -> bytes:
         image.paste(
             (255 - colour[0], 255 - colour[1], 255 - colour[2]), (x + index * 10, 0, x + index * 10 + 20, 360)
         )
+    return encoded(image, "JPEG", quality=90)
+
+
+def encoded(image: Image.Image, format: str, **save_args) -> bytes:
+    """The bytes of `image` saved as a file in `format` (PIL's name: "PNG", "JPEG", "WEBP")."""
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
+    image.save(buffer, format, **save_args)
     return buffer.getvalue()
+
+
+def png(
+    size: tuple[int, int] = (640, 360), colour: tuple[int, ...] = (180, 40, 40), *, mode: str = "RGB"
+) -> bytes:
+    """A PNG of one colour."""
+    return encoded(Image.new(mode, size, colour), "PNG")
+
+
+def jpeg(
+    size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 40, 40), *, quality: int = 90
+) -> bytes:
+    """A JPEG of one colour."""
+    return encoded(Image.new("RGB", size, colour), "JPEG", quality=quality)
 
 
 def make_sequence(project, alice, references, *, model, stitched, duration, shots=3, **extra) -> Sequence:
@@ -101,6 +133,8 @@ def assert_no_duplicate_submissions(simulator) -> None:
 
 
 MANAGE = str(Path(django_settings.BASE_DIR) / "manage.py")
+# manage.py with Runway's 5 s floor between polls lowered to TEST_RUNWAY_MIN_POLL_SECONDS (see there).
+MANAGED = str(Path(__file__).resolve().parent / "managed.py")
 
 
 def _database_url() -> str:
@@ -125,7 +159,7 @@ class Cluster:
         command = {"qcluster": "qcluster", "poller": "runway_poller"}[name.split("-")[0]]
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, MANAGE, command], env=self.env, stdout=log, stderr=log, start_new_session=True
+            [sys.executable, MANAGED, command], env=self.env, stdout=log, stderr=log, start_new_session=True
         )
 
     def kill(self, name: str) -> None:
@@ -147,6 +181,7 @@ def cluster_env(settings, simulator) -> dict[str, str]:
         "RUNWAY_API_BASE": simulator.base_url,
         "RUNWAY_API_KEY": simulator.api_key,
         "RUNWAY_POLL_INTERVAL": "0.3",
+        "TEST_RUNWAY_MIN_POLL_SECONDS": "0.3",
         "PIPELINE_LEASE_SECONDS": "3",
         "PIPELINE_RECOVER_INTERVAL": "0.5",
         # The same queue as this process, so the workers run what the test (or its live server)
@@ -198,3 +233,22 @@ def empty_cache(backend: BaseCache) -> None:
             client.delete(*keys)
     else:
         backend.clear()
+
+
+# The pages' pollers (static/js/poll.js, keyframes.js, narration.js) ask every 3 s. In the browser
+# tests they ask every PAGE_POLL_MS instead: the same requests and swaps, without the waits between them.
+PAGE_POLL_MS = 300
+FAST_PAGE_POLLS = f"""
+(() => {{
+  const setTimeout = window.setTimeout;
+  window.setTimeout = function (callback, delay, ...args) {{
+    return setTimeout.call(window, callback, delay === 3000 ? {PAGE_POLL_MS} : delay, ...args);
+  }};
+}})();
+"""
+
+
+def fast_page_polls(context):
+    """`context` (a Playwright BrowserContext) with its pages polling every PAGE_POLL_MS."""
+    context.add_init_script(FAST_PAGE_POLLS)
+    return context

@@ -1,27 +1,22 @@
-import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
 
 from projects.images import add_reference_images
 from projects.models import Project, ReferenceSet, Sequence, Shot
+from tests.helpers import jpeg
 
 pytestmark = pytest.mark.django_db
-
-
-def jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 36)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
 def references(project):
     reference_set = ReferenceSet.objects.create(project=project, name="Rooms")
-    add_reference_images(reference_set, files=[SimpleUploadedFile(f"r{i}.jpg", jpeg()) for i in range(3)])
+    add_reference_images(
+        reference_set, files=[SimpleUploadedFile(f"r{i}.jpg", jpeg((64, 36))) for i in range(3)]
+    )
     return reference_set
 
 
@@ -112,7 +107,7 @@ def test_starting_on_a_reference_needs_the_image(client, alice, sequence):
 def test_an_image_of_another_set_is_refused(client, alice, carol, sequence):
     other = Project.objects.create(name="Other", created_by=carol)
     foreign_set = ReferenceSet.objects.create(project=other, name="X")
-    foreign = add_reference_images(foreign_set, files=[SimpleUploadedFile("x.jpg", jpeg())]).added[0]
+    foreign = add_reference_images(foreign_set, files=[SimpleUploadedFile("x.jpg", jpeg((64, 36)))]).added[0]
     client.force_login(alice)
     response = client.post(
         url(sequence),

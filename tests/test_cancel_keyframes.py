@@ -10,12 +10,7 @@ from generation.models import LedgerEntry, Take
 from projects import services
 from projects.models import Sequence, Shot
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 
 @pytest.fixture

@@ -18,15 +18,10 @@ from tests import test_take_charges
 from tests.test_simulator import create, i2v, log_entry, organization
 from tests.test_take_charges import one_shot, settled
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 Status = Take.Status
 books = test_take_charges.books  # the fixture that checks the ledger against Runway's balance
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
 
 
 def delete(sim, task_id: str) -> requests.Response:

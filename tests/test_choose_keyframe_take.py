@@ -15,12 +15,7 @@ from projects import services
 from projects.models import Keyframe, Sequence, Shot
 from tests.helpers import assert_ledger_exact
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 
 def _settle(takes: list[Take], timeout: float = 30) -> list[Take]:

@@ -18,7 +18,7 @@ from django.db import connections
 from generation import credits, media
 from generation.models import Take
 from projects.models import Sequence, ShareLink
-from tests.helpers import COLOURS, Cluster, assert_ledger_exact, cluster_env, photo
+from tests.helpers import COLOURS, Cluster, assert_ledger_exact, cluster_env, fast_page_polls, photo
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -311,7 +311,7 @@ def _download_as_client(
     """Open the link in a browser that never signed in, check its player and download the film."""
     from playwright.sync_api import expect
 
-    guest = browser.new_context(accept_downloads=True, viewport=DESKTOP)
+    guest = fast_page_polls(browser.new_context(accept_downloads=True, viewport=DESKTOP))
     try:
         assert guest.cookies() == []
         page = guest.new_page()
@@ -349,7 +349,7 @@ def _studio_end_to_end(
     from playwright.sync_api import expect
 
     errors: list[str] = []
-    context = browser.new_context(viewport=DESKTOP)
+    context = fast_page_polls(browser.new_context(viewport=DESKTOP))
     context.set_default_timeout(15_000)
     page = context.new_page()
     _watch_errors(page, errors)
@@ -360,8 +360,10 @@ def _studio_end_to_end(
     _build_sequence(page, screenshots)
     sequence_url = page.url.split("#")[0]
 
-    phone = browser.new_context(
-        viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state()
+    phone = fast_page_polls(
+        browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state()
+        )
     )
     phone_page = phone.new_page()
     _watch_errors(phone_page, errors)

@@ -8,13 +8,7 @@ from generation import pipeline
 from generation.models import LedgerEntry, Take
 from tests.helpers import COLOURS, photo
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast(settings, runway):
-    settings.RUNWAY_SIMULATED = False  # the test simulator stands in for Runway "with a key"
-    settings.RUNWAY_POLL_INTERVAL = 0.2
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runway_with_a_key")]
 
 
 def test_a_clip_lost_in_download_is_reported_and_fetched_without_paying_twice(boss, runway, tmp_path, capsys):

@@ -11,14 +11,7 @@ from generation.models import LedgerEntry
 from projects.models import ReferenceImage, Sequence
 from tests.helpers import COLOURS, photo
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast(settings, runway):
-    # The test simulator stands in for Runway "with a key", so the command uses it as it is.
-    settings.RUNWAY_SIMULATED = False
-    settings.RUNWAY_POLL_INTERVAL = 0.2
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runway_with_a_key")]
 
 
 @pytest.fixture

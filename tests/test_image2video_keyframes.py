@@ -13,14 +13,7 @@ from generation.models import LedgerEntry, Take
 from projects.models import Keyframe, Sequence, Shot
 from tests.helpers import COLOURS, assert_ledger_exact, mean_difference, photo
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast(settings, runway):
-    # The test simulator stands in for Runway "with a key", so the command uses it as it is.
-    settings.RUNWAY_SIMULATED = False
-    settings.RUNWAY_POLL_INTERVAL = 0.2
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runway_with_a_key")]
 
 
 @pytest.fixture

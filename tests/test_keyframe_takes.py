@@ -13,23 +13,25 @@ from django.db.models import Sum
 from django.utils import timezone
 from PIL import Image
 
-from generation import credits, estimates, keyframes, pipeline, runway
+from generation import credits, estimates, keyframes, pipeline
 from generation.models import LedgerEntry, Take
 from projects import services
 from projects.models import Keyframe, Sequence, Shot
-from tests.helpers import assert_ledger_exact, assert_no_duplicate_submissions, drive, make_sequence
+from tests.helpers import (
+    DiesAfterSending,
+    WorkerKilled,
+    assert_ledger_exact,
+    assert_no_duplicate_submissions,
+    drive,
+    make_sequence,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 Status = Take.Status
 CLIP = 10  # gen4_turbo, 2 s at 5 credits a second
 IMAGE = 5  # gen4_image at 1280:720
 TURBO_IMAGE = 2  # gen4_image_turbo
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
 
 
 @pytest.fixture
@@ -323,18 +325,6 @@ def test_cancelling_before_runway_starts_a_keyframe_holds_it_until_confirmed(
     assert credits.recompute_figures() == []
 
 
-class _WorkerKilled(BaseException):
-    pass
-
-
-class _DiesAfterSending(runway.RunwayClient):
-    """The process dies after the create request reached Runway and before the answer was stored."""
-
-    def create_task(self, endpoint, body):
-        super().create_task(endpoint, body)
-        raise _WorkerKilled
-
-
 def test_a_worker_killed_while_sending_a_keyframe_never_sends_it_again(
     project, alice, references, runway, monkeypatch
 ):
@@ -342,10 +332,8 @@ def test_a_worker_killed_while_sending_a_keyframe_never_sends_it_again(
     Keyframe.objects.filter(shot__position=2).delete()
     Shot.objects.filter(sequence=sequence, position=2).update(first_frame=Shot.FirstFrame.PREVIOUS)
     with monkeypatch.context() as patch:
-        patch.setattr(
-            "generation.runway.client_from_settings", lambda **options: _DiesAfterSending(**options)
-        )
-        with pytest.raises(_WorkerKilled):
+        patch.setattr("generation.runway.client_from_settings", lambda **options: DiesAfterSending(**options))
+        with pytest.raises(WorkerKilled):
             pipeline.make_keyframes(sequence, user=alice)
     take = Take.objects.get()
     assert (take.status, bool(take.create_sent_at), take.runway_task_id) == (Status.SUBMITTING, True, None)

@@ -17,7 +17,7 @@ from generation import credits, media
 from generation.models import Take
 from projects.models import Keyframe, Sequence, Shot
 from tests import test_e2e_studio
-from tests.helpers import assert_ledger_exact, mean_difference
+from tests.helpers import assert_ledger_exact, fast_page_polls, mean_difference
 from tests.test_e2e_studio import (
     CHROMIUM,
     DESKTOP,
@@ -74,7 +74,7 @@ def _keyframe_flow(browser: Browser, base_url: str, sequence: Sequence, shots: S
     from playwright.sync_api import expect
 
     errors: list[str] = []
-    context = browser.new_context(viewport=DESKTOP)
+    context = fast_page_polls(browser.new_context(viewport=DESKTOP))
     context.set_default_timeout(15_000)
     page = context.new_page()
     _watch_errors(page, errors)
@@ -137,8 +137,10 @@ def _keyframe_flow(browser: Browser, base_url: str, sequence: Sequence, shots: S
     expect(panel).to_contain_text("5 credits charged")
     shots.take(page, "keyframe-made")
 
-    phone = browser.new_context(
-        viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state()
+    phone = fast_page_polls(
+        browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state()
+        )
     )
     phone_page = phone.new_page()
     _watch_errors(phone_page, errors)

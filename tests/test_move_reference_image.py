@@ -1,27 +1,19 @@
-import io
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
 
 from projects.images import add_reference_images
 from projects.models import ReferenceSet
+from tests.helpers import jpeg
 
 pytestmark = pytest.mark.django_db
-
-
-def jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
 def images(project):
     reference_set = ReferenceSet.objects.create(project=project, name="Rooms")
     result = add_reference_images(
-        reference_set, files=[SimpleUploadedFile(f"{n}.jpg", jpeg()) for n in "abc"]
+        reference_set, files=[SimpleUploadedFile(f"{n}.jpg", jpeg((40, 30))) for n in "abc"]
     )
     return result.added
 

@@ -18,23 +18,25 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from generation import credits, finishing, media, pipeline, runway
+from generation import credits, finishing, media, pipeline
 from generation.models import LedgerEntry, Take
 from projects.models import FilmVersion, Sequence
-from tests.helpers import assert_ledger_exact, assert_no_duplicate_submissions, drive, make_sequence
+from tests.helpers import (
+    DiesAfterSending,
+    WorkerKilled,
+    assert_ledger_exact,
+    assert_no_duplicate_submissions,
+    drive,
+    make_sequence,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 Status = Take.Status
 BED = (220, 40)
 VOICE = (700, 100)
 # 13 words: about 5.2 s at the simulated voice's 150 words a minute; 63 characters, 2 credits.
 SCRIPT = "Morning light on the harbour and the boats head out to open sea"
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
 
 
 def finished_film(project, alice, references, *, model="veo3.1_fast", duration=4, shots=2) -> Sequence:
@@ -239,28 +241,14 @@ def test_a_refunded_narration_failure_costs_nothing_and_stops_nothing(project, a
     assert_ledger_exact(alice, runway)
 
 
-class _WorkerKilled(BaseException):
-    pass
-
-
-class _DiesAfterSending(runway.RunwayClient):
-    """The process dies after the create request reached Runway and before the answer was stored."""
-
-    def create_task(self, endpoint, body):
-        super().create_task(endpoint, body)
-        raise _WorkerKilled
-
-
 def test_a_worker_killed_after_sending_a_narration_never_resends_it(
     project, alice, references, runway, monkeypatch
 ):
     sequence = with_script(finished_film(project, alice, references, model="gen4_turbo", duration=3))
     start, settled_before, tasks_before = balance(runway), settled_by(alice), len(runway.tasks())
     with monkeypatch.context() as patch:
-        patch.setattr(
-            "generation.runway.client_from_settings", lambda **options: _DiesAfterSending(**options)
-        )
-        with pytest.raises(_WorkerKilled):
+        patch.setattr("generation.runway.client_from_settings", lambda **options: DiesAfterSending(**options))
+        with pytest.raises(WorkerKilled):
             finishing.make_narration(sequence, user=alice)
     take = finishing.narration_takes(sequence).get()
     assert take.status == Status.SUBMITTING

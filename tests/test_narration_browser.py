@@ -17,6 +17,7 @@ from generation import catalog
 from generation.models import Take
 from generation.simulator.render import render_clip, render_speech
 from projects.models import FilmVersion, Sequence, Shot
+from tests.helpers import PAGE_POLL_MS, fast_page_polls
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
@@ -42,7 +43,7 @@ def page(live_server, alice, monkeypatch):
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
         )
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        context = fast_page_polls(browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True))
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
         yield context.new_page()
         browser.close()
@@ -109,7 +110,7 @@ def test_a_narration_arrives_without_a_reload(page, live_server, project, alice,
     # Nothing is on its way: the script stops asking.
     requests = []
     page.on("request", lambda r: requests.append(r.url) if "narration/progress" in r.url else None)
-    page.wait_for_timeout(4_000)
+    page.wait_for_timeout(5 * PAGE_POLL_MS)  # five of its intervals
     assert requests == []
     assert fits_the_phone(page)
 

@@ -26,12 +26,7 @@ from tests.helpers import (
     mean_difference,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 
 def test_a_stitched_veo_sequence_makes_one_continuous_film(

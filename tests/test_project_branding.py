@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from projects.models import FilmVersion, Membership, Project, Sequence, ShareLink
-from tests.helpers import COLOURS, photo
+from tests.helpers import COLOURS, photo, png
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +20,7 @@ def url(project):
     return reverse("set_project_branding", args=[project.pk])
 
 
-def png(size=(200, 80)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGBA", size, (20, 40, 200, 128)).save(buffer, "PNG")
-    return buffer.getvalue()
+TRANSLUCENT = (20, 40, 200, 128)
 
 
 def brand(client, project, **data):
@@ -44,7 +41,9 @@ def link(project, alice):
 
 def test_owners_set_the_name_logo_and_colour(client, alice, project):
     client.force_login(alice)
-    response = brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    response = brand(
+        client, project, logo=SimpleUploadedFile("logo.png", png((200, 80), TRANSLUCENT, mode="RGBA"))
+    )
     assert response.status_code == 302
     assert response["Location"].endswith("#branding")
     project.refresh_from_db()
@@ -82,7 +81,7 @@ def test_an_unbranded_share_page_keeps_the_plain_header(client, link):
 
 def test_the_logo_is_revalidated_on_every_use(client, alice, project, link):
     client.force_login(alice)
-    brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png((200, 80), TRANSLUCENT, mode="RGBA")))
     client.logout()
     response = client.get(reverse("shared_film_logo", args=[link.token]))
     assert response.status_code == 200
@@ -91,7 +90,7 @@ def test_the_logo_is_revalidated_on_every_use(client, alice, project, link):
 
 def test_a_revoked_links_logo_is_gone_too(client, alice, project, link):
     client.force_login(alice)
-    brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png((200, 80), TRANSLUCENT, mode="RGBA")))
     link.revoke()
     assert client.get(reverse("shared_film_logo", args=[link.token])).status_code == 410
 
@@ -135,10 +134,10 @@ def test_a_logo_over_2_mb_is_refused(client, alice, project):
 
 def test_a_replaced_logo_file_is_deleted(client, alice, project):
     client.force_login(alice)
-    brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png((200, 80), TRANSLUCENT, mode="RGBA")))
     project.refresh_from_db()
     old = project.logo.name
-    brand(client, project, logo=SimpleUploadedFile("logo.png", png((100, 40))))
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png((100, 40), TRANSLUCENT, mode="RGBA")))
     project.refresh_from_db()
     assert project.logo.name != old
     assert not default_storage.exists(old)
@@ -191,7 +190,7 @@ def test_saving_the_branding_writes_only_the_branding(client, alice, project):
 
 def test_a_logo_kept_when_only_the_name_changes(client, alice, project):
     client.force_login(alice)
-    brand(client, project, logo=SimpleUploadedFile("logo.png", png()))
+    brand(client, project, logo=SimpleUploadedFile("logo.png", png((200, 80), TRANSLUCENT, mode="RGBA")))
     project.refresh_from_db()
     logo = project.logo.name
     brand(client, project, client_name="Northwind")

@@ -18,7 +18,7 @@ CLIP = 10  # a 2 s gen4_turbo clip at 5 credits a second
 
 
 @pytest.fixture(autouse=True)
-def _inline(settings, runway):
+def _inline_and_every_difference_alerts(settings, runway):
     settings.PIPELINE_INLINE = True
     settings.RUNWAY_POLL_INTERVAL = 0.2
     settings.PIPELINE_LEASE_SECONDS = 2

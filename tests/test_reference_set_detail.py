@@ -1,20 +1,12 @@
-import io
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
 
 from projects.images import add_reference_images
 from projects.models import ReferenceSet
+from tests.helpers import jpeg
 
 pytestmark = pytest.mark.django_db
-
-
-def jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (90, 90, 200)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -22,7 +14,10 @@ def reference_set(project):
     reference_set = ReferenceSet.objects.create(project=project, name="Rooms")
     add_reference_images(
         reference_set,
-        files=[SimpleUploadedFile(f"<img src=x onerror=alert({i})>.jpg", jpeg()) for i in range(3)],
+        files=[
+            SimpleUploadedFile(f"<img src=x onerror=alert({i})>.jpg", jpeg((40, 30), (90, 90, 200)))
+            for i in range(3)
+        ],
     )
     return reference_set
 

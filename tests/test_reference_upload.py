@@ -13,20 +13,12 @@ from PIL import Image
 
 from projects.images import RejectedImage, add_reference_images, normalise_reference_image
 from projects.models import ReferenceImage, ReferenceSet
+from tests.helpers import jpeg, png
 
 pytestmark = pytest.mark.django_db
 
 
-def jpeg(size=(64, 48), colour=(200, 40, 40), quality=90) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def png(size=(64, 48), mode="RGBA") -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, (10, 120, 200, 128) if mode == "RGBA" else 0).save(buffer, "PNG")
-    return buffer.getvalue()
+TRANSLUCENT = (10, 120, 200, 128)
 
 
 def webp(size=(64, 48)) -> bytes:
@@ -78,7 +70,7 @@ def test_bad_files_are_each_rejected_with_a_reason_and_good_ones_kept(client, al
         upload(
             "plan.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "image/svg+xml"
         ),
-        upload("good-2.png", png(), "image/png"),
+        upload("good-2.png", png((64, 48), TRANSLUCENT, mode="RGBA"), "image/png"),
         upload("good-3.webp", webp(), "image/webp"),
     ]
     client.force_login(alice)
@@ -134,7 +126,10 @@ def test_png_stays_png_and_webp_becomes_jpeg_with_thumbnails(client, alice, refe
     post_files(
         client,
         reference_set,
-        [upload("a.png", png((800, 400)), "image/png"), upload("b.webp", webp((1000, 500)))],
+        [
+            upload("a.png", png((800, 400), TRANSLUCENT, mode="RGBA"), "image/png"),
+            upload("b.webp", webp((1000, 500))),
+        ],
     )
     first, second = reference_set.images.all()
     assert first.image.name.endswith(".png")
@@ -199,7 +194,7 @@ def test_files_past_the_pixels_one_upload_may_decode_are_refused_by_name(
         upload("1.jpg", jpeg()),
         upload("notes.jpg", b"not a picture at all" * 10),  # decodes nothing, so it uses none of it
         upload("2.jpg", jpeg()),
-        upload("3.png", png(), "image/png"),
+        upload("3.png", png((64, 48), TRANSLUCENT, mode="RGBA"), "image/png"),
         upload("4.jpg", jpeg()),
         upload("5.jpg", jpeg((8, 8))),  # small enough, but it comes after: the rest is sent again whole
     ]

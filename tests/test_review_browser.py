@@ -19,7 +19,7 @@ from django.core import mail
 
 from generation import pipeline
 from projects.models import ReviewComment, ReviewDecision, Sequence
-from tests.helpers import assert_ledger_exact, make_sequence, wait_for
+from tests.helpers import assert_ledger_exact, fast_page_polls, make_sequence, wait_for
 from tests.test_e2e_studio import (  # noqa: F401 (fixtures)
     CHROMIUM,
     DESKTOP,
@@ -249,11 +249,11 @@ def _client_approves_version_2(page: Page, share_url: str, screenshots: Screensh
 
 def _review_round(browser: Browser, base_url: str, sequence: Sequence, screenshots: Screenshots) -> None:
     errors: list[str] = []
-    staff = browser.new_context(viewport=DESKTOP)
+    staff = fast_page_polls(browser.new_context(viewport=DESKTOP))
     staff.set_default_timeout(15_000)
     staff_page = staff.new_page()
     _watch_errors(staff_page, errors)
-    client = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    client = fast_page_polls(browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True))
     client.set_default_timeout(15_000)
     client_page = client.new_page()
     _watch_errors(client_page, errors)

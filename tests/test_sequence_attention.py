@@ -18,14 +18,9 @@ from tests.helpers import (
     mean_difference,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 REJECTED = "A forbidden hallway [sim:fail=SAFETY.INPUT.TEXT]"
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
 
 
 def _ledger(user) -> list[tuple[str, int, int | None]]:

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from generation.models import Take
 from projects.models import Sequence, Shot
+from tests.helpers import fast_page_polls
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -35,7 +36,7 @@ def page(live_server, alice, monkeypatch):
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
         )
-        context = browser.new_context()
+        context = fast_page_polls(browser.new_context())
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
         yield context.new_page()
         browser.close()

@@ -17,12 +17,7 @@ from runwayml import APIStatusError, BadRequestError, NotFoundError, RateLimitEr
 from runwayml.lib.polling import TaskFailedError
 
 from generation import media
-
-
-def _png(width: int = 640, height: int = 360, colour: tuple[int, int, int] = (180, 40, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(out, "PNG")
-    return out.getvalue()
+from tests.helpers import png
 
 
 def _data_uri(data: bytes) -> str:
@@ -51,7 +46,7 @@ def _poll(client: RunwayML, task_id: str, *statuses: str, timeout: float = 30):
 def test_sdk_image_to_video_on_gen4_turbo_waits_for_a_downloadable_clip(client, tmp_path):
     created = client.image_to_video.create(
         model="gen4_turbo",
-        prompt_image=_data_uri(_png()),
+        prompt_image=_data_uri(png()),
         ratio="1280:720",
         duration=2,
         prompt_text="a slow push towards the window",
@@ -73,7 +68,7 @@ def test_sdk_image_to_video_on_gen4_turbo_waits_for_a_downloadable_clip(client, 
 def test_sdk_wait_raises_task_failed_for_a_moderated_task(client):
     created = client.image_to_video.create(
         model="gen4_turbo",
-        prompt_image=_data_uri(_png()),
+        prompt_image=_data_uri(png()),
         ratio="720:1280",
         prompt_text="[sim:fail=SAFETY.INPUT.IMAGE] a portrait",
     )
@@ -95,8 +90,8 @@ def test_sdk_image_to_video_on_veo3_1_with_first_and_last_frames(client, tmp_pat
     created = client.image_to_video.create(
         model="veo3.1",
         prompt_image=[
-            {"uri": _data_uri(_png(colour=(200, 30, 30))), "position": "first"},
-            {"uri": _data_uri(_png(colour=(30, 30, 200))), "position": "last"},
+            {"uri": _data_uri(png(colour=(200, 30, 30))), "position": "first"},
+            {"uri": _data_uri(png(colour=(30, 30, 200))), "position": "last"},
         ],
         ratio="1920:1080",
         duration=4,
@@ -125,12 +120,10 @@ def test_sdk_text_to_video_on_veo3_1_fast(client):
 
 def test_sdk_retrieve_sees_each_state_of_a_task(client, runway):
     runway.configure(pending_seconds=60)
-    pending = client.image_to_video.create(
-        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="960:960"
-    )
+    pending = client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(png()), ratio="960:960")
     runway.configure(pending_seconds=0)
     running = client.image_to_video.create(
-        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="960:960", prompt_text="[sim:slow=60]"
+        model="gen4_turbo", prompt_image=_data_uri(png()), ratio="960:960", prompt_text="[sim:slow=60]"
     )
     runway.cancel(pending.id)
 
@@ -143,7 +136,7 @@ def test_sdk_retrieve_sees_each_state_of_a_task(client, runway):
 
 def test_sdk_delete_then_retrieve_raises_not_found(client):
     created = client.image_to_video.create(
-        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720"
+        model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720"
     )
 
     client.tasks.delete(created.id)
@@ -172,7 +165,7 @@ def test_sdk_reads_the_organization(client, runway):
 def test_sdk_reads_a_tier_1_organization_with_limits_for_every_model(client, runway):
     runway.set_tier(1)
     client.image_to_video.create(
-        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720", duration=2
+        model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720", duration=2
     )
     client.text_to_video.create(model="veo3.1_fast", prompt_text="a harbour", ratio="1280:720", duration=4)
 
@@ -194,7 +187,7 @@ def test_sdk_raises_rate_limit_for_the_daily_cap_with_a_body_that_names_it(clien
     runway.set_tier(1)
     runway.configure(limits={"video": {"max_daily_generations": 1}})
     client.image_to_video.create(
-        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720", duration=2
+        model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720", duration=2
     )
 
     with pytest.raises(RateLimitError) as capped:
@@ -214,7 +207,7 @@ def test_sdk_raises_rate_limit_for_a_throttle_without_naming_the_daily_cap(clien
     runway.fail_next("rate_limit")
 
     with pytest.raises(RateLimitError) as limited:
-        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720")
+        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720")
 
     assert "daily" not in limited.value.body["error"]
 
@@ -239,7 +232,7 @@ def test_sdk_upload_of_a_file_under_512_bytes_is_refused(client):
 
 def test_sdk_upload_of_a_name_without_an_extension_is_a_bad_request(client, runway):
     with pytest.raises(BadRequestError) as refused:
-        client.uploads.create_ephemeral(file=("frame", _png()))
+        client.uploads.create_ephemeral(file=("frame", png()))
 
     assert refused.value.body["issues"][0]["path"] == ["filename"]
 
@@ -248,7 +241,7 @@ def test_sdk_estimate_and_cost_follow_a_raised_price(client, runway):
     runway.set_price("gen4_turbo", credits_per_second=8)
 
     created = client.image_to_video.create(
-        model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720", duration=2
+        model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720", duration=2
     )
 
     assert created.estimated_cost.credits == 16
@@ -256,7 +249,7 @@ def test_sdk_estimate_and_cost_follow_a_raised_price(client, runway):
 
 
 def test_sdk_ephemeral_upload_gives_a_usable_runway_uri(client):
-    upload = client.uploads.create_ephemeral(file=("frame.png", _png(800, 600)))
+    upload = client.uploads.create_ephemeral(file=("frame.png", png((800, 600))))
 
     assert upload.uri.startswith("runway://")
     created = client.image_to_video.create(
@@ -270,27 +263,27 @@ def test_sdk_ephemeral_upload_gives_a_usable_runway_uri(client):
     [
         (
             lambda c: c.image_to_video.create(
-                model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1920:1080"
+                model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1920:1080"
             ),
             ["ratio"],
         ),
         (lambda c: c.text_to_video.create(model="gen4_turbo", prompt_text="x", ratio="1280:720"), ["model"]),
         (
             lambda c: c.image_to_video.create(
-                model="veo3.1", prompt_image=_data_uri(_png()), ratio="1280:720", duration=5
+                model="veo3.1", prompt_image=_data_uri(png()), ratio="1280:720", duration=5
             ),
             ["duration"],
         ),
         (
             lambda c: c.image_to_video.create(
-                model="gen4.5", prompt_image=_data_uri(_png()), ratio="1280:720", duration=5
+                model="gen4.5", prompt_image=_data_uri(png()), ratio="1280:720", duration=5
             ),
             ["promptText"],
         ),
         (
             lambda c: c.image_to_video.create(
                 model="gen4_turbo",
-                prompt_image=[{"uri": _data_uri(_png()), "position": "last"}],
+                prompt_image=[{"uri": _data_uri(png()), "position": "last"}],
                 ratio="1280:720",
             ),
             ["promptImage", 0, "position"],
@@ -311,7 +304,7 @@ def test_sdk_raises_bad_request_when_credits_run_out(client, runway):
     runway.configure(credit_balance=5)
 
     with pytest.raises(BadRequestError) as refused:
-        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720")
+        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720")
     assert refused.value.body == {"error": "You do not have enough credits to run this task."}
 
 
@@ -322,7 +315,7 @@ def test_sdk_retries_a_503_burst_and_gives_up_on_the_daily_cap(runway):
 
     runway.configure(limits={"gen4_turbo": {"max_daily_generations": 0}})
     with pytest.raises(RateLimitError):
-        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(_png()), ratio="1280:720")
+        client.image_to_video.create(model="gen4_turbo", prompt_image=_data_uri(png()), ratio="1280:720")
     retries = [r["retryCount"] for r in runway.requests_log() if r["path"] == "/v1/image_to_video"]
     assert retries == ["0", "1", "2"]
 

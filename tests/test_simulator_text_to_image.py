@@ -17,17 +17,13 @@ from PIL import Image
 from runwayml import BadRequestError, RunwayML
 from runwayml.lib.polling import TaskFailedError
 
+from tests.helpers import png
+
 RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (40, 60, 220)
 
 
-def png(colour: tuple[int, int, int] = RED, size: tuple[int, int] = (640, 360)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, "PNG")
-    return out.getvalue()
-
-
 def data_uri(colour: tuple[int, int, int] = RED, size: tuple[int, int] = (640, 360)) -> str:
-    return "data:image/png;base64," + base64.b64encode(png(colour, size)).decode()
+    return "data:image/png;base64," + base64.b64encode(png(size, colour)).decode()
 
 
 def body(**changes) -> dict:
@@ -210,7 +206,7 @@ def test_a_task_renders_its_references_in_order_from_data_uris_and_uploads(runwa
         timeout=10,
     ).json()
     uploaded = requests.post(
-        slot["uploadUrl"], data=slot["fields"], files={"file": ("garden.png", png(GREEN))}, timeout=10
+        slot["uploadUrl"], data=slot["fields"], files={"file": ("garden.png", png(colour=GREEN))}, timeout=10
     )
     assert uploaded.status_code == 204
     references = [

@@ -5,7 +5,6 @@ know of, and 4K masters a few pixels off the guessed size. Real HTTP on loopback
 from __future__ import annotations
 
 import base64
-import io
 import os
 import re
 import signal
@@ -15,21 +14,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from PIL import Image
 
 from generation import catalog, media
 from generation.simulator import SimulatorControl
 from generation.simulator.render import render_clip
 from generation.simulator.runway_tables import TIERS
+from tests.helpers import png
 
 
-def _png() -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (640, 360), (90, 140, 60)).save(out, "PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+def _png_data_uri() -> str:
+    return "data:image/png;base64," + base64.b64encode(png(colour=(90, 140, 60))).decode()
 
 
-IMAGE = _png()
+IMAGE = _png_data_uri()
 GEN4_TURBO = {"model": "gen4_turbo", "promptImage": IMAGE, "ratio": "1280:720", "duration": 2}
 VEO_FAST = {"model": "veo3.1_fast", "promptText": "a harbour", "ratio": "1280:720", "duration": 4}
 GEN45 = {"model": "gen4.5", "promptText": "a lighthouse", "ratio": "720:1280", "duration": 2}

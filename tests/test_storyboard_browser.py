@@ -16,7 +16,7 @@ from generation import credits
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence
 from tests import test_e2e_studio
-from tests.helpers import assert_ledger_exact
+from tests.helpers import assert_ledger_exact, fast_page_polls
 from tests.test_e2e_studio import (
     CHROMIUM,
     GENERATION_TIMEOUT_MS,
@@ -87,7 +87,7 @@ def _storyboard_flow(browser: Browser, base_url: str, sequence: Sequence, shots:
     from playwright.sync_api import expect
 
     errors: list[str] = []
-    context = browser.new_context(viewport=DESKTOP)
+    context = fast_page_polls(browser.new_context(viewport=DESKTOP))
     context.set_default_timeout(15_000)
     page = context.new_page()
     _watch_errors(page, errors)
@@ -189,8 +189,10 @@ def _storyboard_flow(browser: Browser, base_url: str, sequence: Sequence, shots:
     expect(page.locator("[data-stale-notice]")).to_have_count(0)
     shots.take(page, "chain-regenerated")
 
-    phone = browser.new_context(
-        viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state()
+    phone = fast_page_polls(
+        browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state()
+        )
     )
     phone_page = phone.new_page()
     _watch_errors(phone_page, errors)

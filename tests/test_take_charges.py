@@ -17,16 +17,11 @@ from django.utils import timezone
 from generation import credits, pipeline, runway
 from generation.models import LedgerEntry, Take
 from projects.models import Sequence
-from tests.helpers import drive, make_sequence
+from tests.helpers import DiesAfterSending, WorkerKilled, drive, make_sequence
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline_pipeline")]
 
 Status = Take.Status
-
-
-@pytest.fixture(autouse=True)
-def _inline(inline_pipeline):
-    pass
 
 
 @pytest.fixture
@@ -310,27 +305,13 @@ def test_recovery_fetches_a_lost_download_again(project, alice, references, runw
 # --- submissions nobody can confirm -----------------------------------------------------------------
 
 
-class _WorkerKilled(BaseException):
-    pass
-
-
-class _DiesAfterSending(runway.RunwayClient):
-    """The process dies after the create request reached Runway and before the answer was stored."""
-
-    def create_task(self, endpoint, body):
-        super().create_task(endpoint, body)
-        raise _WorkerKilled
-
-
 def test_a_worker_killed_during_the_create_call_is_never_resent(
     project, alice, references, runway, books, monkeypatch
 ):
     sequence = one_shot(project, alice, references)
     with monkeypatch.context() as patch:
-        patch.setattr(
-            "generation.runway.client_from_settings", lambda **options: _DiesAfterSending(**options)
-        )
-        with pytest.raises(_WorkerKilled):
+        patch.setattr("generation.runway.client_from_settings", lambda **options: DiesAfterSending(**options))
+        with pytest.raises(WorkerKilled):
             pipeline.start_sequence(sequence, user=alice)
     take = Take.objects.get()
     assert take.status == Status.SUBMITTING

@@ -7,7 +7,6 @@ any task, its `output` holding image URLs); the rest runs our RunwayClient over 
 from __future__ import annotations
 
 import base64
-import io
 
 import pytest
 from PIL import Image
@@ -15,18 +14,13 @@ from PIL import Image
 from generation import catalog
 from generation.catalog import UnsupportedRequest, build_image_request, suggest_tag
 from generation.runway import RunwayClient, RunwayValidationError, TaskState
+from tests.helpers import png
 
 RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (40, 60, 220)
 
 
-def png(colour: tuple[int, int, int], size: tuple[int, int] = (640, 360)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, "PNG")
-    return out.getvalue()
-
-
 def data_uri(colour: tuple[int, int, int]) -> str:
-    return "data:image/png;base64," + base64.b64encode(png(colour)).decode()
+    return "data:image/png;base64," + base64.b64encode(png(colour=colour)).decode()
 
 
 def build(**kwargs):
@@ -250,7 +244,7 @@ def test_our_client_makes_a_keyframe_from_references(runway, tmp_path):
         ratio="1920:1080",
         references=[("house", True), ("garden", True), (None, True)],
     )
-    uris = [data_uri(RED), client.upload_ephemeral("garden.png", png(GREEN)), data_uri(BLUE)]
+    uris = [data_uri(RED), client.upload_ephemeral("garden.png", png(colour=GREEN)), data_uri(BLUE)]
 
     created = client.create_task(built.endpoint, built.with_images(uris))
     runway.wait_for_status(created.id)
