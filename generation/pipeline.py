@@ -1330,20 +1330,20 @@ def _user_message(exc: Exception) -> str:
 # --- polling ------------------------------------------------------------------------------------
 
 
-# Runway asks for polls 5 s or more apart, with jitter, backing off when it does not answer
-# (runway-api.md sections 5 and 9). The jitter only lengthens a wait, so polls never come sooner.
-RUNWAY_MIN_POLL_SECONDS = 5.0
+# Runway asks for polls 5 s or more apart (settings.RUNWAY_MIN_POLL_SECONDS), with jitter, backing
+# off when it does not answer (runway-api.md sections 5 and 9). The jitter only lengthens a wait,
+# so polls never come sooner.
 POLL_JITTER = 0.25
 POLL_BACKOFF_MAX_SECONDS = 120.0
 
 
 def _poll_delay(errors: int = 0) -> dt.timedelta:
     """How long until a take is polled again, after `errors` polls in a row that got no answer:
-    RUNWAY_POLL_INTERVAL (at least 5 s against the real Runway), doubled per error up to two
+    RUNWAY_POLL_INTERVAL (at least RUNWAY_MIN_POLL_SECONDS with a key), doubled per error up to two
     minutes, lengthened by up to a quarter at random so that takes sent together spread out."""
     base = settings.RUNWAY_POLL_INTERVAL
     if not settings.RUNWAY_SIMULATED:
-        base = max(base, RUNWAY_MIN_POLL_SECONDS)
+        base = max(base, settings.RUNWAY_MIN_POLL_SECONDS)
     seconds = min(base * 2 ** min(errors, 16), max(base, POLL_BACKOFF_MAX_SECONDS))
     return dt.timedelta(seconds=seconds * (1 + POLL_JITTER * random.random()))
 

@@ -5,7 +5,7 @@ from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.servers.basehttp import WSGIServer
 
-from generation import credits, pipeline
+from generation import credits
 from generation.models import CreditBudget
 from projects.images import add_reference_images
 from projects.models import Membership, Project, ReferenceSet
@@ -81,12 +81,12 @@ def inline_pipeline(settings, runway):
 
 
 @pytest.fixture
-def runway_with_a_key(settings, runway, monkeypatch):
+def runway_with_a_key(settings, runway):
     """The test simulator stands in for Runway "with a key" (commands use it as they find it), polled
     every 0.2 s: Runway's 5 s floor between polls of a task is lowered to that for the simulator."""
     settings.RUNWAY_SIMULATED = False
     settings.RUNWAY_POLL_INTERVAL = 0.2
-    monkeypatch.setattr(pipeline, "RUNWAY_MIN_POLL_SECONDS", 0.2)
+    settings.RUNWAY_MIN_POLL_SECONDS = 0.2
     return runway
 
 

@@ -133,8 +133,6 @@ def assert_no_duplicate_submissions(simulator) -> None:
 
 
 MANAGE = str(Path(django_settings.BASE_DIR) / "manage.py")
-# manage.py with Runway's 5 s floor between polls lowered to TEST_RUNWAY_MIN_POLL_SECONDS (see there).
-MANAGED = str(Path(__file__).resolve().parent / "managed.py")
 
 
 def _database_url() -> str:
@@ -159,7 +157,7 @@ class Cluster:
         command = {"qcluster": "qcluster", "poller": "runway_poller"}[name.split("-")[0]]
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, MANAGED, command], env=self.env, stdout=log, stderr=log, start_new_session=True
+            [sys.executable, MANAGE, command], env=self.env, stdout=log, stderr=log, start_new_session=True
         )
 
     def kill(self, name: str) -> None:
@@ -181,7 +179,8 @@ def cluster_env(settings, simulator) -> dict[str, str]:
         "RUNWAY_API_BASE": simulator.base_url,
         "RUNWAY_API_KEY": simulator.api_key,
         "RUNWAY_POLL_INTERVAL": "0.3",
-        "TEST_RUNWAY_MIN_POLL_SECONDS": "0.3",
+        # The children have the simulator's key: Runway's floor between polls is lowered for it.
+        "RUNWAY_MIN_POLL_SECONDS": "0.3",
         "PIPELINE_LEASE_SECONDS": "3",
         "PIPELINE_RECOVER_INTERVAL": "0.5",
         # The same queue as this process, so the workers run what the test (or its live server)

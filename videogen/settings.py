@@ -254,6 +254,10 @@ RUNWAY_SIMULATOR_CONTROL_TOKEN = env("RUNWAY_SIMULATOR_CONTROL_TOKEN", default="
 RUNWAY_MODEL = env("RUNWAY_MODEL", default="gen4_turbo")
 # Runway asks clients not to poll a task more often than every 5 s.
 RUNWAY_POLL_INTERVAL = env.float("RUNWAY_POLL_INTERVAL", default=5.0)
+# Runway asks for polls of a task 5 s or more apart (runway-api.md sections 5 and 9): with a key, a
+# take is never polled sooner, whatever RUNWAY_POLL_INTERVAL says. Lower it only against a
+# simulator that stands in for Runway with a key (the tests do).
+RUNWAY_MIN_POLL_SECONDS = env.float("RUNWAY_MIN_POLL_SECONDS", default=5.0)
 # Used when /v1/organization gives no per-model concurrency.
 RUNWAY_MAX_CONCURRENCY = env.int("RUNWAY_MAX_CONCURRENCY", default=2)
 RUNWAY_CONNECT_TIMEOUT = env.float("RUNWAY_CONNECT_TIMEOUT", default=5.0)
