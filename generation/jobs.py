@@ -351,13 +351,7 @@ def _drive(
 
 def charges_line(sequence: Sequence) -> str:
     """What the job's takes cost, and what to do about takes that need it, in one line."""
-    charges = pipeline.charges_of(sequence)
-    parts = [f"Runway charged {charges.charged} credits"]
-    if charges.held:
-        parts.append(
-            f"{charges.held} stay held until an admin confirms with Runway whether they were charged"
-        )
-    line = "; ".join(parts) + "."
+    line = pipeline.charges_of(sequence).words + "."
     lost = Take.objects.filter(
         shot__sequence=sequence, status=Take.Status.FAILED, failure_code=failures.Code.DOWNLOAD
     ).values_list("pk", flat=True)

@@ -75,7 +75,7 @@ def mail_run_end(sequence_pk: int) -> None:
 def finish_mail(sequence: Sequence) -> tuple[str, str]:
     """The subject and body of a run's finish mail. Titles, names and messages are typed by people
     or carry Runway's words: each is kept to one line (generation/mail.py)."""
-    from generation.pipeline import charges_of
+    from generation.pipeline import run_charges
 
     title = one_line(sequence.title)
     subject = one_line(_SUBJECTS[sequence.status].format(title=title))
@@ -86,17 +86,8 @@ def finish_mail(sequence: Sequence) -> tuple[str, str]:
             lines.append(f"Length: {sequence.film_duration:.1f} s")
     elif sequence.status_message:
         lines.append(f"What happened: {one_line(sequence.status_message)}")
-    charges = charges_of(sequence, since=sequence.started_at)
-    lines.append(
-        f"Runway charged {charges.charged} credits for this run."
-        if charges.charged
-        else "Nothing was charged for this run."
-    )
-    if charges.held:
-        # The same words as the take list and the command line (Take.charge_note, jobs.charges_line).
-        lines.append(
-            f"{charges.held} credits stay held until an admin confirms with Runway whether they were charged."
-        )
+    # The same words as the sequence page, the usage page and the command line (charges_words).
+    lines.append(f"This run: {run_charges(sequence).words}.")
     base = (
         StudioVisit.objects.filter(user_id=sequence.started_by_id)
         .values_list("studio_url", flat=True)

@@ -545,6 +545,7 @@ def cancel_sequence(sequence: Sequence, *, client: runway.RunwayClient | None = 
             result.cancelled += 1
     charges = charges_of(sequence, since=started)
     result.charged, result.released, result.still_held = charges.charged, charges.released, charges.held
+    result.unconfirmed = charges.unconfirmed
     return result
 
 
@@ -558,6 +559,33 @@ class Charges:
     charged: int = 0  # settled: what Runway charged
     released: int = 0  # returned to the budget
     held: int = 0  # still held: takes under way, or unconfirmed ones waiting for an admin
+    unconfirmed: int = 0  # of `held`, what waits for an admin to confirm Runway's charge
+
+    @property
+    def words(self) -> str:
+        return charges_words(self)
+
+
+def charges_words(charges: Charges) -> str:
+    """What a run charged, holds and returned, in the words every surface uses (the sequence page,
+    the command line, the usage page, the finish mail, a cancel), as one sentence without its full
+    stop: "Runway charged 40 credits; 50 held for work in progress; 10 returned"."""
+    parts = [
+        f"Runway charged {charges.charged} credit{'' if charges.charged == 1 else 's'}"
+        if charges.charged
+        else "Nothing charged"
+    ]
+    in_progress = charges.held - charges.unconfirmed
+    if in_progress:
+        parts.append(f"{in_progress} held for work in progress")
+    if charges.unconfirmed:
+        parts.append(
+            f"{charges.unconfirmed} credit{'' if charges.unconfirmed == 1 else 's'} stay held until an admin "
+            "confirms with Runway whether they were charged"
+        )
+    if charges.released:
+        parts.append(f"{charges.released} returned")
+    return "; ".join(parts)
 
 
 def charges_of(sequence: Sequence, *, since: dt.datetime | None = None) -> Charges:
@@ -567,10 +595,24 @@ def charges_of(sequence: Sequence, *, since: dt.datetime | None = None) -> Charg
         takes = takes.filter(created_at__gte=since)
     entries = credits.LedgerEntry.objects.filter(take__in=takes)
     totals = {row["kind"]: row["total"] for row in entries.values("kind").annotate(total=Sum("credits"))}
-    held = credits.open_holds().filter(take__in=takes).aggregate(total=Sum("credits"))["total"] or 0
+    open_holds = credits.open_holds().filter(take__in=takes)
+    held = open_holds.aggregate(total=Sum("credits"))["total"] or 0
+    unconfirmed = 0
+    if held:
+        unconfirmed = (
+            open_holds.filter(take__status=Status.UNCONFIRMED).aggregate(total=Sum("credits"))["total"] or 0
+        )
     return Charges(
-        charged=totals.get(credits.Kind.SETTLE, 0), released=totals.get(credits.Kind.RELEASE, 0), held=held
+        charged=totals.get(credits.Kind.SETTLE, 0),
+        released=totals.get(credits.Kind.RELEASE, 0),
+        held=held,
+        unconfirmed=unconfirmed,
     )
+
+
+def run_charges(sequence: Sequence) -> Charges:
+    """What the sequence's latest run (its takes since it last started) cost so far."""
+    return charges_of(sequence, since=sequence.started_at)
 
 
 @dataclass
@@ -581,22 +623,19 @@ class CancelResult:
     released: int = 0
     # Takes whose charge at Runway is not known (being sent, stopped before they started, unreachable).
     still_held: int = 0
+    unconfirmed: int = 0  # of `still_held`, what waits for an admin
 
     def __str__(self) -> str:
-        parts = [f"{self.what} cancelled."]
-        if self.charged:
-            parts.append(f"Runway charged {self.charged} credits for work it had already started.")
-        if self.released:
-            parts.append(f"{self.released} held credits were returned.")
+        charges = Charges(
+            charged=self.charged, released=self.released, held=self.still_held, unconfirmed=self.unconfirmed
+        )
+        text = f"{self.what} cancelled. {charges_words(charges)}."
         if self.still_held:
-            parts.append(
-                f"{self.still_held} credits stay held until an admin confirms with Runway whether it "
-                "charged for takes that were being sent or waiting to start: Runway keeps the charge of "
-                "a task that starts just as it is cancelled, and does not say whether one did."
+            text += (
+                " Runway keeps the charge of a task that starts just as it is cancelled, and does not say "
+                "whether one did: an admin confirms the credits still held with Runway."
             )
-        if not (self.charged or self.released or self.still_held):
-            parts.append("Nothing was charged.")
-        return " ".join(parts)
+        return text
 
 
 def _stop_at_runway(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:

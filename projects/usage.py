@@ -87,6 +87,20 @@ def usage_of(user) -> Usage:
     )
 
 
+def recent_runs(user, *, limit: int = 10) -> list[dict]:
+    """The user's latest runs (the sequences they last started), newest first, each with what it
+    charged, holds and returned in the words of the sequence page and the command line."""
+    from generation import pipeline
+    from projects.models import Sequence
+
+    runs = (
+        Sequence.objects.filter(started_by=user, started_at__isnull=False)
+        .select_related("project")
+        .order_by("-started_at", "-pk")[:limit]
+    )
+    return [{"sequence": s, "charges": pipeline.run_charges(s).words} for s in runs]
+
+
 # --- forecast -------------------------------------------------------------------------------------
 
 

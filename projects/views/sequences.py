@@ -264,6 +264,8 @@ def _progress_context(
         "is_active": sequence.is_generating,
         "attention": attention,
         "other_runway": _other_runway(sequence),
+        # The latest run's charges, in the words of the usage page and the command line.
+        "run_charges": pipeline.run_charges(sequence).words if sequence.started_at else "",
         "has_versions": bool(sequence.film) and sequence.versions.exists(),
     }
 

@@ -54,5 +54,6 @@ def usage(request: HttpRequest) -> HttpResponse:
         "chart": _month_bars(report.per_month),
         "totals": report.totals,
         "meter": credit_usage.month_meter(request.user),
+        "runs": credit_usage.recent_runs(request.user),
     }
     return render(request, "projects/usage.html", context)

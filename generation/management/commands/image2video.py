@@ -157,7 +157,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote {film} ({result.sequence.film_duration:.1f} s, {len(clips)} clips)")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done: Runway charged {result.charged_credits} credits (estimate {result.estimated_credits})."
+                f"Done: {pipeline.charges_of(result.sequence).words} (estimate {result.estimated_credits})."
             )
         )
 
