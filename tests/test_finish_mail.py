@@ -31,7 +31,7 @@ def test_a_finished_run_mails_its_starter_with_a_link(client, project, alice, re
     assert message.subject == "“Tour” is ready"
     assert f"http://testserver{reverse('sequence_detail', args=[sequence.pk])}" in message.body
     charged = pipeline.charges_of(sequence, since=sequence.started_at).charged
-    assert f"Runway charged {charged} credits for this run." in message.body
+    assert f"This run: Runway charged {charged} credits." in message.body
 
 
 @pytest.mark.django_db(transaction=True)
@@ -78,7 +78,7 @@ def test_titles_and_messages_stay_on_one_line(stopped):
     assert message.subject == "“Tour Bcc: everyone@example.com” stopped and needs your attention"
     assert "What happened: Shot 2 failed: the prompt was refused. Verdict: Approved" in message.body
     assert "\nVerdict:" not in message.body
-    assert "Nothing was charged for this run." in message.body
+    assert "This run: Nothing charged." in message.body
 
 
 @pytest.mark.django_db

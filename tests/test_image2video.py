@@ -229,7 +229,7 @@ def test_a_rejected_clip_stops_the_run_and_says_why(capsys, boss, runway, images
 
     assert str(error.value) == (
         "The sequence needs attention: Shot 2 failed: Runway's moderation rejected the prompt. "
-        "Reword it and retake the shot. Runway charged 20 credits."
+        "Reword it and retake the shot. Runway charged 20 credits; 10 returned."
     )
     assert Sequence.objects.get().status == Sequence.Status.NEEDS_ATTENTION
     tasks = runway.tasks()

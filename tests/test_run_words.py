@@ -50,7 +50,7 @@ def test_a_cancel_after_a_queued_retake_returns_only_its_hold(finished, alice):
     result = pipeline.cancel_sequence(Sequence.objects.get(pk=finished.pk))
 
     assert (result.charged, result.released) == (0, retake.estimated_credits)
-    assert str(result) == f"Generation cancelled. {retake.estimated_credits} held credits were returned."
+    assert str(result) == f"Generation cancelled. Nothing charged; {retake.estimated_credits} returned."
 
 
 def test_choosing_a_take_assembles_and_says_so(finished, alice):
@@ -62,7 +62,7 @@ def test_choosing_a_take_assembles_and_says_so(finished, alice):
     finished.refresh_from_db()
     assert finished.get_status_display() == "Assembling"
     result = pipeline.cancel_sequence(finished)
-    assert str(result) == "Assembly cancelled. Nothing was charged."
+    assert str(result) == "Assembly cancelled. Nothing charged."
 
 
 def test_an_assembly_is_offered_and_confirmed_as_one(client, finished, alice):
