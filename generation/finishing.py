@@ -564,21 +564,16 @@ class StopResult:
     charged: int = 0
     released: int = 0
     still_held: int = 0
+    unconfirmed: int = 0  # of `still_held`, what waits for an admin
 
     def __str__(self) -> str:
         if not self.stopped:
             return "Nothing was on its way."
-        parts = ["Stopped."]
-        if self.charged:
-            parts.append(f"Runway charged {self.charged} credits for work it had already started.")
-        if self.released:
-            parts.append(f"{self.released} held credits were returned.")
-        if self.still_held:
-            parts.append(
-                f"{self.still_held} credits stay held until an admin confirms with Runway whether it "
-                "charged for what was stopped."
-            )
-        return " ".join(parts)
+        charges = pipeline.Charges(
+            charged=self.charged, released=self.released, held=self.still_held, unconfirmed=self.unconfirmed
+        )
+        # The words of a run's charges everywhere (pipeline.charges_words).
+        return f"Stopped. {pipeline.charges_words(charges)}."
 
 
 def stop_takes(takes, *, client: runway.RunwayClient | None = None) -> StopResult:
@@ -600,7 +595,11 @@ def stop_takes(takes, *, client: runway.RunwayClient | None = None) -> StopResul
     totals = {row["kind"]: row["total"] for row in entries.values("kind").annotate(total=Sum("credits"))}
     result.charged = totals.get(credits.Kind.SETTLE, 0)
     result.released = totals.get(credits.Kind.RELEASE, 0)
-    result.still_held = credits.open_holds().filter(take_id__in=ids).aggregate(s=Sum("credits"))["s"] or 0
+    held = credits.open_holds().filter(take_id__in=ids)
+    result.still_held = held.aggregate(s=Sum("credits"))["s"] or 0
+    result.unconfirmed = (
+        held.filter(take__status=Take.Status.UNCONFIRMED).aggregate(s=Sum("credits"))["s"] or 0
+    )
     return result
 
 

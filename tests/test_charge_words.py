@@ -61,6 +61,6 @@ def test_the_page_the_usage_page_and_the_command_line_word_a_run_alike(
 
     client.force_login(boss)
     page = client.get(reverse("sequence_detail", args=[sequence.pk])).text
-    assert f"<span class=\"small\" data-run-charges>This run: {words}.</span>" in page
+    assert f'<span class="small" data-run-charges>This run: {words}.</span>' in page
     usage = client.get(reverse("usage")).text
     assert f"<span data-run-charges>{words}.</span>" in usage

@@ -252,3 +252,20 @@ def test_the_command_line_waits_for_the_approval_too(capsys, boss, runway, tmp_p
         call_command("image2video", "--backend", "runway", "--yes", "-i", str(image), "A hall at dawn")
     assert not LedgerEntry.objects.exists()
     assert runway.tasks() == []
+
+
+def test_the_retake_confirmation_says_before_the_click_that_the_client_must_approve_first(
+    client, alice, sequence, requires_approval
+):
+    client.force_login(alice)
+    shot = sequence.shots.get(position=0)
+    page = client.post(reverse("retake_shot", args=[shot.pk])).text
+    assert "data-not-approved>This project needs the client&#x27;s approval of the storyboard" in page
+    assert re.search(r"<button type=\"submit\" disabled>Retake for 10 credits", page)
+    token = _storyboard_link(client, alice, sequence)
+    _name(client, token)
+    _approve(client, token)
+    client.force_login(alice)
+    page = client.post(reverse("retake_shot", args=[shot.pk])).text
+    assert "data-not-approved" not in page
+    assert '<button type="submit">Retake for 10 credits' in page

@@ -937,6 +937,16 @@ def retake_shot(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(back)
 
 
+def _approval_refusal(sequence: Sequence) -> str:
+    """Why the pipeline would refuse this spend on video for want of the client's approval of the
+    storyboard (`pipeline.require_storyboard_approval`), for the confirmation; "" when it would not."""
+    try:
+        pipeline.require_storyboard_approval(sequence)
+    except pipeline.StoryboardNotApproved as refusal:
+        return str(refusal)
+    return ""
+
+
 def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: str) -> HttpResponse:
     numbers = {pk: n for n, pk in enumerate(shot.sequence.shots.values_list("pk", flat=True), start=1)}
     meter = credit_usage.month_meter(request.user)
@@ -955,6 +965,7 @@ def _retake_confirmation(request: HttpRequest, shot: Shot, estimate, *, back: st
         "back": back,
         # "Retake with this note" from a client's comment: the note shown beside the prompt.
         "note": review.note_for_retake(shot.pk, request.POST.get("comment", "")),
+        "not_approved": _approval_refusal(shot.sequence),
     }
     return render(request, "projects/retake_shot.html", context)
 
@@ -1047,6 +1058,7 @@ def _regenerate_confirmation(
         "has_errors": any(item.error for item in estimate.shots),
         "back": back,
         "button": f"Regenerate for {estimate.total_credits} credits",
+        "not_approved": _approval_refusal(sequence),
     }
     return render(request, "projects/retake_shot.html", context)
 
