@@ -941,7 +941,7 @@ def _approval_refusal(sequence: Sequence) -> str:
     """Why the pipeline would refuse this spend on video for want of the client's approval of the
     storyboard (`pipeline.require_storyboard_approval`), for the confirmation; "" when it would not."""
     try:
-        pipeline.require_storyboard_approval(sequence)
+        pipeline.require_storyboard_approval(sequence, retake=True)
     except pipeline.StoryboardNotApproved as refusal:
         return str(refusal)
     return ""
