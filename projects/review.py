@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from generation import audit
@@ -259,9 +259,17 @@ def shown_versions(link: ShareLink) -> QuerySet[FilmVersion]:
     return versions.order_by("-number")
 
 
+def shown_list(link: ShareLink) -> list[FilmVersion]:
+    """`shown_versions`, read once for this instance of the link (one request's)."""
+    if not hasattr(link, "_shown_versions"):
+        link._shown_versions = list(shown_versions(link))
+    return link._shown_versions
+
+
 def current_version(link: ShareLink) -> FilmVersion | None:
     """What the link shows when no version is asked for; None when it shows nothing."""
-    return shown_versions(link).first()
+    versions = shown_list(link)
+    return versions[0] if versions else None
 
 
 def version_for(link: ShareLink, *, number: int) -> FilmVersion:
@@ -855,19 +863,22 @@ def history_rows(link: ShareLink) -> tuple[list[dict], dict[int, list[ReviewDeci
     """The versions the link shows (newest first), each with what changed, each reviewer's standing
     decision, its comment count (clients' comments only) and the client's comments on earlier
     versions it answers: the client's version history; and every decision on them, by version pk,
-    newest first. Two queries, and two more for the answers when the link shows several versions."""
-    visible = Count("comments", filter=Q(comments__is_internal=False, comments__parent__isnull=True))
-    versions = list(shown_versions(link).annotate(comment_count=visible))
+    newest first. Each row also holds the version's comments a client may read, replies included
+    (`client_comments`, in the comments' order). Three queries, the versions read once per request
+    (`shown_list`)."""
+    versions = shown_list(link)
     pks = [v.pk for v in versions]
+    by_version = {v.pk: v for v in versions}
     decisions: dict[int, list] = {pk: [] for pk in pks}
     for d in ReviewDecision.objects.filter(version_id__in=pks).order_by("-created_at", "-pk"):
         decisions[d.version_id].append(d)
+    comments: dict[int, list] = {pk: [] for pk in pks}
+    for c in ReviewComment.objects.for_client().filter(version_id__in=pks):
+        c.version = by_version[c.version_id]
+        comments[c.version_id].append(c)
+    tops = [c for pk in pks for c in comments[pk] if c.parent_id is None]
     answers: dict = {}
     if len(versions) > 1:
-        by_version = {v.pk: v for v in versions}
-        tops = list(ReviewComment.objects.for_client().filter(version_id__in=pks, parent__isnull=True))
-        for c in tops:
-            c.version = by_version[c.version_id]
         spans = shot_spans(versions)
         answers = _answer_rows(answered_by(versions, tops, spans), {c.pk: c for c in tops}, by_version, spans)
     rows = []
@@ -893,7 +904,8 @@ def history_rows(link: ShareLink) -> tuple[list[dict], dict[int, list[ReviewDeci
                 "verdict_label": label,
                 "badge": badge,
                 "is_approved": any(r["verdict"] == Verdict.APPROVED for r in reviewers),
-                "comment_count": v.comment_count,
+                "comment_count": sum(1 for c in comments[v.pk] if c.parent_id is None),
+                "client_comments": comments[v.pk],
                 "answers": answers.get(v.pk, []),
             }
         )

@@ -352,7 +352,9 @@ def _shared_film_page(
         "can_approve": link.can_approve,
         "review_name": name,
         "reviewers": review.reviewer_rows(decisions),
-        "comments_html": _client_comments(request, token, link, version, fps=fps),
+        "comments_html": _client_comments(
+            request, token, link, version, fps=fps, comments=this["client_comments"]
+        ),
         "fps": fps,
         "compare_url": reverse("shared_compare", args=[token]) + f"?a={others[0]}&b={number}"
         if others
@@ -372,11 +374,12 @@ def _shared_film_page(
 
 
 def _client_comments(
-    request: HttpRequest, token: str, link: ShareLink, version: FilmVersion, *, fps: float
+    request: HttpRequest, token: str, link: ShareLink, version: FilmVersion, *, fps: float, comments=None
 ) -> str:
-    """The client's comment threads of `version`, rendered once for the threads as they are (the
-    longest part of the share page) and kept under them (`page_cache.kept_markup`)."""
-    threads = review.comment_rows(version.comments.for_client(), fps=fps)
+    """The client's comment threads of `version` (from `comments` when they were read already),
+    rendered once for the threads as they are (the longest part of the share page) and kept under
+    them (`page_cache.kept_markup`)."""
+    threads = review.comment_rows(version.comments.for_client() if comments is None else comments, fps=fps)
     context = {
         "comments": threads,
         "token": token,
