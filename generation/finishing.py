@@ -496,6 +496,12 @@ def master_size(version: FilmVersion) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def recovery_tasks() -> list[tuple[str, tuple]]:
+    """What recovery queues for masters (generation/kinds.py): the joining of every master whose
+    parts are all made but whose joining died with its worker."""
+    return [("join_master", (pk,)) for pk in versions_to_join()]
+
+
 def versions_to_join() -> list[int]:
     """Versions without a master whose every part's newest take has succeeded (a join that did not
     happen: its worker died). Read from the takes alone: the join checks the film itself."""

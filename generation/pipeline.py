@@ -44,8 +44,8 @@ from generation import (
     credits,
     estimates,
     failures,
-    finishing,
     keyframes,
+    kinds,
     leases,
     media,
     notifications,
@@ -82,8 +82,9 @@ MAX_DOWNLOAD_ATTEMPTS = 4
 LOAD_SHEDDING = (502, 503)
 # How often recovery tries again to save an output Runway made but that could not be downloaded.
 REFETCH_DELAY = dt.timedelta(minutes=10)
-# Takes sent as soon as they are held, apart from a run: keyframe images, narrations, master parts.
-STANDALONE = ~Q(kind=Take.Kind.CLIP)
+# Takes sent as soon as they are held, apart from a run (generation/kinds.py): keyframe images,
+# narrations, master parts.
+STANDALONE = Q(kind__in=[kind.value for kind in kinds.KINDS.values() if not kind.in_run])
 
 
 class PipelineError(Exception):
@@ -1083,10 +1084,7 @@ def submit_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
         # On the take, not across the join: Django would put a joined condition, status included,
         # in a subquery that PostgreSQL does not re-check after waiting for a cancel's row lock.
         # Keyframe images, narrations and master parts are not part of a run: each carries its own origin.
-        Q(
-            kind=Take.Kind.CLIP,
-            sequence__in=Sequence.objects.filter(runway_origin__in=(origin, "")),
-        )
+        Q(~STANDALONE, sequence__in=Sequence.objects.filter(runway_origin__in=(origin, "")))
         | Q(STANDALONE, runway_origin__in=(origin, "")),
         pk=take_pk,
         status=Status.QUEUED,
@@ -1111,12 +1109,7 @@ def _submit(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
     )
     Take.objects.filter(pk=take_pk).update(submit_attempts=take.submit_attempts + 1)
     try:
-        if take.is_finishing:
-            body = finishing.request_body(client, take)
-        elif take.is_keyframe_image:
-            body = _image_request_body(client, take)
-        else:
-            body = _video_request_body(client, take)
+        body = kinds.of(take).build_request(client, take)
     except (runway.RunwayError, PipelineError, media.MediaError, OSError) as exc:
         _not_created(take, claim, code=Code.SUBMIT, message=_user_message(exc))
         return
@@ -1210,7 +1203,7 @@ def _refuse_price_drift(take: Take, client: runway.RunwayClient, claim: leases.C
     enqueue("advance_sequence", take.sequence_id)
 
 
-def _video_request_body(client: runway.RunwayClient, take: Take) -> dict:
+def video_request_body(client: runway.RunwayClient, take: Take) -> dict:
     body = dict(take.request)
     first, last = _keyframe_files(take)
     if first is not None:
@@ -1222,7 +1215,7 @@ def _video_request_body(client: runway.RunwayClient, take: Take) -> dict:
     return body
 
 
-def _image_request_body(client: runway.RunwayClient, take: Take) -> dict:
+def image_request_body(client: runway.RunwayClient, take: Take) -> dict:
     """A keyframe image's request with its reference images as `referenceImages` [{uri, tag}].
 
     The keyframe cannot be edited while this take is on its way, but a reference image may have
@@ -1543,9 +1536,9 @@ def _handle_failure(take: Take, *, code: str, failure: str, charge: int = 0) -> 
                     next_poll_at=timezone.now() + failures.RETRY_DELAY,
                     failure_message=failures.retry_message(code)[:1000],
                 )
-            elif not take.is_clip:
+            elif not kinds.of(take).in_run:
                 enqueue("submit_take", retake.pk)
-            if take.is_clip:
+            if kinds.of(take).in_run:
                 enqueue("advance_sequence", take.sequence_id)
         return
     _fail_take(take, code=code, message=failures.user_message(code), charge=charge)
@@ -1561,7 +1554,7 @@ def _copy_for_retake(take: Take) -> Take:
         part_start_frame=take.part_start_frame,
         part_end_frame=take.part_end_frame,
         # A keyframe image, narration or master part carries its own origin (it is not part of a run).
-        runway_origin=take.runway_origin if not take.is_clip else "",
+        runway_origin="" if kinds.of(take).in_run else take.runway_origin,
         user_id=take.user_id,
         endpoint=take.endpoint,
         request=take.request,
@@ -1629,12 +1622,12 @@ def finish_take(take_pk: int, *, client: runway.RunwayClient | None = None) -> N
 def _finish(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> None:
     """`finish_take` for a claimed take, under its held lease."""
     take = Take.objects.select_related("shot__sequence").get(pk=take_pk)
-    if take.is_finishing:
-        finishing.finish(take, client, claim)
-        return
-    if take.is_keyframe_image:
-        _finish_image(take, client, claim)
-        return
+    kinds.of(take).store_output(take, client, claim)
+
+
+def finish_clip(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:
+    """A clip's output (claimed by the caller): check it, keep its last frame, choose it for its
+    shot and let the run go on."""
     expected = float(take.request.get("duration") or 0) or None
 
     def check(clip: Path) -> tuple[media.Probe, Path]:
@@ -1666,7 +1659,7 @@ def _finish(take_pk: int, client: runway.RunwayClient, claim: leases.Claim) -> N
     )
 
 
-def _finish_image(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:
+def finish_image(take: Take, client: runway.RunwayClient, claim: leases.Claim) -> None:
     """`finish_take` for a keyframe image (claimed by the caller): save the image, check that it
     decodes, settle at Runway's cost. The image is offered, not chosen: the user chooses."""
     with tempfile.TemporaryDirectory(prefix="take-") as tmp:
@@ -2002,10 +1995,11 @@ def recover(*, client: runway.RunwayClient | None = None) -> int:
     ).values_list("pk", flat=True):
         _enqueue_now("submit_take", pk)
         count += 1
-    # A master whose parts are all made but whose joining died with its worker.
-    for pk in finishing.versions_to_join():
-        _enqueue_now("join_master", pk)
-        count += 1
+    # What a kind queues beyond its takes (a master whose parts are made but whose joining died).
+    for kind in kinds.KINDS.values():
+        for task, args in kind.recovery_tasks():
+            _enqueue_now(task, *args)
+            count += 1
     return count
 
 
