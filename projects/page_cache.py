@@ -24,21 +24,28 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, models
+from django.db.models import ExpressionWrapper, Q
+from django.db.models.functions import Now
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from generation import finishing
-from generation.models import Take
+from generation.models import LedgerEntry, ModelPrice, Take
 from projects.models import (
     FilmVersion,
     Keyframe,
     KeyframeReference,
+    Project,
     ReferenceImage,
+    ReferenceSet,
     ReviewComment,
     ReviewDecision,
     Sequence,
+    ShareLink,
     Shot,
+    StoryboardApproval,
+    StoryboardComment,
 )
 
 VERSION = 2
@@ -50,21 +57,39 @@ def _columns(model: type[models.Model]) -> list[str]:
 
 
 @cache_in_process
-def _reads() -> tuple[tuple[type[models.Model], str, str], ...]:
+def _reads() -> tuple[tuple[type[models.Model], str, str | None], ...]:
     """The SQL of each read of the digest (all columns, by pk, of the rows of one sequence), compiled
-    once per process, and which of the sequence's values it takes as its one parameter."""
+    once per process, and which of the sequence's values it takes as its one parameter (None: no
+    parameter)."""
     reads = []
     for queryset, parameter in (
         (Shot.objects.filter(sequence_id=0), "pk"),
         # Every take of the sequence: its shots' clips and keyframe images, its narrations and master parts.
         (Take.objects.filter(sequence_id=0), "pk"),
+        # What the ledger says of them (the page's charges).
+        (LedgerEntry.objects.filter(take__sequence_id=0), "pk"),
         (Keyframe.objects.filter(shot__sequence_id=0), "pk"),
         (KeyframeReference.objects.filter(keyframe__shot__sequence_id=0), "pk"),
         (ReferenceImage.objects.filter(reference_set_id=0), "reference_set_id"),
+        # Its project (name, approval rule) and the project's reference sets (the settings' choices).
+        (Project.objects.filter(pk=0), "project_id"),
+        (ReferenceSet.objects.filter(project_id=0), "project_id"),
         # Its film versions and their feedback.
         (FilmVersion.objects.filter(sequence_id=0), "pk"),
         (ReviewComment.objects.filter(version__sequence_id=0), "pk"),
         (ReviewDecision.objects.filter(version__sequence_id=0), "pk"),
+        # Its share links, with whether each has expired by now (the database's clock), and the
+        # client's review of its storyboard.
+        (
+            ShareLink.objects.filter(sequence_id=0).annotate(
+                expired=ExpressionWrapper(Q(expires_at__lte=Now()), output_field=models.BooleanField())
+            ),
+            "pk",
+        ),
+        (StoryboardComment.objects.filter(sequence_id=0), "pk"),
+        (StoryboardApproval.objects.filter(sequence_id=0), "pk"),
+        # The admins' price corrections, which every estimate on the page uses.
+        (ModelPrice.objects.all(), None),
         # The names the versions section shows for who sent each version (names only: a login
         # changes the user's row, not the page).
         (
@@ -75,31 +100,66 @@ def _reads() -> tuple[tuple[type[models.Model], str, str], ...]:
         ),
     ):
         columns = _columns(queryset.model) if queryset.model is not get_user_model() else USER_COLUMNS
+        columns += list(queryset.query.annotations)
         sql, params = queryset.order_by("pk").values_list(*columns).query.sql_with_params()
-        if params != (0,):
+        if params != ((0,) if parameter else ()):
             raise RuntimeError(f"{queryset.model.__name__}: expected one parameter, got {params}")
         reads.append((queryset.model, sql, parameter))
     return tuple(reads)
 
 
+@cache_in_process
+def _films_sql() -> str:
+    """The pk and film of each version of a sequence (one parameter: the sequence's pk)."""
+    sql, params = (
+        FilmVersion.objects.filter(sequence_id=0)
+        .order_by("pk")
+        .values_list("id", "film")
+        .query.sql_with_params()
+    )
+    if params != (0,):
+        raise RuntimeError(f"FilmVersion: expected one parameter, got {params}")
+    return sql
+
+
+@cache_in_process
+def _one_statement() -> str:
+    """PostgreSQL: every read of the digest in one statement, each read's rows hashed by the database
+    (md5 of the rows as text, in pk order), and the versions' films, so that a view costs one round
+    trip, not one per read. The SQL pieces are the ORM's own compiled reads (no user input)."""
+    hashes = "".join(
+        f"(SELECT md5(COALESCE(string_agg(CAST(r AS text), '|' ORDER BY r.id), '')) FROM ({sql}) AS r), "  # noqa: S608
+        for _model, sql, _parameter in _reads()
+    )
+    films = f"(SELECT COALESCE(json_agg(json_build_array(v.id, v.film) ORDER BY v.id), '[]') FROM ({_films_sql()}) AS v)"  # noqa: S608
+    return f"SELECT {hashes}{films}"
+
+
 def sequence_digest(sequence: Sequence) -> str:
-    """A digest of every row the sequence page's shot list and takes panel are made from.
+    """A digest of every row the sequence page is made from (`_reads`).
 
     The rows are read as the database gives them (no model instances, no conversions), by SQL
-    compiled once per process: the digest costs a few small reads, not an estimate."""
+    compiled once per process: the digest costs one statement on PostgreSQL (a few small reads on
+    other databases), not an estimate."""
     digest = hashlib.sha256(repr([getattr(sequence, name) for name in _columns(Sequence)]).encode())
+    reads = _reads()
     with connection.cursor() as cursor:
-        for model, sql, parameter in _reads():
-            cursor.execute(sql, [getattr(sequence, parameter)])
-            rows = cursor.fetchall()
-            digest.update(repr(rows).encode())
-            if model is FilmVersion and rows:
-                # The master's price on the page is exact once a version's film has been measured
-                # (`finishing.film_facts` keeps what it read in the cache): that counts too.
-                columns = _columns(FilmVersion)
-                pk, film = columns.index("id"), columns.index("film")
-                keys = sorted(finishing.film_facts_key(row[pk], row[film]) for row in rows)
-                digest.update(repr(sorted(cache.get_many(keys))).encode())
+        if connection.vendor == "postgresql":
+            parameters = [getattr(sequence, parameter) for _model, _sql, parameter in reads if parameter]
+            cursor.execute(_one_statement(), [*parameters, sequence.pk])
+            *hashes, films = cursor.fetchone()
+            digest.update(repr(hashes).encode())
+        else:
+            for _model, sql, parameter in reads:
+                cursor.execute(sql, [getattr(sequence, parameter)] if parameter else [])
+                digest.update(repr(cursor.fetchall()).encode())
+            cursor.execute(_films_sql(), [sequence.pk])
+            films = cursor.fetchall()
+    if films:
+        # The master's price on the page is exact once a version's film has been measured
+        # (`finishing.film_facts` keeps what it read in the cache): that counts too.
+        keys = sorted(finishing.film_facts_key(pk, film) for pk, film in films)
+        digest.update(repr(sorted(cache.get_many(keys))).encode())
     return digest.hexdigest()
 
 
